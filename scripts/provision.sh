@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Makes sure the servers the integration tests need can be started locally:
+#   - redis-server (installed with apt-get when running as root),
+#   - a MongoDB wire-protocol server: mongod if present, else FerretDB built from
+#     the Go module proxy into the per-user cache (MongoDB itself is not
+#     installable everywhere; FerretDB with its SQLite handler needs no service).
+# A part is skipped when its URL (REDIS_URL / MONGODB_URI) is already set, because
+# then the tests use that server instead of starting one.
+# Idempotent, non-interactive (CI=true, no stdin), quiet when everything is present:
+# the only output is one line per binary, on stderr, saying what will be used.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Sourced for $tessera_cache (and Node 24, which the tests need anyway).
+# shellcheck source=scripts/node-env.sh
+. "$root/scripts/node-env.sh"
+
+ferretdb_version="v1.24.0"
+ferretdb_cached="$tessera_cache/bin/ferretdb"
+summary=()
+
+die() { echo "tessera: $*" >&2; exit 1; }
+
+# Runs a noisy command with its output in a log that is shown only on failure.
+quietly() {
+  local log rc=0; log=$(mktemp)
+  "$@" >"$log" 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || tail -n 30 "$log" >&2
+  rm -f "$log"
+  return "$rc"
+}
+
+ensure_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then summary+=("redis: REDIS_URL is set, using it"); return; fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      die "install redis-server (Debian: apt-get install redis-server)"
+    fi
+    echo "tessera: installing redis-server with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # The package lists may be missing or stale on a fresh image: update only if needed.
+    quietly apt-get install -y --no-install-recommends redis-server </dev/null \
+      || { quietly apt-get update </dev/null \
+           && quietly apt-get install -y --no-install-recommends redis-server </dev/null; } \
+      || die "apt-get install redis-server failed"
+    command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after apt-get install"
+  fi
+  summary+=("redis: $(command -v redis-server)")
+}
+
+runs() { "$1" --version >/dev/null 2>&1; }
+
+# FerretDB cannot be fetched with `go install …@v1.24.0` (the proxy refuses the
+# module's version list) and a plain build panics at start because
+# build/version/version.txt is empty in the module zip; building from a vendored
+# copy with that file filled in works.
+build_ferretdb() {
+  command -v go >/dev/null 2>&1 \
+    || die "install Go >= 1.22 (https://go.dev/dl/) to build FerretDB, or install mongod, or set MONGODB_URI"
+  echo "tessera: building FerretDB $ferretdb_version into $ferretdb_cached (first time only, ~2 min)" >&2
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  cat >"$work/go.mod" <<EOF
+module ferretbuild
+
+go 1.22
+
+require github.com/FerretDB/FerretDB $ferretdb_version
+EOF
+  cat >"$work/tools.go" <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "github.com/FerretDB/FerretDB/cmd/ferretdb"
+EOF
+  mkdir -p "$(dirname "$ferretdb_cached")"
+  (
+    cd "$work"
+    quietly go mod tidy
+    GOFLAGS=-mod=mod quietly go mod vendor
+    echo "$ferretdb_version" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt
+    # Build next to the target and rename, so an interrupted build never leaves a
+    # half-written binary that later runs would mistake for a good one.
+    quietly go build -mod=vendor -o "$ferretdb_cached.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
+  ) || { rm -f "$ferretdb_cached.tmp"; die "building FerretDB failed (see output above)"; }
+  mv -f "$ferretdb_cached.tmp" "$ferretdb_cached"
+  runs "$ferretdb_cached" || die "built $ferretdb_cached but it does not run"
+}
+
+ensure_mongo() {
+  if [ -n "${MONGODB_URI:-}" ]; then summary+=("mongo: MONGODB_URI is set, using it"); return; fi
+  if command -v mongod >/dev/null 2>&1; then summary+=("mongo: $(command -v mongod)"); return; fi
+  if command -v ferretdb >/dev/null 2>&1 && runs ferretdb; then
+    summary+=("mongo: $(command -v ferretdb) (FerretDB)"); return
+  fi
+  [ -x "$ferretdb_cached" ] && runs "$ferretdb_cached" || build_ferretdb
+  summary+=("mongo: $ferretdb_cached (FerretDB)")
+}
+
+ensure_redis
+ensure_mongo
+for line in "${summary[@]}"; do echo "tessera: $line" >&2; done

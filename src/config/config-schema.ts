@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+const httpUrl = z
+  .string()
+  .url('must be an absolute URL')
+  .refine((v) => /^https?:\/\//.test(v), 'must start with http:// or https://')
+  .refine((v) => !/[?#]/.test(v), 'must not contain a query or fragment')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+/** Cookie-signing keys: long enough that they cannot be guessed (HMAC keys of ≥ 256 bits as text). */
+const secretKey = z.string().min(32, 'each key must be at least 32 characters');
+
+/** The settings as the JSON files in config/ hold them (and env variables override them). */
+export const fileConfigSchema = z
+  .object({
+    port: z.number().int().min(0).max(65535),
+    host: z.string().min(1),
+    baseUrl: httpUrl.nullable(),
+    logLevel: z.enum(LOG_LEVELS),
+    logFile: z.string().min(1).nullable(),
+    mongodbUri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').nullable(),
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').nullable(),
+    redisKeyPrefix: z.string().max(64),
+    seedFile: z.string().min(1).nullable(),
+    cookieKeys: z.array(secretKey),
+    trustProxy: z.boolean(),
+    bodyLimitBytes: z.number().int().min(1024).max(10 * 1024 * 1024),
+    storeTimeoutMs: z.number().int().min(100).max(60_000),
+    shutdownTimeoutMs: z.number().int().min(100).max(300_000),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof fileConfigSchema>;
+
+export interface Config extends Omit<FileConfig, 'baseUrl'> {
+  env: Environment;
+  /** embedded: memory stores in this process; external: MongoDB + Redis. */
+  storeMode: 'embedded' | 'external';
+  /** The public URL of this instance, and later the OAuth issuer. */
+  baseUrl: string;
+  /** Names of the secret settings that were not given and were generated for this run. */
+  generatedSecrets: string[];
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { ENVIRONMENTS, fileConfigSchema, type Config, type Environment, type FileConfig } from './config-schema.ts';
+
+/** A setting that stops start-up; the message names it and says what is wrong. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface EnvSetting {
+  variable: string;
+  key: keyof FileConfig;
+  parse: (raw: string) => unknown;
+  /** Never echo the value of a secret in an error. */
+  secret?: boolean;
+}
+
+const integer = (raw: string): unknown => (/^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw);
+const boolean = (raw: string): unknown => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  return raw;
+};
+const text = (raw: string): unknown => raw.trim();
+const list = (raw: string): unknown => raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+/** Environment variables and the setting each overrides. */
+export const ENV_SETTINGS: readonly EnvSetting[] = [
+  { variable: 'PORT', key: 'port', parse: integer },
+  { variable: 'HOST', key: 'host', parse: text },
+  { variable: 'BASE_URL', key: 'baseUrl', parse: text },
+  { variable: 'LOG_LEVEL', key: 'logLevel', parse: (raw) => raw.trim().toLowerCase() },
+  { variable: 'TESSERA_LOG_FILE', key: 'logFile', parse: text },
+  { variable: 'MONGODB_URI', key: 'mongodbUri', parse: text, secret: true },
+  { variable: 'REDIS_URL', key: 'redisUrl', parse: text, secret: true },
+  { variable: 'TESSERA_REDIS_PREFIX', key: 'redisKeyPrefix', parse: text },
+  { variable: 'TESSERA_SEED', key: 'seedFile', parse: text },
+  { variable: 'TESSERA_COOKIE_KEYS', key: 'cookieKeys', parse: list, secret: true },
+  { variable: 'TESSERA_TRUST_PROXY', key: 'trustProxy', parse: boolean },
+  { variable: 'TESSERA_BODY_LIMIT_BYTES', key: 'bodyLimitBytes', parse: integer },
+  { variable: 'TESSERA_STORE_TIMEOUT_MS', key: 'storeTimeoutMs', parse: integer },
+  { variable: 'TESSERA_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', parse: integer },
+];
+
+const CONFIG_DIR = new URL('../../config/', import.meta.url);
+
+/**
+ * The only reader of the environment. Merges config/default.json, config/<NODE_ENV>.json and the
+ * environment variables, validates the result once, and throws a ConfigError naming every bad
+ * setting. Secrets missing in production are an error; elsewhere they are generated for this run
+ * and listed in `generatedSecrets` so that start-up can warn.
+ */
+export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR): Config {
+  const problems: string[] = [];
+  const nodeEnv = (env.NODE_ENV?.trim() || 'development') as Environment;
+  if (!ENVIRONMENTS.includes(nodeEnv)) {
+    throw new ConfigError([`NODE_ENV: must be one of ${ENVIRONMENTS.join(', ')} (got "${env.NODE_ENV}")`]);
+  }
+
+  const merged: Record<string, unknown> = {
+    ...readJson(new URL('default.json', configDir), problems),
+    ...readJson(new URL(`${nodeEnv}.json`, configDir), problems, true),
+  };
+  const fromVariable = new Map<string, EnvSetting>();
+  for (const setting of ENV_SETTINGS) {
+    const raw = env[setting.variable];
+    if (raw === undefined) continue;
+    // An empty variable means "not set" for nullable settings (e.g. MONGODB_URI=).
+    merged[setting.key] = raw.trim() === '' && merged[setting.key] === null ? null : setting.parse(raw);
+    fromVariable.set(setting.key, setting);
+  }
+
+  const parsed = fileConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      const setting = fromVariable.get(key);
+      if (setting) {
+        const shown = setting.secret ? '' : ` (got "${String(env[setting.variable])}")`;
+        problems.push(`${setting.variable}: ${issue.message}${shown}`);
+      } else {
+        problems.push(`config ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      }
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const file = parsed.data;
+
+  if ((file.mongodbUri === null) !== (file.redisUrl === null)) {
+    problems.push('MONGODB_URI and REDIS_URL: set both (MongoDB and Redis) or neither (embedded memory stores)');
+  }
+  const storeMode = file.mongodbUri === null ? 'embedded' : 'external';
+  if (nodeEnv === 'production' && storeMode === 'embedded') {
+    problems.push('MONGODB_URI and REDIS_URL: required when NODE_ENV=production (the memory stores keep nothing)');
+  }
+  if (file.seedFile !== null && !isReadableFile(file.seedFile)) {
+    problems.push(`TESSERA_SEED: no readable file at "${file.seedFile}"`);
+  }
+
+  const generatedSecrets: string[] = [];
+  let cookieKeys = file.cookieKeys;
+  if (cookieKeys.length === 0) {
+    if (nodeEnv === 'production') {
+      problems.push('TESSERA_COOKIE_KEYS: required when NODE_ENV=production (comma-separated, each at least 32 characters)');
+    } else {
+      cookieKeys = [randomBytes(32).toString('base64url')];
+      generatedSecrets.push('TESSERA_COOKIE_KEYS');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    ...file,
+    env: nodeEnv,
+    storeMode,
+    cookieKeys,
+    generatedSecrets,
+    baseUrl: file.baseUrl ?? `http://localhost:${file.port}`,
+  };
+}
+
+function readJson(url: URL, problems: string[], optional = false): Record<string, unknown> {
+  if (optional && !existsSync(url)) return {};
+  try {
+    const value: unknown = JSON.parse(readFileSync(url, 'utf8'));
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    problems.push(`${url.pathname}: ${(error as Error).message}`);
+    return {};
+  }
+}
+
+function isReadableFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './app-error.ts';
+export { httpStatusFor } from './http-status.ts';

@@ -1,0 +1,62 @@
+import type { Middleware } from 'koa';
+import { AppError, isAppError } from '../../errors/index.ts';
+import type { Logger } from '../../logger.ts';
+import { writeError } from '../error-body.ts';
+
+interface HttpLikeError {
+  status?: number;
+  expose?: boolean;
+  message?: string;
+}
+
+/** Errors thrown by libraries (koa's ctx.throw, http-errors) mapped onto our closed set of codes. */
+function fromHttpStatus(status: number): AppError | null {
+  switch (status) {
+    case 400:
+      return new AppError('BAD_REQUEST', 'Bad request');
+    case 404:
+      return new AppError('NOT_FOUND', 'Not found');
+    case 405:
+      return new AppError('METHOD_NOT_ALLOWED', 'Method not allowed');
+    case 413:
+      return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+    case 415:
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type');
+    default:
+      return null;
+  }
+}
+
+/**
+ * Turns whatever a handler throws into DESIGN.md's error body. Unknown errors become a plain 500:
+ * the stack goes to the log (which never carries request secrets), never into the response.
+ */
+export function errorHandler(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        writeError(ctx, new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`));
+      }
+    } catch (error) {
+      if (isAppError(error)) {
+        if (error.code === 'UNAVAILABLE') logger.warn({ requestId: ctx.state.requestId, err: causeSummary(error) }, error.message);
+        writeError(ctx, error);
+        return;
+      }
+      const status = (error as HttpLikeError)?.status;
+      const mapped = typeof status === 'number' ? fromHttpStatus(status) : null;
+      if (mapped) {
+        writeError(ctx, mapped);
+        return;
+      }
+      logger.error({ requestId: ctx.state.requestId, err: error }, 'unhandled error');
+      writeError(ctx, new AppError('INTERNAL', 'Internal server error'));
+    }
+  };
+}
+
+function causeSummary(error: AppError): string | undefined {
+  const cause = error.cause as Error | undefined;
+  return cause ? `${cause.name}: ${cause.message}` : undefined;
+}

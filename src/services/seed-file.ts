@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { EMAIL_PATTERN, ROLES } from '../domain/accounts.ts';
+import { ID_PATTERN } from '../domain/ids.ts';
+import { ValidationError } from '../errors/index.ts';
+import { PASSWORD_MAX, PASSWORD_MIN } from './account-service.ts';
+import { ARGON2ID_PHC } from './password-hasher.ts';
+
+const id = z.string().regex(ID_PATTERN, 'must be 1–128 characters of letters, digits and _ . : -');
+
+const seedUser = z
+  .object({
+    id: id.optional(),
+    email: z.string().trim().regex(EMAIL_PATTERN, 'must be a valid email address'),
+    password: z.string().min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX).optional(),
+    // Products migrating to Tessera bring their users' existing argon2id hashes.
+    password_hash: z.string().regex(ARGON2ID_PHC, 'must be an argon2id PHC string ($argon2id$v=19$m=…)').optional(),
+    name: z.string().trim().max(200).nullable().optional(),
+    disabled: z.boolean().optional(),
+  })
+  .strict()
+  .refine((u) => !(u.password !== undefined && u.password_hash !== undefined), {
+    message: 'give password or password_hash, not both',
+    path: ['password_hash'],
+  });
+
+const seedOrganization = z
+  .object({
+    id: id.optional(),
+    name: z.string().trim().min(1, 'must not be empty').max(200),
+    plan: z.string().trim().min(1).max(64).optional(),
+    disabled: z.boolean().optional(),
+  })
+  .strict();
+
+const seedMembership = z
+  .object({
+    /** A user's id or email. */
+    user: z.string().min(1),
+    /** An organization's id (or, for one defined in the same file without an id, its name). */
+    org: z.string().min(1),
+    role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
+  })
+  .strict();
+
+// OAuth clients and API keys are sections of the same file; their entries are defined with the
+// features that issue them and, until then, a non-empty section is refused rather than ignored.
+const notYet = (what: string) => z.array(z.unknown()).max(0, `importing ${what} is not supported by this version`);
+
+export const seedFileSchema = z
+  .object({
+    users: z.array(seedUser).default([]),
+    organizations: z.array(seedOrganization).default([]),
+    memberships: z.array(seedMembership).default([]),
+    clients: notYet('clients').default([]),
+    api_keys: notYet('api_keys').default([]),
+  })
+  .strict();
+
+export type SeedFile = z.infer<typeof seedFileSchema>;
+export type SeedUser = SeedFile['users'][number];
+export type SeedOrganization = SeedFile['organizations'][number];
+
+/** Parses a seed file, naming the first bad entry and field: `users[1].email: must be …`. */
+export function parseSeedFile(input: unknown): SeedFile {
+  const result = seedFileSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = formatPath(issue.path);
+  const message = issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys.join('", "')}"` : issue.message;
+  throw new ValidationError(path || '(file)', `${path || 'seed file'}: ${message}`);
+}
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '');
+}

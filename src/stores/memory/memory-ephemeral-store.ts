@@ -1,0 +1,95 @@
+import { EventEmitter } from 'node:events';
+import { systemClock } from '../../domain/clock.ts';
+import type { Clock, EphemeralStore } from '../../ports.ts';
+
+interface Entry {
+  value: string;
+  expiresAt: number | null;
+}
+
+/**
+ * The in-process equivalent of the Redis store for the embedded mode: one process, so "every
+ * instance" is this one. Expiry is checked on read and swept periodically so memory stays bounded.
+ */
+export class MemoryEphemeralStore implements EphemeralStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly bus = new EventEmitter();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private closed = false;
+
+  constructor(clock: Clock = systemClock, sweepEveryMs = 60_000) {
+    this.clock = clock;
+    this.bus.setMaxListeners(0);
+    this.sweeper = setInterval(() => this.sweep(), sweepEveryMs);
+    this.sweeper.unref();
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('ephemeral store is closed');
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.entries.set(key, { value, expiresAt: ttlMs === undefined ? null : this.clock.now().getTime() + ttlMs });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(key)) return false;
+    await this.set(key, value, ttlMs);
+    return true;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async increment(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const now = this.clock.now().getTime();
+    const entry = this.live(key);
+    if (!entry) {
+      this.entries.set(key, { value: '1', expiresAt: now + windowMs });
+      return { count: 1, resetInMs: windowMs };
+    }
+    const count = Number(entry.value) + 1;
+    entry.value = String(count);
+    return { count, resetInMs: Math.max(0, (entry.expiresAt ?? now) - now) };
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    // Delivered asynchronously, as Redis would, so publishers never depend on subscriber timing.
+    setImmediate(() => this.bus.emit(channel, message));
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+    this.bus.on(channel, handler);
+    return async () => {
+      this.bus.off(channel, handler);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.bus.removeAllListeners();
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry && entry.expiresAt !== null && entry.expiresAt <= this.clock.now().getTime()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private sweep(): void {
+    const now = this.clock.now().getTime();
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAt !== null && entry.expiresAt <= now) this.entries.delete(key);
+    }
+  }
+}

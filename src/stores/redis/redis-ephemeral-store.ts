@@ -1,0 +1,144 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { UnavailableError } from '../../errors/index.ts';
+import type { EphemeralStore, HealthCheck } from '../../ports.ts';
+import { redactUrl } from '../redact-url.ts';
+import { withTimeout } from '../with-timeout.ts';
+
+export interface RedisStoreOptions {
+  /** Prefix for every key and channel, so that deployments (and test suites) can share a server. */
+  keyPrefix: string;
+  /** Start-up connection timeout and per-command timeout. */
+  timeoutMs: number;
+}
+
+// INCR and start the window on the first hit, atomically; returns [count, ms left].
+const INCREMENT_SCRIPT = `
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {c, ttl}
+`;
+
+/**
+ * Redis behind the EphemeralStore port. Commands are not queued while disconnected
+ * (enableOfflineQueue: false): a caller learns at once that Redis is down and falls back or
+ * answers 503, instead of waiting on a queue. The client reconnects in the background forever.
+ */
+export class RedisEphemeralStore implements EphemeralStore {
+  readonly health: HealthCheck;
+  private readonly client: Redis;
+  private subscriber: Redis | null = null;
+  private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly options: RedisStoreOptions;
+  private readonly url: string;
+
+  private constructor(url: string, options: RedisStoreOptions) {
+    this.url = url;
+    this.options = options;
+    this.client = new Redis(url, this.clientOptions());
+    this.client.on('error', () => undefined); // surfaced through commands and readiness, not as crashes
+    this.health = { name: 'redis', ping: () => this.ping() };
+  }
+
+  static async open(url: string, options: RedisStoreOptions): Promise<RedisEphemeralStore> {
+    const store = new RedisEphemeralStore(url, options);
+    try {
+      await withTimeout(store.client.connect(), options.timeoutMs, 'timed out');
+      await store.ping();
+    } catch (error) {
+      store.client.disconnect();
+      throw new Error(`Redis at ${redactUrl(url)} cannot be reached: ${(error as Error).message}`, { cause: error });
+    }
+    return store;
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.client.ping());
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.call(() => this.client.get(key));
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    await this.call(() => (ttlMs === undefined ? this.client.set(key, value) : this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)))));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const result = await this.call(() => this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    return result === 'OK';
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(() => this.client.del(key));
+  }
+
+  async increment(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const [count, ttl] = (await this.call(() => this.client.eval(INCREMENT_SCRIPT, 1, key, String(Math.ceil(windowMs))))) as [number, number];
+    return { count, resetInMs: ttl };
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.call(() => this.client.publish(this.options.keyPrefix + channel, message));
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+    const full = this.options.keyPrefix + channel;
+    const subscriber = await this.subscriberConnection();
+    let set = this.handlers.get(full);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(full, set);
+      await this.call(() => subscriber.subscribe(full));
+    }
+    set.add(handler);
+    return async () => {
+      const current = this.handlers.get(full);
+      current?.delete(handler);
+      if (current && current.size === 0) {
+        this.handlers.delete(full);
+        await subscriber.unsubscribe(full).catch(() => undefined);
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
+    this.client.disconnect();
+    this.subscriber?.disconnect();
+  }
+
+  /** A second connection: a Redis connection in subscriber mode can run no other commands. */
+  private async subscriberConnection(): Promise<Redis> {
+    if (this.subscriber) return this.subscriber;
+    const subscriber = new Redis(this.url, { ...this.clientOptions(), autoResubscribe: true });
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of this.handlers.get(channel) ?? []) handler(message);
+    });
+    this.subscriber = subscriber;
+    await this.call(() => withTimeout(subscriber.connect(), this.options.timeoutMs, 'Redis subscriber connect timed out'));
+    return subscriber;
+  }
+
+  private clientOptions(): RedisOptions {
+    return {
+      lazyConnect: true,
+      keyPrefix: this.options.keyPrefix,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: this.options.timeoutMs,
+      commandTimeout: this.options.timeoutMs,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+    };
+  }
+
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      throw new UnavailableError('Redis is unreachable', 2, error);
+    }
+  }
+}
