@@ -2,19 +2,18 @@ import { ConflictError, UnavailableError } from '../../errors/index.ts';
 
 interface MongoLikeError {
   code?: number;
-  keyPattern?: Record<string, unknown>;
   message?: string;
   name?: string;
 }
 
-/** E11000: a unique index refused the write. Names the index's first field when it can. */
-export function duplicateKeyField(error: unknown): string | null {
+/**
+ * A unique index refused the write. MongoDB says E11000; FerretDB says E11000 for inserts but an
+ * InternalError with SQLite's "UNIQUE constraint failed" for updates — and neither reliably names
+ * the index, so callers that must name the field find out by looking (see MongoUserStore).
+ */
+export function isDuplicateKey(error: unknown): boolean {
   const e = error as MongoLikeError;
-  if (e?.code !== 11000) return null;
-  if (e.keyPattern) return Object.keys(e.keyPattern)[0] ?? 'id';
-  // FerretDB omits keyPattern; its message names the index ("... index: email_1 ...").
-  const match = /index: ([A-Za-z0-9_]+?)_(?:1|-1)\b/.exec(e.message ?? '');
-  return match?.[1] ?? 'id';
+  return e?.code === 11000 || /E11000|UNIQUE constraint failed/.test(e?.message ?? '');
 }
 
 const NETWORK_ERRORS = new Set([
@@ -26,28 +25,23 @@ const NETWORK_ERRORS = new Set([
   'MongooseServerSelectionError',
 ]);
 
-/**
- * Translates driver failures into the AppError hierarchy: a unique-index refusal is a conflict,
- * a lost server is UNAVAILABLE (503, retry) — never a 4xx and never a 500 with details.
- */
-export function translateMongoError(error: unknown, conflict: (field: string) => ConflictError): never {
-  const field = duplicateKeyField(error);
-  if (field !== null) throw conflict(field);
-  if (NETWORK_ERRORS.has((error as MongoLikeError)?.name ?? '')) {
-    throw new UnavailableError('The store of record is unreachable', 5, error);
-  }
-  throw error;
-}
+export type DuplicateHandler = () => ConflictError | Promise<ConflictError>;
 
-/** Runs a store operation, translating driver errors. */
-export async function mongoCall<T>(op: () => Promise<T>, conflict: (field: string) => ConflictError = defaultConflict): Promise<T> {
+const defaultDuplicate: DuplicateHandler = () => new ConflictError('A record with this id already exists', 'id');
+
+/**
+ * Runs a store operation and translates driver failures into the AppError hierarchy: a
+ * unique-index refusal is a conflict (named by `onDuplicate`), a lost server is UNAVAILABLE
+ * (503, retry) — never a 4xx and never a 500 with driver details.
+ */
+export async function mongoCall<T>(op: () => Promise<T>, onDuplicate: DuplicateHandler = defaultDuplicate): Promise<T> {
   try {
     return await op();
   } catch (error) {
-    translateMongoError(error, conflict);
+    if (isDuplicateKey(error)) throw await onDuplicate();
+    if (NETWORK_ERRORS.has((error as MongoLikeError)?.name ?? '')) {
+      throw new UnavailableError('The store of record is unreachable', 5, error);
+    }
+    throw error;
   }
-}
-
-function defaultConflict(field: string): ConflictError {
-  return new ConflictError(`A record with this ${field} already exists`, field);
 }

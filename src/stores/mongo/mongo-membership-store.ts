@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { Membership, Role } from '../../domain/accounts.ts';
+import { ConflictError } from '../../errors/index.ts';
 import type { MembershipStore } from '../../ports.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ignoreExists } from './mongo-user-store.ts';
@@ -44,6 +45,17 @@ export class MongoMembershipStore implements MembershipStore {
    * create two memberships; the id and createdAt of an existing membership are kept.
    */
   async upsert(membership: Membership): Promise<Membership> {
+    try {
+      return await this.upsertOnce(membership);
+    } catch (error) {
+      // Two concurrent upserts can both miss and both insert; the unique index refuses the
+      // second, which then finds the winner's document on a retry.
+      if (!(error instanceof ConflictError)) throw error;
+      return this.upsertOnce(membership);
+    }
+  }
+
+  private async upsertOnce(membership: Membership): Promise<Membership> {
     const doc = await mongoCall(() =>
       this.model
         .findOneAndUpdate(

@@ -24,7 +24,7 @@ const organizationSchema = new Schema<OrganizationDoc>(
   { collection: 'organizations', versionKey: false, strict: 'throw' },
 );
 
-const conflict = (): ConflictError => new ConflictError('An organization with this id already exists', 'id');
+const idTaken = (): ConflictError => new ConflictError('An organization with this id already exists', 'id');
 
 export class MongoOrganizationStore implements OrganizationStore {
   private readonly model: Model<OrganizationDoc>;
@@ -40,7 +40,7 @@ export class MongoOrganizationStore implements OrganizationStore {
   async insert(org: Organization): Promise<void> {
     await mongoCall(
       () => this.model.create({ _id: org.id, name: org.name, plan: org.plan, disabled: org.disabled, createdAt: org.createdAt }),
-      conflict,
+      idTaken,
     );
   }
 

@@ -29,10 +29,7 @@ const userSchema = new Schema<UserDoc>(
 );
 userSchema.index({ emailNormalized: 1 }, { unique: true, name: 'emailNormalized_1' });
 
-const conflict = (field: string): ConflictError =>
-  field.startsWith('email')
-    ? new ConflictError('A user with this email already exists', 'email')
-    : new ConflictError('A user with this id already exists', 'id');
+const emailTaken = (): ConflictError => new ConflictError('A user with this email already exists', 'email');
 
 export class MongoUserStore implements UserStore {
   private readonly model: Model<UserDoc>;
@@ -47,7 +44,11 @@ export class MongoUserStore implements UserStore {
   }
 
   async insert(user: User): Promise<void> {
-    await mongoCall(() => this.model.create(toDoc(user)), conflict);
+    await mongoCall(
+      () => this.model.create(toDoc(user)),
+      // Which unique index refused it: the id (primary key) or the email.
+      async () => ((await this.model.exists({ _id: user.id })) ? new ConflictError('A user with this id already exists', 'id') : emailTaken()),
+    );
   }
 
   async findById(id: string): Promise<User | null> {
@@ -71,7 +72,7 @@ export class MongoUserStore implements UserStore {
     if (patch.disabled !== undefined) set.disabled = patch.disabled;
     const doc = await mongoCall(
       () => this.model.findOneAndUpdate({ _id: id }, { $set: set }, { new: true }).lean<UserDoc>().exec(),
-      conflict,
+      emailTaken, // the only unique field an update can touch
     );
     return doc ? toUser(doc) : null;
   }

@@ -1,0 +1,5 @@
+import { stopSharedServers } from './servers.ts';
+
+export default async function globalTeardown(): Promise<void> {
+  await stopSharedServers();
+}
