@@ -5,11 +5,8 @@
 import Koa from 'koa';
 import type { Config } from './config/index.ts';
 import { systemClock } from './domain/clock.ts';
-import { errorHandler } from './http/middleware/error-handler.ts';
+import { baseMiddleware } from './http/base-middleware.ts';
 import { methodNotAllowed } from './http/middleware/method-not-allowed.ts';
-import { requestId } from './http/middleware/request-id.ts';
-import { requestLogger } from './http/middleware/request-logger.ts';
-import { securityHeaders } from './http/middleware/security-headers.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import type { Logger } from './logger.ts';
 import type { Clock, Stores } from './ports.ts';
@@ -109,10 +106,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
   app.silent = true; // errors are logged by our handler, without request data
 
   const routers = [healthRoutes(services.health, config.storeMode)];
-  app.use(requestId());
-  app.use(requestLogger(logger));
-  app.use(errorHandler(logger));
-  app.use(securityHeaders());
+  for (const middleware of baseMiddleware(logger)) app.use(middleware);
   for (const router of routers) {
     app.use(methodNotAllowed(router));
     app.use(router.routes());

@@ -36,17 +36,40 @@ async function readJson(ctx: Context, limitBytes: number): Promise<unknown> {
 }
 
 async function readLimited(ctx: Context, limitBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > limitBytes) {
-      ctx.req.destroy();
-      throw tooLarge(limitBytes);
-    }
-    chunks.push(chunk);
-  }
-  const buffer = Buffer.concat(chunks);
+  const buffer = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const req = ctx.req;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > limitBytes) {
+        // Stop reading (nothing more is buffered) but keep the socket open long enough to send
+        // the 413; the connection is closed after it rather than drained.
+        cleanup();
+        req.pause();
+        ctx.set('Connection', 'close');
+        reject(tooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(new AppError('BAD_REQUEST', 'Request body could not be read', { cause: error }));
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(buffer);
   } catch {

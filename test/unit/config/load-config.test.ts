@@ -1,0 +1,102 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from '../../../src/config/index.ts';
+
+const KEY = 'k'.repeat(40);
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('runs embedded on port 3000 with nothing set, generating the cookie keys and saying so', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ env: 'development', port: 3000, baseUrl: 'http://localhost:3000', storeMode: 'embedded', mongodbUri: null, redisUrl: null });
+    expect(config.cookieKeys).toHaveLength(1);
+    expect(config.cookieKeys[0]!.length).toBeGreaterThanOrEqual(32);
+    expect(config.generatedSecrets).toEqual(['TESSERA_COOKIE_KEYS']);
+    expect(loadConfig({}).cookieKeys[0]).not.toBe(config.cookieKeys[0]);
+  });
+
+  it('takes every setting from the environment', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      BASE_URL: 'https://id.example.com/',
+      LOG_LEVEL: 'DEBUG',
+      MONGODB_URI: 'mongodb://db:27017/tessera',
+      REDIS_URL: 'redis://cache:6379',
+      TESSERA_COOKIE_KEYS: `${KEY}, ${'j'.repeat(32)}`,
+      TESSERA_TRUST_PROXY: 'true',
+      TESSERA_BODY_LIMIT_BYTES: '2048',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      baseUrl: 'https://id.example.com',
+      logLevel: 'debug',
+      storeMode: 'external',
+      mongodbUri: 'mongodb://db:27017/tessera',
+      redisUrl: 'redis://cache:6379',
+      cookieKeys: [KEY, 'j'.repeat(32)],
+      trustProxy: true,
+      bodyLimitBytes: 2048,
+      generatedSecrets: [],
+    });
+  });
+
+  it('defaults BASE_URL to localhost on the configured port', () => {
+    expect(loadConfig({ PORT: '4000' }).baseUrl).toBe('http://localhost:4000');
+  });
+
+  it('reads defaults per environment from config/', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).host).toBe('127.0.0.1');
+    expect(loadConfig({}).host).toBe('0.0.0.0');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT: .*\(got "abc"\)$/],
+    [{ PORT: '70000' }, /^PORT: /],
+    [{ BASE_URL: 'ftp://x' }, /^BASE_URL: must start with http/],
+    [{ BASE_URL: 'http://x/?q=1' }, /^BASE_URL: must not contain a query/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ TESSERA_TRUST_PROXY: 'maybe' }, /^TESSERA_TRUST_PROXY: /],
+    [{ TESSERA_BODY_LIMIT_BYTES: '10' }, /^TESSERA_BODY_LIMIT_BYTES: /],
+    [{ TESSERA_SEED: '/nonexistent/seed.json' }, /^TESSERA_SEED: no readable file at "\/nonexistent\/seed.json"$/],
+    [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of/],
+  ])('refuses %j, naming the setting', (env, pattern) => {
+    expect(problemsOf(env)).toEqual([expect.stringMatching(pattern)]);
+  });
+
+  it('reports every bad setting at once', () => {
+    expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2);
+  });
+
+  it('never echoes a secret in an error', () => {
+    const problems = problemsOf({ TESSERA_COOKIE_KEYS: 'short-secret-value', MONGODB_URI: 'postgres://user:hunter2@db', REDIS_URL: 'redis://r' });
+    expect(problems.join('\n')).not.toMatch(/short-secret-value|hunter2/);
+    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^TESSERA_COOKIE_KEYS: each key must be at least 32/), expect.stringMatching(/^MONGODB_URI: must start with mongodb/)]));
+  });
+
+  it('wants both MongoDB and Redis, or neither', () => {
+    expect(problemsOf({ MONGODB_URI: 'mongodb://db/t' })).toEqual([expect.stringMatching(/^MONGODB_URI and REDIS_URL: set both/)]);
+    expect(problemsOf({ REDIS_URL: 'redis://r' })).toEqual([expect.stringMatching(/^MONGODB_URI and REDIS_URL: set both/)]);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ MONGODB_URI: '', REDIS_URL: '' }).storeMode).toBe('embedded');
+  });
+
+  it('in production, requires the stores and the secrets instead of generating them', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      expect.stringMatching(/^MONGODB_URI and REDIS_URL: required when NODE_ENV=production/),
+      expect.stringMatching(/^TESSERA_COOKIE_KEYS: required when NODE_ENV=production/),
+    ]);
+    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/t', REDIS_URL: 'redis://r', TESSERA_COOKIE_KEYS: KEY });
+    expect(config.generatedSecrets).toEqual([]);
+    expect(config.cookieKeys).toEqual([KEY]);
+  });
+});
