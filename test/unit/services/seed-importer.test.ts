@@ -1,0 +1,149 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { createServices, openMemoryStores } from '../../../src/app.ts';
+import { ValidationError } from '../../../src/errors/index.ts';
+import type { Stores } from '../../../src/ports.ts';
+import type { SeedImporter } from '../../../src/services/seed-importer.ts';
+import { argon2idHasher } from '../../../src/services/password-hasher.ts';
+import { FrozenClock } from '../../support/frozen-clock.ts';
+import { recordSecret } from '../../support/log-capture.ts';
+
+const ALICE_PASSWORD = recordSecret('alice-correct-horse-1');
+
+const SEED = {
+  users: [
+    { id: 'u_alice', email: 'Alice@Example.com', password: ALICE_PASSWORD, name: 'Alice' },
+    { email: 'bob@example.com', name: 'Bob' },
+  ],
+  organizations: [{ id: 'o_acme', name: 'Acme', plan: 'team' }, { name: 'Globex' }],
+  memberships: [
+    { user: 'u_alice', org: 'o_acme', role: 'owner' },
+    { user: 'bob@example.com', org: 'o_acme', role: 'viewer' },
+    { user: 'u_alice', org: 'Globex', role: 'admin' },
+  ],
+  clients: [],
+  api_keys: [],
+};
+
+let stores: Stores;
+let importer: SeedImporter;
+
+beforeEach(() => {
+  const clock = new FrozenClock();
+  stores = openMemoryStores(clock);
+  importer = createServices(stores, clock).seedImporter;
+});
+
+async function refusal(input: unknown): Promise<ValidationError> {
+  const error = await importer.import(input).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ValidationError);
+  return error as ValidationError;
+}
+
+describe('SeedImporter', () => {
+  it('loads users, organizations and memberships, keeping given ids', async () => {
+    const summary = await importer.import(SEED);
+    expect(summary).toEqual({
+      users: { created: 2, updated: 0, unchanged: 0 },
+      organizations: { created: 2, updated: 0, unchanged: 0 },
+      memberships: { created: 3, updated: 0, unchanged: 0 },
+    });
+    const alice = await stores.users.findById('u_alice');
+    expect(alice).toMatchObject({ email: 'Alice@Example.com', name: 'Alice', disabled: false });
+    expect(alice!.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(await argon2idHasher.verify(alice!.passwordHash!, ALICE_PASSWORD)).toBe(true);
+    const bob = await stores.users.findByEmail('bob@example.com');
+    expect(bob?.id).toMatch(/^usr_/);
+    expect(bob?.passwordHash).toBeNull();
+    expect(await stores.organizations.findById('o_acme')).toMatchObject({ name: 'Acme', plan: 'team' });
+    expect((await stores.memberships.find(bob!.id, 'o_acme'))?.role).toBe('viewer');
+    const aliceOrgs = await stores.memberships.listForUser('u_alice');
+    expect(aliceOrgs.map((m) => m.role).sort()).toEqual(['admin', 'owner']);
+    const globex = aliceOrgs.find((m) => m.role === 'admin')!;
+    expect((await stores.organizations.findById(globex.orgId))?.name).toBe('Globex');
+  });
+
+  it('is idempotent: a second import changes nothing', async () => {
+    await importer.import(SEED);
+    const aliceBefore = await stores.users.findById('u_alice');
+    const bobBefore = await stores.users.findByEmail('bob@example.com');
+    const summary = await importer.import(SEED);
+    expect(summary).toEqual({
+      users: { created: 0, updated: 0, unchanged: 2 },
+      organizations: { created: 0, updated: 0, unchanged: 2 },
+      memberships: { created: 0, updated: 0, unchanged: 3 },
+    });
+    expect(await stores.users.findById('u_alice')).toEqual(aliceBefore); // the hash was not redone
+    expect(await stores.users.findByEmail('bob@example.com')).toEqual(bobBefore);
+  });
+
+  it('applies what changed in a later import', async () => {
+    await importer.import(SEED);
+    const changed = structuredClone(SEED);
+    changed.organizations[0]!.plan = 'enterprise';
+    changed.memberships[1]!.role = 'editor';
+    const summary = await importer.import(changed);
+    expect(summary.organizations).toEqual({ created: 0, updated: 1, unchanged: 1 });
+    expect(summary.memberships).toEqual({ created: 0, updated: 1, unchanged: 2 });
+    expect((await stores.organizations.findById('o_acme'))?.plan).toBe('enterprise');
+  });
+
+  it('accepts an argon2id hash brought from another system', async () => {
+    const hash = await argon2idHasher.hash(recordSecret('migrated-password-9'));
+    await importer.import({ users: [{ id: 'u_m', email: 'm@example.com', password_hash: hash }] });
+    expect((await stores.users.findById('u_m'))?.passwordHash).toBe(hash);
+  });
+
+  it('links memberships to users and organizations already in the store', async () => {
+    await importer.import(SEED);
+    await importer.import({ users: [{ email: 'carol@example.com' }], memberships: [{ user: 'carol@example.com', org: 'o_acme', role: 'editor' }] });
+    const carol = await stores.users.findByEmail('carol@example.com');
+    expect((await stores.memberships.find(carol!.id, 'o_acme'))?.role).toBe('editor');
+  });
+
+  it.each([
+    [{ users: [{ email: 'not-an-email' }] }, 'users[0].email', /users\[0\]\.email: must be a valid email address/],
+    [{ users: [{ email: 'a@example.com' }, { email: 'b@example.com', password: 'short' }] }, 'users[1].password', /users\[1\]\.password: must be at least 8/],
+    [{ users: [{ email: 'a@example.com', admin: true }] }, 'users[0]', /users\[0\]: unknown field "admin"/],
+    [{ users: [{ email: { $ne: null } }] }, 'users[0].email', /users\[0\]\.email/],
+    [{ users: [{ email: 'a@example.com' }, { email: 'A@EXAMPLE.COM' }] }, 'users[1].email', /users\[1\]\.email: duplicates users\[0\]/],
+    [{ users: [{ id: 'bad id!', email: 'a@example.com' }] }, 'users[0].id', /users\[0\]\.id/],
+    [{ organizations: [{ id: 'o1', name: '' }] }, 'organizations[0].name', /organizations\[0\]\.name: must not be empty/],
+    [{ organizations: [{ id: 'o1', name: 'A' }, { id: 'o1', name: 'B' }] }, 'organizations[1].id', /duplicates organizations\[0\]/],
+    [{ memberships: [{ user: 'u_nobody', org: 'o1', role: 'owner' }] }, 'memberships[0].user', /memberships\[0\]\.user: no user "u_nobody"/],
+    [{ users: [{ id: 'u1', email: 'a@example.com' }], memberships: [{ user: 'u1', org: 'o_none', role: 'owner' }] }, 'memberships[0].org', /no organization "o_none"/],
+    [{ users: [{ id: 'u1', email: 'a@example.com' }], organizations: [{ id: 'o1', name: 'A' }], memberships: [{ user: 'u1', org: 'o1', role: 'king' }] }, 'memberships[0].role', /must be one of owner, admin, editor, viewer/],
+    [{ clients: [{ client_id: 'zapier' }] }, 'clients', /clients: importing clients is not supported/],
+    [{ extra: [] }, '(file)', /unknown field "extra"/],
+  ])('refuses %j naming %s', async (input, field, message) => {
+    const error = await refusal(input);
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(message);
+  });
+
+  it('loads nothing from an invalid file, even when its first entries are valid', async () => {
+    const input = {
+      users: [{ id: 'u_ok', email: 'ok@example.com', password: recordSecret('ok-password-123') }],
+      organizations: [{ id: 'o_ok', name: 'Fine' }],
+      memberships: [{ user: 'u_ok', org: 'o_ok', role: 'owner' }, { user: 'u_ok', org: 'o_missing', role: 'owner' }],
+    };
+    await refusal(input);
+    expect(await stores.users.findById('u_ok')).toBeNull();
+    expect(await stores.organizations.findById('o_ok')).toBeNull();
+    expect(await stores.memberships.listForUser('u_ok')).toEqual([]);
+  });
+
+  it('refuses an email that belongs to another stored user', async () => {
+    await importer.import(SEED);
+    const error = await refusal({ users: [{ id: 'u_other', email: 'alice@example.com' }] });
+    expect(error.message).toMatch(/users\[0\]\.email: already belongs to another user \(u_alice\)/);
+    expect(await stores.users.findById('u_other')).toBeNull();
+  });
+
+  it('refuses non-objects', async () => {
+    expect((await refusal([])).message).toMatch(/seed file/);
+    expect((await refusal(null)).message).toMatch(/seed file/);
+  });
+});
