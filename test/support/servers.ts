@@ -202,31 +202,13 @@ function outputTail(): OutputTail {
   };
 }
 
-// If the test process exits without stop() (a crashed worker, a forgotten
-// teardown) the servers must not outlive it. 'exit' handlers run synchronously,
-// which process.kill and rmSync are.
-const emergencyCleanups = new Set<() => void>();
-let exitHookInstalled = false;
-function onProcessExit(cleanup: () => void): () => void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => { for (const fn of emergencyCleanups) fn(); });
-  }
-  emergencyCleanups.add(cleanup);
-  return () => emergencyCleanups.delete(cleanup);
-}
-
 async function launch(spec: LaunchSpec): Promise<RunningServer> {
   const tail = outputTail();
   let dir = mkdtempSync(join(tmpdir(), `tessera-${spec.kind}-`));
   let proc: Proc | undefined;
-  const forget = onProcessExit(() => {
-    if (proc !== undefined && !proc.isGone()) proc.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   const startOn = async (port: number): Promise<void> => {
-    proc = spawnServer(spec.command, spec.args(port, dir), tail);
+    proc = spawnServer(spec.command, spec.args(port, dir), tail, dir);
     try {
       await waitUntilReady(proc, () => spec.isReady(port));
     } catch (err) {
@@ -248,10 +230,7 @@ async function launch(spec: LaunchSpec): Promise<RunningServer> {
       break;
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
-      if (attempt >= 3 || !/address already in use/i.test(tail.text())) {
-        forget();
-        throw err;
-      }
+      if (attempt >= 3 || !/address already in use/i.test(tail.text())) throw err;
       tail.add(`\n--- port ${port} was taken, retrying on another ---\n`);
       dir = mkdtempSync(join(tmpdir(), `tessera-${spec.kind}-`));
     }
@@ -266,7 +245,6 @@ async function launch(spec: LaunchSpec): Promise<RunningServer> {
       stopping ??= (async () => {
         if (proc !== undefined) await terminate(proc);
         rmSync(dir, { recursive: true, force: true });
-        forget();
       })();
       return stopping;
     },
@@ -287,7 +265,7 @@ async function launch(spec: LaunchSpec): Promise<RunningServer> {
   };
 }
 
-function spawnServer(command: string, args: string[], tail: OutputTail): Proc {
+function spawnServer(command: string, args: string[], tail: OutputTail, dir: string): Proc {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let gone = false;
   const goneReason = new Promise<string>((resolve) => {
@@ -309,9 +287,39 @@ function spawnServer(command: string, args: string[], tail: OutputTail): Proc {
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding('utf8');
     stream?.on('data', (text: string) => tail.add(text));
-    (stream as { unref?: () => void } | null)?.unref?.();
+    unref(stream);
+  }
+  if (child.pid !== undefined) {
+    const watchdog = spawnWatchdog(child.pid, dir);
+    child.once('exit', () => watchdog.kill('SIGKILL'));
   }
   return { child, gone: goneReason, isGone: () => gone };
+}
+
+// A server must not outlive the test process, however that ends: a forgotten
+// stop(), a crashed or force-killed jest worker, Ctrl-C. An in-process 'exit'
+// hook cannot do this (it does not run on SIGKILL, and inside jest's sandbox
+// `process` is a copy whose 'exit' never fires), so each server gets a tiny
+// shell that holds the read end of a pipe we never write to. When our process
+// dies the pipe closes, `read` sees EOF, and the shell kills the server and
+// deletes its temp dir. While we live, the watchdog is SIGKILLed as soon as its
+// server exits. `read` is a shell builtin, so no stray helper process remains.
+const WATCHDOG_SCRIPT =
+  'while read -r _; do :; done; kill -s KILL "$1" 2>/dev/null; sleep 1; rm -rf "$2"';
+
+function spawnWatchdog(pid: number, dir: string): ChildProcess {
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'tessera-watchdog', String(pid), dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watchdog.on('error', () => {}); // best effort: without /bin/sh we only lose the safety net
+  watchdog.unref();
+  unref(watchdog.stdin);
+  return watchdog;
+}
+
+/** Pipes are net.Sockets at runtime, but typed as plain streams. */
+function unref(stream: unknown): void {
+  (stream as { unref?: () => void } | null)?.unref?.();
 }
 
 async function waitUntilReady(proc: Proc, isReady: () => Promise<boolean>): Promise<void> {
