@@ -5,6 +5,7 @@
 // killed and restarted on the same port so tests can exercise outage handling.
 // `bash scripts/provision.sh` installs/builds the binaries this file looks for.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -267,18 +268,22 @@ async function launch(spec: LaunchSpec): Promise<RunningServer> {
 
 function spawnServer(command: string, args: string[], tail: OutputTail, dir: string): Proc {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watchdog = child.pid !== undefined ? spawnWatchdog(child.pid, dir) : undefined;
   let gone = false;
   const goneReason = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => {
+    const end = async (reason: string): Promise<void> => {
+      // With the server gone its watchdog has nothing left to guard; waiting for
+      // it too means a stopped server leaves no process of ours behind.
+      if (watchdog !== undefined) await endWatchdog(watchdog);
       gone = true;
-      resolve(signal !== null ? `was killed by ${signal}` : `exited with code ${code}`);
+      resolve(reason);
+    };
+    child.once('exit', (code, signal) => {
+      void end(signal !== null ? `was killed by ${signal}` : `exited with code ${code}`);
     });
     child.on('error', (err) => {
       // Also emitted when kill() fails on a live process; only spawn failures end it.
-      if (child.pid === undefined) {
-        gone = true;
-        resolve(`could not be started (${err.message})`);
-      }
+      if (child.pid === undefined) void end(`could not be started (${err.message})`);
     });
   });
   // Neither the child nor its pipes may keep a jest worker's event loop alive;
@@ -288,10 +293,6 @@ function spawnServer(command: string, args: string[], tail: OutputTail, dir: str
     stream?.setEncoding('utf8');
     stream?.on('data', (text: string) => tail.add(text));
     unref(stream);
-  }
-  if (child.pid !== undefined) {
-    const watchdog = spawnWatchdog(child.pid, dir);
-    child.once('exit', () => watchdog.kill('SIGKILL'));
   }
   return { child, gone: goneReason, isGone: () => gone };
 }
@@ -315,6 +316,13 @@ function spawnWatchdog(pid: number, dir: string): ChildProcess {
   watchdog.unref();
   unref(watchdog.stdin);
   return watchdog;
+}
+
+async function endWatchdog(watchdog: ChildProcess): Promise<void> {
+  if (watchdog.pid === undefined || watchdog.exitCode !== null || watchdog.signalCode !== null) return;
+  const exited = once(watchdog, 'exit').catch(() => undefined);
+  watchdog.kill('SIGKILL');
+  await exited;
 }
 
 /** Pipes are net.Sockets at runtime, but typed as plain streams. */
