@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { AppError, httpStatusFor } from '../errors/index.ts';
+import { httpStatusFor, type AppError } from '../errors/index.ts';
 
 /** Writes an AppError as DESIGN.md's body `{"error":{"code","message"}}` with its headers. */
 export function writeError(ctx: Context, error: AppError): void {

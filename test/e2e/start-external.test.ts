@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mongoose from 'mongoose';
+import { recordSecret } from '../support/log-capture.ts';
 import { startRedis, type RunningServer } from '../support/servers.ts';
 import { runToExit, startTessera, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, uniqueName } from '../support/unique.ts';
@@ -96,7 +97,7 @@ describe('start with unreachable stores', () => {
     const { code, output } = await runToExit(
       'src/main.ts',
       [],
-      { MONGODB_URI: 'mongodb://admin:s3cret-pw@127.0.0.1:1/t', REDIS_URL: redis.url, TESSERA_STORE_TIMEOUT_MS: '1000' },
+      { MONGODB_URI: `mongodb://admin:${recordSecret('s3cret-pw')}@127.0.0.1:1/t`, REDIS_URL: redis.url, TESSERA_STORE_TIMEOUT_MS: '1000' },
       'no-mongo',
     );
     expect(code).toBe(1);

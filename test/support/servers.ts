@@ -348,6 +348,9 @@ async function waitUntilReady(proc: Proc, isReady: () => Promise<boolean>): Prom
 async function terminate(proc: Proc): Promise<void> {
   if (proc.isGone()) return;
   proc.child.kill('SIGTERM');
+  // A test may have frozen the server with kill('SIGSTOP'); a stopped process
+  // only acts on the SIGTERM once continued. Harmless for a running one.
+  proc.child.kill('SIGCONT');
   if (await waitForExit(proc, STOP_GRACE_MS)) return;
   proc.child.kill('SIGKILL');
   await waitForExit(proc, STOP_GRACE_MS);

@@ -21,6 +21,8 @@ export function requestLogger(logger: Logger): Middleware {
         ip: ctx.ip,
       };
       if (ctx.status >= 500) logger.error(fields, 'request failed');
+      // Health probes arrive every few seconds from orchestrators: keep them out of info logs.
+      else if (ctx.path.startsWith('/health/')) logger.debug(fields, 'request');
       else logger.info(fields, 'request');
     }
   };

@@ -63,7 +63,7 @@ describe('HTTP base', () => {
     const res = await fetch(`${running.url}/echo`, { method: 'DELETE' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
-    expect((await res.json()).error.code).toBe('METHOD_NOT_ALLOWED');
+    expect((await errorOf(res)).code).toBe('METHOD_NOT_ALLOWED');
   });
 
   it('parses a JSON body', async () => {
@@ -86,13 +86,13 @@ describe('HTTP base', () => {
   it('refuses a body that is not JSON with 415', async () => {
     const res = await post('/echo', 'name=prod', 'application/x-www-form-urlencoded');
     expect(res.status).toBe(415);
-    expect((await res.json()).error).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Type must be application/json' });
+    expect((await errorOf(res))).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Type must be application/json' });
   });
 
   it('refuses a body over the limit with 413, by Content-Length', async () => {
     const res = await post('/echo', JSON.stringify({ pad: 'x'.repeat(2_000) }));
     expect(res.status).toBe(413);
-    expect((await res.json()).error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await errorOf(res)).code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('refuses a chunked body over the limit with 413 while streaming', async () => {
@@ -156,6 +156,10 @@ describe('HTTP base', () => {
     expect(readFileSync(logFile, 'utf8')).not.toContain('should-not-be-logged');
   });
 });
+
+async function errorOf(res: Response): Promise<{ code: string; message: string }> {
+  return ((await res.json()) as { error: { code: string; message: string } }).error;
+}
 
 function chunkedPost(path: string, chunks: string[]): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
