@@ -74,14 +74,15 @@ package tools
 import _ "github.com/FerretDB/FerretDB/cmd/ferretdb"
 EOF
   mkdir -p "$(dirname "$ferretdb_cached")"
+  # Chained with && because set -e does not apply inside a `( … ) || …` subshell.
+  # The binary is built next to the target and renamed, so an interrupted build
+  # never leaves a half-written file that later runs would mistake for a good one.
   (
-    cd "$work"
-    quietly go mod tidy
-    GOFLAGS=-mod=mod quietly go mod vendor
-    echo "$ferretdb_version" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt
-    # Build next to the target and rename, so an interrupted build never leaves a
-    # half-written binary that later runs would mistake for a good one.
-    quietly go build -mod=vendor -o "$ferretdb_cached.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
+    cd "$work" &&
+      quietly go mod tidy &&
+      GOFLAGS=-mod=mod quietly go mod vendor &&
+      echo "$ferretdb_version" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt &&
+      quietly go build -mod=vendor -o "$ferretdb_cached.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
   ) || { rm -f "$ferretdb_cached.tmp"; die "building FerretDB failed (see output above)"; }
   mv -f "$ferretdb_cached.tmp" "$ferretdb_cached"
   runs "$ferretdb_cached" || die "built $ferretdb_cached but it does not run"
@@ -93,7 +94,7 @@ ensure_mongo() {
   if command -v ferretdb >/dev/null 2>&1 && runs ferretdb; then
     summary+=("mongo: $(command -v ferretdb) (FerretDB)"); return
   fi
-  [ -x "$ferretdb_cached" ] && runs "$ferretdb_cached" || build_ferretdb
+  if ! { [ -x "$ferretdb_cached" ] && runs "$ferretdb_cached"; }; then build_ferretdb; fi
   summary+=("mongo: $ferretdb_cached (FerretDB)")
 }
 

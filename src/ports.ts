@@ -4,6 +4,8 @@
  * test/contracts/ runs the same cases against both.
  */
 import type { Membership, Organization, Role, User } from './domain/accounts.ts';
+import type { ApiKey } from './domain/api-key.ts';
+import type { AuditEvent } from './domain/audit.ts';
 
 /** Time, injectable so that expiry can be tested with a frozen clock. */
 export interface Clock {
@@ -41,6 +43,42 @@ export interface MembershipStore {
 
 export type { Role };
 
+export type ApiKeyPatch = Partial<Pick<ApiKey, 'name' | 'scopes' | 'active' | 'expiresAt' | 'revokedAt' | 'limits' | 'rotatedTo'>>;
+
+/** Preconditions of a conditional update: the write happens only if they hold, atomically. */
+export interface ApiKeyConditions {
+  /** Only while the key is not revoked. */
+  notRevoked?: boolean;
+  /** Only while the key has not been rotated (so that one rotation wins a race). */
+  notRotated?: boolean;
+}
+
+export interface ApiKeyStore {
+  /** ConflictError with field `hash` when the key is already stored, `id` when the id is taken. */
+  insert(key: ApiKey): Promise<void>;
+  findById(id: string): Promise<ApiKey | null>;
+  /** The lookup of every authentication: by SHA-256 of the presented key (unique index). */
+  findByHash(hash: string): Promise<ApiKey | null>;
+  /** An organization's keys, newest first; only `userId`'s when given; revoked ones left out. */
+  listForOrg(orgId: string, filter?: { userId?: string }): Promise<ApiKey[]>;
+  /** One atomic conditional update; null when the key does not exist or a condition fails. */
+  update(id: string, patch: ApiKeyPatch, conditions?: ApiKeyConditions): Promise<ApiKey | null>;
+  /** lastUsedAt = max(lastUsedAt, at): concurrent touches never move it backwards. */
+  touchLastUsed(id: string, at: Date): Promise<void>;
+}
+
+/** A page position in the audit log: strictly older than this event. */
+export interface AuditCursor {
+  at: Date;
+  id: string;
+}
+
+export interface AuditStore {
+  insert(event: AuditEvent): Promise<void>;
+  /** An organization's events, newest first (at, then id, descending), at most `limit`. */
+  list(orgId: string, page: { limit: number; before?: AuditCursor }): Promise<AuditEvent[]>;
+}
+
 /**
  * Short-lived shared state: revocation markers, counters for limits, and pub/sub for cache
  * invalidation. Redis in production, an in-process equivalent in the embedded mode.
@@ -76,6 +114,8 @@ export interface Stores {
   readonly users: UserStore;
   readonly organizations: OrganizationStore;
   readonly memberships: MembershipStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly audit: AuditStore;
   readonly ephemeral: EphemeralStore;
   readonly health: readonly HealthCheck[];
   close(): Promise<void>;

@@ -27,7 +27,10 @@ export type RunningServer = {
    * which lets a test simulate a hung server. The temp dir is kept for restart().
    */
   kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Stops the server if it still runs and starts it again on the same port. */
+  /**
+   * Stops the server if it still runs and starts it again on the same port.
+   * Redis comes back empty (no persistence); MongoDB keeps its data (same dir).
+   */
   restart(): Promise<void>;
   /** The last few KiB of the server's stdout/stderr, for assertion messages. */
   logs(): string;
@@ -101,44 +104,60 @@ export async function startMongo(): Promise<RunningServer> {
 }
 
 const SHARED = Symbol.for('tessera.test.sharedServers');
-type SharedState = { servers: SharedServers; setEnv: string[] };
+type Started = { servers: SharedServers; setEnv: string[] };
+type SharedState = { users: number; started: Promise<Started> };
+// On globalThis because globalTeardown may load this module afresh.
 const sharedSlot = globalThis as { [SHARED]?: SharedState };
 
 /**
  * For jest globalSetup: starts whatever MONGODB_URI / REDIS_URL do not already
  * point at and exports the URLs through those variables, which jest workers
- * inherit. State lives on globalThis because globalTeardown may load this
- * module afresh.
+ * inherit. Calls are counted, so several setups sharing one process (e.g. one
+ * per jest project) share one pair of servers, stopped by the last
+ * stopSharedServers().
  */
 export async function startSharedServers(): Promise<SharedServers> {
-  const wantMongo = !process.env['MONGODB_URI'];
-  const wantRedis = !process.env['REDIS_URL'];
+  let state = sharedSlot[SHARED];
+  if (state === undefined) {
+    const fresh: SharedState = { users: 0, started: startMissingServers() };
+    // A failed start must not be handed to later callers: let them try again.
+    fresh.started.catch(() => {
+      if (sharedSlot[SHARED] === fresh) delete sharedSlot[SHARED];
+    });
+    sharedSlot[SHARED] = state = fresh;
+  }
+  state.users += 1;
+  return (await state.started).servers;
+}
+
+/** For jest globalTeardown: stops what startSharedServers started and unsets its env vars. */
+export async function stopSharedServers(): Promise<void> {
+  const state = sharedSlot[SHARED];
+  if (state === undefined || --state.users > 0) return;
+  delete sharedSlot[SHARED];
+  const started = await state.started.catch(() => undefined);
+  if (started === undefined) return;
+  for (const name of started.setEnv) delete process.env[name];
+  await Promise.all(Object.values(started.servers).map((server) => server.stop()));
+}
+
+async function startMissingServers(): Promise<Started> {
   const [mongo, redis] = await Promise.allSettled([
-    wantMongo ? startMongo() : Promise.resolve(undefined),
-    wantRedis ? startRedis() : Promise.resolve(undefined),
+    process.env['MONGODB_URI'] ? undefined : startMongo(),
+    process.env['REDIS_URL'] ? undefined : startRedis(),
   ]);
   const servers: SharedServers = {};
   if (mongo.status === 'fulfilled' && mongo.value) servers.mongo = mongo.value;
   if (redis.status === 'fulfilled' && redis.value) servers.redis = redis.value;
   const failure = [mongo, redis].find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure !== undefined) {
-    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    await Promise.all(Object.values(servers).map((server) => server.stop()));
     throw failure.reason;
   }
   const setEnv: string[] = [];
   if (servers.mongo) { process.env['MONGODB_URI'] = servers.mongo.url; setEnv.push('MONGODB_URI'); }
   if (servers.redis) { process.env['REDIS_URL'] = servers.redis.url; setEnv.push('REDIS_URL'); }
-  sharedSlot[SHARED] = { servers, setEnv };
-  return servers;
-}
-
-/** For jest globalTeardown: stops what startSharedServers started and unsets its env vars. */
-export async function stopSharedServers(): Promise<void> {
-  const state = sharedSlot[SHARED];
-  if (state === undefined) return;
-  delete sharedSlot[SHARED];
-  for (const name of state.setEnv) delete process.env[name];
-  await Promise.all(Object.values(state.servers).map((s) => s.stop()));
+  return { servers, setEnv };
 }
 
 // ---------------------------------------------------------------------------

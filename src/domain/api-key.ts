@@ -1,0 +1,45 @@
+import type { KeyEnv } from './api-key-format.ts';
+
+/** Optional per-key safeguards (Flowy: "daily spend cap and rate limit"). */
+export interface KeyLimits {
+  /** Requests per minute for this key; over it: 429. */
+  rateLimitPerMinute: number | null;
+  /** Credits per UTC day this key may spend; enforced where spending happens (402 over it). */
+  dailySpendCap: number | null;
+}
+
+export const NO_LIMITS: KeyLimits = { rateLimitPerMinute: null, dailySpendCap: null };
+
+/** An API key as stored: never the key itself, only its SHA-256. */
+export interface ApiKey {
+  id: string;
+  orgId: string;
+  /** The user the key acts for (its creator). */
+  userId: string;
+  name: string | null;
+  scopes: string[];
+  env: KeyEnv;
+  /** Hex SHA-256 of the whole key; the lookup index. */
+  hash: string;
+  /** Prefix + first 4 body characters, for telling keys apart; null for keys imported by hash. */
+  start: string | null;
+  active: boolean;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  /** Set when deleted (or rotated without grace): refused forever, hidden from lists. */
+  revokedAt: Date | null;
+  limits: KeyLimits;
+  /** The key this one replaced by rotation, and the one that replaced it. */
+  rotatedFrom: string | null;
+  rotatedTo: string | null;
+}
+
+export type KeyState = 'usable' | 'disabled' | 'expired' | 'revoked';
+
+export function keyState(key: ApiKey, now: Date): KeyState {
+  if (key.revokedAt !== null) return 'revoked';
+  if (!key.active) return 'disabled';
+  if (key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime()) return 'expired';
+  return 'usable';
+}

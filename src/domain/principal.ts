@@ -1,0 +1,32 @@
+import type { Role } from './accounts.ts';
+import type { KeyEnv } from './api-key-format.ts';
+
+/** Who a bearer is: the same shape whichever kind of bearer it is (DESIGN.md, The principal). */
+export interface Principal {
+  kind: 'api_key' | 'oauth';
+  userId: string;
+  orgId: string;
+  /** What the bearer may do now: its own scopes within its user's current role. */
+  scopes: string[];
+  /** The user's current role in the organization. */
+  role: Role;
+  keyId?: string;
+  env?: KeyEnv;
+  clientId?: string;
+  grantId?: string;
+  issuedAt: Date;
+  expiresAt: Date | null;
+}
+
+/** How an action was authenticated, for the audit log. */
+export type Credential =
+  | { kind: 'api_key'; keyId: string }
+  | { kind: 'oauth'; clientId: string; grantId: string }
+  | { kind: 'cli' }
+  | { kind: 'import' };
+
+export function credentialOf(principal: Principal): Credential {
+  return principal.kind === 'api_key'
+    ? { kind: 'api_key', keyId: principal.keyId! }
+    : { kind: 'oauth', clientId: principal.clientId!, grantId: principal.grantId! };
+}
