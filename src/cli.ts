@@ -1,16 +1,86 @@
 /**
  * Operator commands against the configured stores (MONGODB_URI / REDIS_URL, or memory):
- *   tessera import <file.json>   load a seed file (idempotent, all-or-nothing)
+ *   tessera import <file.json>
+ *   tessera keys create --user <id|email> --org <id> [--scopes "a b"] [--name n] [--env live|test] [--expires-at ISO]
  */
-import { openStores, createServices } from './app.ts';
-import { ConfigError, loadConfig } from './config/index.ts';
-import { isAppError } from './errors/index.ts';
+import { parseArgs } from 'node:util';
+import { createServices, openStores } from './app.ts';
+import { loadConfig, type Config } from './config/index.ts';
+import { KEY_ENVS, type KeyEnv } from './domain/api-key-format.ts';
+import { parseScopeString } from './domain/scopes.ts';
+import type { Stores } from './ports.ts';
 import { readJsonFile } from './read-json-file.ts';
+import { operatorActor } from './services/operator-actor.ts';
 
 const USAGE = `usage: npm run tessera -- <command>
 
 commands:
-  import <file.json>   load users, organizations and memberships from a seed file`;
+  import <file.json>
+      load users, organizations, memberships and API keys from a seed file (idempotent)
+  keys create --user <id|email> --org <org id> [--scopes "a b"] [--name <name>] [--env live|test] [--expires-at <ISO time>]
+      make an API key for a member of an organization and print it once (e.g. the first key
+      of a fresh deployment); scopes default to everything the member's role allows`;
+
+class UsageError extends Error {}
+
+async function withStores<T>(config: Config, work: (stores: Stores) => Promise<T>): Promise<T> {
+  if (config.storeMode === 'embedded') {
+    console.error('tessera: warning: MONGODB_URI and REDIS_URL are not set; using memory stores that vanish when this command exits');
+  }
+  const stores = await openStores(config);
+  try {
+    return await work(stores);
+  } finally {
+    await stores.close();
+  }
+}
+
+async function importCommand(args: string[]): Promise<number> {
+  if (args.length !== 1) throw new UsageError('import takes exactly one file: npm run tessera -- import <file.json>');
+  const config = loadConfig();
+  const input = await readJsonFile(args[0]!);
+  const summary = await withStores(config, (stores) => createServices(stores, config).seedImporter.import(input));
+  for (const [section, counts] of Object.entries(summary)) {
+    console.log(`${section}: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
+  }
+  return 0;
+}
+
+async function keysCreateCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      user: { type: 'string' },
+      org: { type: 'string' },
+      scopes: { type: 'string' },
+      name: { type: 'string' },
+      env: { type: 'string' },
+      'expires-at': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.user || !values.org) throw new UsageError('keys create needs --user and --org');
+  if (values.env !== undefined && !(KEY_ENVS as readonly string[]).includes(values.env)) throw new UsageError('--env must be live or test');
+  const expiresAt = values['expires-at'] === undefined ? null : new Date(values['expires-at']);
+  if (expiresAt !== null && Number.isNaN(expiresAt.getTime())) throw new UsageError('--expires-at must be an ISO 8601 time');
+  const config = loadConfig();
+  const issued = await withStores(config, async (stores) => {
+    const services = createServices(stores, config);
+    const actor = await operatorActor(stores, services.catalog, values.user!, values.org!);
+    return services.apiKeys.create(actor, {
+      name: values.name ?? null,
+      ...(values.scopes !== undefined ? { scopes: parseScopeString(values.scopes.replaceAll(',', ' ')) } : {}),
+      env: (values.env as KeyEnv | undefined) ?? 'live',
+      expiresAt,
+    });
+  });
+  // The key alone on stdout (so scripts can capture it); what it is, on stderr.
+  console.log(issued.secret);
+  console.error(`tessera: created ${issued.record.id} (${issued.record.env}) for ${issued.record.userId} in ${issued.record.orgId}, scopes: ${issued.record.scopes.join(' ') || '(none)'}`);
+  console.error('tessera: this key is shown once; store it now');
+  return 0;
+}
 
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -18,38 +88,19 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
-  if (command !== 'import') {
-    console.error(`tessera: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.length !== 1) {
-    console.error('tessera: import takes exactly one file: npm run tessera -- import <file.json>');
-    return 2;
-  }
-  const config = loadConfig();
-  if (config.storeMode === 'embedded') {
-    console.error('tessera: warning: MONGODB_URI and REDIS_URL are not set; importing into memory stores that vanish when this command exits');
-  }
-  const input = await readJsonFile(args[0]!);
-  const stores = await openStores(config);
-  try {
-    const summary = await createServices(stores).seedImporter.import(input);
-    for (const [section, counts] of Object.entries(summary)) {
-      console.log(`${section}: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
-    }
-    return 0;
-  } finally {
-    await stores.close();
-  }
+  if (command === 'import') return importCommand(args);
+  if (command === 'keys' && args[0] === 'create') return keysCreateCommand(args.slice(1));
+  throw new UsageError(`unknown command "${argv.join(' ')}"`);
 }
 
 try {
   process.exitCode = await run(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof ConfigError || isAppError(error) || error instanceof Error) {
-    console.error(`tessera: ${error.message}`);
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`tessera: ${(error as Error).message}\n\n${USAGE}`);
+    process.exitCode = 2;
   } else {
-    console.error('tessera: failed');
+    console.error(`tessera: ${error instanceof Error ? error.message : 'failed'}`);
+    process.exitCode = 1;
   }
-  process.exitCode = 1;
 }

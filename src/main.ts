@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { readJsonFile } from './read-json-file.ts';
 import { seedDemo } from './services/demo-seed.ts';
+import { operatorActor } from './services/operator-actor.ts';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -64,7 +65,10 @@ async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<v
     return;
   }
   if (config.storeMode !== 'embedded') return;
-  const demo = await seedDemo(tessera.services.accounts);
+  const { services, stores } = tessera;
+  const demo = await seedDemo(services.accounts);
+  const actor = await operatorActor(stores, services.catalog, demo.userId, demo.orgId);
+  const demoKey = await services.apiKeys.create(actor, { name: 'demo' });
   // Shown once on the terminal, not in the structured log: a credential at its creation.
   console.error(
     [
@@ -73,7 +77,8 @@ async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<v
       `    organization: ${demo.orgId}`,
       `    sign in as:   ${demo.email}`,
       `    password:     ${demo.password}`,
-      `    health:       ${config.baseUrl}/health/ready`,
+      `    API key:      ${demoKey.secret}`,
+      `    try:          curl -H "Authorization: Bearer ${demoKey.secret}" ${config.baseUrl}/api/v1/me`,
       '',
     ].join('\n'),
   );

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ALPHABETS, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
+import { SCOPE_PATTERN } from '../domain/scopes.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
@@ -31,12 +33,30 @@ export const fileConfigSchema = z
     bodyLimitBytes: z.number().int().min(1024).max(10 * 1024 * 1024),
     storeTimeoutMs: z.number().int().min(100).max(60_000),
     shutdownTimeoutMs: z.number().int().min(100).max(300_000),
+    /** A named API key format (one per seed product), whose parts the next settings override. */
+    keyFormat: z.enum(Object.keys(PRESET_FORMATS) as [string, ...string[]], { message: `must be one of ${Object.keys(PRESET_FORMATS).join(', ')}` }),
+    /** Prefix of live keys; "none" for a deployment without them. */
+    keyPrefixLive: z.string().min(1).nullable(),
+    keyPrefixTest: z.string().min(1).nullable(),
+    keyAlphabet: z.enum(Object.keys(ALPHABETS) as [string, ...string[]]).nullable(),
+    keyBodyLength: z.number().int().min(1).max(256).nullable(),
+    keyChecksum: z.boolean().nullable(),
+    /** The deployment's own resource scopes, next to Tessera's built-in ones. */
+    resourceScopes: z.array(z.string().regex(SCOPE_PATTERN, 'each scope must be letters, digits, _ . - separated by colons')),
+    /** Failed authentications per client address per minute before 429 (key guessing). */
+    authFailuresPerMinute: z.number().int().min(1).max(100_000),
+    /** Default per-key request limit per minute when a key sets none; null: unlimited. */
+    keyRateLimitPerMinute: z.number().int().min(1).max(1_000_000).nullable(),
+    /** lastUsedAt is written at most this often per key. */
+    lastUsedIntervalMs: z.number().int().min(0).max(3_600_000),
   })
   .strict();
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 
 export interface Config extends Omit<FileConfig, 'baseUrl'> {
+  /** The API key format, resolved from keyFormat and its overrides, and validated. */
+  apiKeyFormat: KeyFormat;
   env: Environment;
   /** embedded: memory stores in this process; external: MongoDB + Redis. */
   storeMode: 'embedded' | 'external';

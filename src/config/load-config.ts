@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { formatProblems, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
 import { ENVIRONMENTS, fileConfigSchema, type Config, type Environment, type FileConfig } from './config-schema.ts';
 
 /** A setting that stops start-up; the message names it and says what is wrong. */
@@ -48,6 +49,16 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_BODY_LIMIT_BYTES', key: 'bodyLimitBytes', parse: integer },
   { variable: 'TESSERA_STORE_TIMEOUT_MS', key: 'storeTimeoutMs', parse: integer },
   { variable: 'TESSERA_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', parse: integer },
+  { variable: 'TESSERA_KEY_FORMAT', key: 'keyFormat', parse: (raw) => raw.trim().toLowerCase() },
+  { variable: 'TESSERA_KEY_PREFIX_LIVE', key: 'keyPrefixLive', parse: text },
+  { variable: 'TESSERA_KEY_PREFIX_TEST', key: 'keyPrefixTest', parse: text },
+  { variable: 'TESSERA_KEY_ALPHABET', key: 'keyAlphabet', parse: (raw) => raw.trim().toLowerCase() },
+  { variable: 'TESSERA_KEY_LENGTH', key: 'keyBodyLength', parse: integer },
+  { variable: 'TESSERA_KEY_CHECKSUM', key: 'keyChecksum', parse: boolean },
+  { variable: 'TESSERA_SCOPES', key: 'resourceScopes', parse: (raw) => raw.split(/[\s,]+/).filter((s) => s.length > 0) },
+  { variable: 'TESSERA_AUTH_FAILURES_PER_MINUTE', key: 'authFailuresPerMinute', parse: integer },
+  { variable: 'TESSERA_KEY_RATE_LIMIT', key: 'keyRateLimitPerMinute', parse: integer },
+  { variable: 'TESSERA_LAST_USED_INTERVAL_MS', key: 'lastUsedIntervalMs', parse: integer },
 ];
 
 const CONFIG_DIR = new URL('../../config/', import.meta.url);
@@ -115,15 +126,32 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
       generatedSecrets.push('TESSERA_COOKIE_KEYS');
     }
   }
+  const apiKeyFormat = resolveKeyFormat(file);
+  for (const problem of formatProblems(apiKeyFormat)) {
+    problems.push(`API key format (TESSERA_KEY_FORMAT=${file.keyFormat} and TESSERA_KEY_*): ${problem}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
     ...file,
+    apiKeyFormat,
     env: nodeEnv,
     storeMode,
     cookieKeys,
     generatedSecrets,
     baseUrl: file.baseUrl ?? `http://localhost:${file.port}`,
+  };
+}
+
+/** A preset format with the parts the deployment overrides; a prefix of "none" turns it off. */
+function resolveKeyFormat(file: FileConfig): KeyFormat {
+  const preset = PRESET_FORMATS[file.keyFormat]!;
+  const prefix = (value: string | null, fallback: string | null): string | null => (value === null ? fallback : value === 'none' ? null : value);
+  return {
+    prefixes: { live: prefix(file.keyPrefixLive, preset.prefixes.live), test: prefix(file.keyPrefixTest, preset.prefixes.test) },
+    alphabet: (file.keyAlphabet as KeyFormat['alphabet'] | null) ?? preset.alphabet,
+    bodyLength: file.keyBodyLength ?? preset.bodyLength,
+    checksum: file.keyChecksum ?? preset.checksum,
   };
 }
 

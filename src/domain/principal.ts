@@ -14,6 +14,8 @@ export interface Principal {
   env?: KeyEnv;
   clientId?: string;
   grantId?: string;
+  /** Requests per minute allowed to this bearer; null: no per-bearer limit. */
+  rateLimitPerMinute: number | null;
   issuedAt: Date;
   expiresAt: Date | null;
 }
@@ -29,4 +31,17 @@ export function credentialOf(principal: Principal): Credential {
   return principal.kind === 'api_key'
     ? { kind: 'api_key', keyId: principal.keyId! }
     : { kind: 'oauth', clientId: principal.clientId!, grantId: principal.grantId! };
+}
+
+/** Whoever performs a management action: a bearer's principal, or an operator at the CLI. */
+export interface Actor {
+  userId: string;
+  orgId: string;
+  role: Role;
+  scopes: string[];
+  credential: Credential;
+}
+
+export function actorOf(principal: Principal): Actor {
+  return { userId: principal.userId, orgId: principal.orgId, role: principal.role, scopes: principal.scopes, credential: credentialOf(principal) };
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { EMAIL_PATTERN, ROLES } from '../domain/accounts.ts';
+import { KEY_ENVS } from '../domain/api-key-format.ts';
+import { SCOPE_PATTERN } from '../domain/scopes.ts';
 import { ID_PATTERN } from '../domain/ids.ts';
 import { ValidationError } from '../errors/index.ts';
 import { PASSWORD_MAX, PASSWORD_MIN } from './account-service.ts';
@@ -42,8 +44,27 @@ const seedMembership = z
   })
   .strict();
 
-// OAuth clients and API keys are sections of the same file; their entries are defined with the
-// features that issue them and, until then, a non-empty section is refused rather than ignored.
+/**
+ * Keys a product brings when it migrates to Tessera: the plaintext key (hashed on import, never
+ * stored) or only its SHA-256, in any format — they are looked up by hash like any other.
+ */
+const seedApiKey = z
+  .object({
+    id: id.optional(),
+    key: z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters').transform((v) => v.toLowerCase()).optional(),
+    user: z.string().min(1),
+    org: z.string().min(1),
+    scopes: z.array(z.string().regex(SCOPE_PATTERN, 'must be a list of scope strings')).optional(),
+    name: z.string().trim().max(100, 'must be 1–100 characters').nullable().optional(),
+    env: z.enum(KEY_ENVS, { message: `must be one of ${KEY_ENVS.join(', ')}` }).optional(),
+    expires_at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).transform((v) => new Date(v)).nullable().optional(),
+  })
+  .strict()
+  .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'give exactly one of key and key_sha256', path: ['key'] });
+
+// OAuth clients are a section of the same file; their entries are defined with the feature that
+// issues them and, until then, a non-empty section is refused rather than ignored.
 const notYet = (what: string) => z.array(z.unknown()).max(0, `importing ${what} is not supported by this version`);
 
 export const seedFileSchema = z
@@ -52,13 +73,14 @@ export const seedFileSchema = z
     organizations: z.array(seedOrganization).default([]),
     memberships: z.array(seedMembership).default([]),
     clients: notYet('clients').default([]),
-    api_keys: notYet('api_keys').default([]),
+    api_keys: z.array(seedApiKey).default([]),
   })
   .strict();
 
 export type SeedFile = z.infer<typeof seedFileSchema>;
 export type SeedUser = SeedFile['users'][number];
 export type SeedOrganization = SeedFile['organizations'][number];
+export type SeedApiKey = SeedFile['api_keys'][number];
 
 /** Parses a seed file, naming the first bad entry and field: `users[1].email: must be …`. */
 export function parseSeedFile(input: unknown): SeedFile {

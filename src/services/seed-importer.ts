@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { normalizeEmail, type Organization, type User } from '../domain/accounts.ts';
 import { newId } from '../domain/ids.ts';
-import { ValidationError } from '../errors/index.ts';
+import { ConflictError, ValidationError } from '../errors/index.ts';
 import type { UserPatch, OrganizationPatch } from '../ports.ts';
 import type { AccountDeps } from './account-service.ts';
-import { parseSeedFile, type SeedFile, type SeedOrganization, type SeedUser } from './seed-file.ts';
+import { parseSeedFile, type SeedApiKey, type SeedFile, type SeedOrganization, type SeedUser } from './seed-file.ts';
+import { applyKeys, planKeys, type KeyImportDeps, type KeyOwner } from './seed-key-import.ts';
 
 export interface Counts {
   created: number;
@@ -16,7 +17,10 @@ export interface ImportSummary {
   users: Counts;
   organizations: Counts;
   memberships: Counts;
+  api_keys: Counts;
 }
+
+export type SeedImporterDeps = AccountDeps & KeyImportDeps;
 
 interface PlannedUser {
   entry: SeedUser;
@@ -45,22 +49,45 @@ interface PlannedMembership {
  * mid-write can leave part of a valid file applied; running the import again completes it.)
  */
 export class SeedImporter {
-  private readonly deps: AccountDeps;
+  private readonly deps: SeedImporterDeps;
 
-  constructor(deps: AccountDeps) {
+  constructor(deps: SeedImporterDeps) {
     this.deps = deps;
   }
 
   async import(input: unknown): Promise<ImportSummary> {
+    try {
+      return await this.importOnce(input);
+    } catch (error) {
+      // Replicas started together with the same seed file race to create the same entries; the
+      // loser plans again and finds them stored (the import is idempotent).
+      if (!(error instanceof ConflictError)) throw error;
+      return this.importOnce(input);
+    }
+  }
+
+  private async importOnce(input: unknown): Promise<ImportSummary> {
     const file = parseSeedFile(input);
     const users = await this.planUsers(file.users);
     const organizations = await this.planOrganizations(file.organizations);
     const memberships = await this.planMemberships(file, users, organizations);
+    const keys = await planKeys(this.deps, file.api_keys, (entry, i) => this.keyOwner(entry, i, users, organizations, memberships));
     return {
       users: await this.applyUsers(users),
       organizations: await this.applyOrganizations(organizations),
       memberships: await this.applyMemberships(memberships),
+      api_keys: await applyKeys(this.deps, keys),
     };
+  }
+
+  private async keyOwner(entry: SeedApiKey, i: number, users: PlannedUser[], orgs: PlannedOrganization[], memberships: PlannedMembership[]): Promise<KeyOwner> {
+    const userId = await this.resolveUser(entry.user, users);
+    if (userId === null) throw new ValidationError(`api_keys[${i}].user`, `api_keys[${i}].user: no user "${entry.user}" in this file or the store`);
+    const orgId = await this.resolveOrganization(entry.org, orgs);
+    if (orgId === null) throw new ValidationError(`api_keys[${i}].org`, `api_keys[${i}].org: no organization "${entry.org}" in this file or the store`);
+    const inFile = memberships.find((m) => m.userId === userId && m.orgId === orgId);
+    const role = inFile?.role ?? (await this.deps.memberships.find(userId, orgId))?.role ?? null;
+    return { userId, orgId, role };
   }
 
   private async planUsers(entries: SeedUser[]): Promise<PlannedUser[]> {

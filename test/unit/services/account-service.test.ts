@@ -6,6 +6,7 @@ import type { AccountService } from '../../../src/services/account-service.ts';
 import { seedDemo, DEMO_EMAIL } from '../../../src/services/demo-seed.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 import { recordSecret } from '../../support/log-capture.ts';
+import { testConfig } from '../../support/test-config.ts';
 
 const PASSWORD = recordSecret('a-long-enough-password');
 let stores: Stores;
@@ -14,7 +15,7 @@ const clock = new FrozenClock('2026-03-04T05:06:07Z');
 
 beforeEach(() => {
   stores = openMemoryStores(clock);
-  accounts = createServices(stores, clock).accounts;
+  accounts = createServices(stores, testConfig(), { clock }).accounts;
 });
 
 describe('AccountService', () => {

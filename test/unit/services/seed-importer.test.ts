@@ -6,6 +6,7 @@ import type { SeedImporter } from '../../../src/services/seed-importer.ts';
 import { argon2idHasher } from '../../../src/services/password-hasher.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 import { recordSecret } from '../../support/log-capture.ts';
+import { testConfig } from '../../support/test-config.ts';
 
 const ALICE_PASSWORD = recordSecret('alice-correct-horse-1');
 
@@ -30,7 +31,7 @@ let importer: SeedImporter;
 beforeEach(() => {
   const clock = new FrozenClock();
   stores = openMemoryStores(clock);
-  importer = createServices(stores, clock).seedImporter;
+  importer = createServices(stores, testConfig(), { clock }).seedImporter;
 });
 
 async function refusal(input: unknown): Promise<ValidationError> {
@@ -49,6 +50,7 @@ describe('SeedImporter', () => {
       users: { created: 2, updated: 0, unchanged: 0 },
       organizations: { created: 2, updated: 0, unchanged: 0 },
       memberships: { created: 3, updated: 0, unchanged: 0 },
+      api_keys: { created: 0, updated: 0, unchanged: 0 },
     });
     const alice = await stores.users.findById('u_alice');
     expect(alice).toMatchObject({ email: 'Alice@Example.com', name: 'Alice', disabled: false });
@@ -74,6 +76,7 @@ describe('SeedImporter', () => {
       users: { created: 0, updated: 0, unchanged: 2 },
       organizations: { created: 0, updated: 0, unchanged: 2 },
       memberships: { created: 0, updated: 0, unchanged: 3 },
+      api_keys: { created: 0, updated: 0, unchanged: 0 },
     });
     expect(await stores.users.findById('u_alice')).toEqual(aliceBefore); // the hash was not redone
     expect(await stores.users.findByEmail('bob@example.com')).toEqual(bobBefore);

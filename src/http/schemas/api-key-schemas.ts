@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { KEY_ENVS } from '../../domain/api-key-format.ts';
+import { SCOPE_PATTERN } from '../../domain/scopes.ts';
+import { MAX_ROTATION_GRACE_SECONDS } from '../../services/api-key-service.ts';
+
+/** Trimmed 1–100 characters; empty (or only spaces) and null mean "no name" (Minds' contract). */
+const name = z
+  .string({ message: 'must be a string' })
+  .max(400, 'must be 1–100 characters')
+  .transform((v) => v.trim())
+  .refine((v) => v.length <= 100, 'must be 1–100 characters')
+  .nullable();
+
+const scopes = z.array(z.string({ message: 'must be a list of scope strings' }).regex(SCOPE_PATTERN, 'must be a list of scope strings'), {
+  message: 'must be a list of scope strings',
+}).max(100);
+
+const futureTime = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
+  .transform((v) => new Date(v))
+  .nullable();
+
+const limits = z
+  .object({
+    rate_limit_per_minute: z.number().int('must be a whole number').min(1).max(1_000_000).nullable().optional(),
+    daily_spend_cap: z.number().min(0).max(1e12).nullable().optional(),
+  })
+  .strict();
+
+export const createKeyBody = z
+  .object({
+    name: name.optional(),
+    scopes: scopes.optional(),
+    env: z.enum(KEY_ENVS, { message: `must be one of ${KEY_ENVS.join(', ')}` }).optional(),
+    expires_at: futureTime.optional(),
+    limits: limits.optional(),
+  })
+  .strict();
+
+export const updateKeyBody = z
+  .object({
+    name: name.optional(),
+    scopes: scopes.optional(),
+    active: z.boolean({ message: 'must be true or false' }).optional(),
+    expires_at: futureTime.optional(),
+    limits: limits.optional(),
+  })
+  .strict();
+
+export const rotateKeyBody = z
+  .object({
+    grace_period_seconds: z.number().int('must be a whole number').min(0).max(MAX_ROTATION_GRACE_SECONDS).optional(),
+    expires_at: futureTime.optional(),
+  })
+  .strict();
+
+export const auditQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).optional(),
+    cursor: z.string().min(1).max(512).optional(),
+  })
+  .strict();
+
+/** snake_case limits of a request to the service's camelCase, leaving absent ones absent. */
+export function limitsInput(input: z.infer<typeof limits> | undefined): { rateLimitPerMinute?: number | null; dailySpendCap?: number | null } | undefined {
+  if (input === undefined) return undefined;
+  return {
+    ...(input.rate_limit_per_minute !== undefined ? { rateLimitPerMinute: input.rate_limit_per_minute } : {}),
+    ...(input.daily_spend_cap !== undefined ? { dailySpendCap: input.daily_spend_cap } : {}),
+  };
+}

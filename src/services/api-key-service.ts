@@ -1,0 +1,214 @@
+import { roleAtLeast } from '../domain/accounts.ts';
+import { generateKey, type KeyEnv, type KeyFormat } from '../domain/api-key-format.ts';
+import { NO_LIMITS, type ApiKey, type KeyLimits } from '../domain/api-key.ts';
+import { newId } from '../domain/ids.ts';
+import { requireScope } from '../domain/permissions.ts';
+import type { Actor } from '../domain/principal.ts';
+import { normalizeScopes, type ScopeCatalog } from '../domain/scopes.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/index.ts';
+import type { ApiKeyPatch, ApiKeyStore, Clock } from '../ports.ts';
+import type { AuditLog } from './audit-log.ts';
+import type { BearerEvents } from './bearer-events.ts';
+import { hashKey } from './key-hash.ts';
+
+export interface CreateKeyInput {
+  name?: string | null;
+  scopes?: string[];
+  env?: KeyEnv;
+  expiresAt?: Date | null;
+  limits?: Partial<KeyLimits>;
+}
+
+export interface UpdateKeyInput {
+  name?: string | null;
+  scopes?: string[];
+  active?: boolean;
+  expiresAt?: Date | null;
+  limits?: Partial<KeyLimits>;
+}
+
+export interface IssuedKey {
+  record: ApiKey;
+  /** The key itself: returned once, in the creation response, and never stored. */
+  secret: string;
+}
+
+/** The longest grace an old key may keep after rotation. */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
+
+export interface ApiKeyServiceDeps {
+  apiKeys: ApiKeyStore;
+  audit: AuditLog;
+  events: BearerEvents;
+  catalog: ScopeCatalog;
+  format: KeyFormat;
+  clock: Clock;
+}
+
+/**
+ * Settings → API keys: create, list, read, edit, rotate and revoke keys, within the caller's
+ * organization and role. Owners and admins manage every key of their organization; editors
+ * create keys and manage their own; viewers create none. A key of another organization, or
+ * another member's key for an editor, is indistinguishable from a missing one (404).
+ */
+export class ApiKeyService {
+  private readonly deps: ApiKeyServiceDeps;
+
+  constructor(deps: ApiKeyServiceDeps) {
+    this.deps = deps;
+  }
+
+  async create(actor: Actor, input: CreateKeyInput): Promise<IssuedKey> {
+    requireScope(actor, 'keys:write');
+    if (!roleAtLeast(actor.role, 'editor')) throw new ForbiddenError('Viewers cannot create API keys');
+    const issued = this.issue(actor.orgId, actor.userId, {
+      name: normalizeName(input.name),
+      scopes: input.scopes === undefined ? this.grantable(actor) : this.checkGrantable(actor, input.scopes),
+      env: this.checkEnv(input.env ?? 'live'),
+      expiresAt: this.checkExpiry(input.expiresAt ?? null),
+      limits: { ...NO_LIMITS, ...input.limits },
+      rotatedFrom: null,
+    });
+    await this.deps.apiKeys.insert(issued.record);
+    await this.deps.audit.record(actor, actor.orgId, 'api_key.created', issued.record.id, {
+      name: issued.record.name,
+      scopes: issued.record.scopes,
+      env: issued.record.env,
+    });
+    return issued;
+  }
+
+  async list(actor: Actor): Promise<ApiKey[]> {
+    requireScope(actor, 'keys:read');
+    return this.deps.apiKeys.listForOrg(actor.orgId, seesAll(actor) ? {} : { userId: actor.userId });
+  }
+
+  async get(actor: Actor, id: string): Promise<ApiKey> {
+    requireScope(actor, 'keys:read');
+    return this.visible(actor, id);
+  }
+
+  async update(actor: Actor, id: string, input: UpdateKeyInput): Promise<ApiKey> {
+    requireScope(actor, 'keys:write');
+    const existing = await this.visible(actor, id);
+    const patch: ApiKeyPatch = {};
+    if (input.name !== undefined) patch.name = normalizeName(input.name);
+    if (input.scopes !== undefined) patch.scopes = this.checkGrantable(actor, input.scopes);
+    if (input.active !== undefined) patch.active = input.active;
+    if (input.expiresAt !== undefined) patch.expiresAt = this.checkExpiry(input.expiresAt);
+    if (input.limits !== undefined) patch.limits = { ...existing.limits, ...input.limits };
+    if (Object.keys(patch).length === 0) return existing;
+    const updated = await this.deps.apiKeys.update(id, patch, { notRevoked: true });
+    if (!updated) throw new NotFoundError('API key');
+    await this.deps.events.publish({ kind: 'api_key', hash: updated.hash, id: updated.id });
+    await this.deps.audit.record(actor, actor.orgId, 'api_key.updated', id, { fields: Object.keys(patch).sort() });
+    return updated;
+  }
+
+  /** Deletes a key: refused at once and forever, gone from lists, kept for the audit trail. */
+  async revoke(actor: Actor, id: string): Promise<void> {
+    requireScope(actor, 'keys:write');
+    await this.visible(actor, id);
+    const revoked = await this.deps.apiKeys.update(id, { revokedAt: this.deps.clock.now(), active: false }, { notRevoked: true });
+    if (!revoked) throw new NotFoundError('API key');
+    await this.deps.events.publish({ kind: 'api_key', hash: revoked.hash, id });
+    await this.deps.audit.record(actor, actor.orgId, 'api_key.revoked', id);
+  }
+
+  /**
+   * A new key with the same name, scopes, env and limits. The old key is revoked at once, or
+   * kept usable for `graceSeconds` so that deployments can switch over. Of concurrent rotations
+   * of one key exactly one succeeds (a conditional update on the old key decides).
+   */
+  async rotate(actor: Actor, id: string, graceSeconds: number, expiresAt: Date | null = null): Promise<IssuedKey> {
+    requireScope(actor, 'keys:write');
+    const old = await this.visible(actor, id);
+    const issued = this.issue(old.orgId, old.userId, {
+      name: old.name,
+      scopes: old.scopes,
+      env: old.env,
+      expiresAt: this.checkExpiry(expiresAt),
+      limits: old.limits,
+      rotatedFrom: old.id,
+    });
+    await this.deps.apiKeys.insert(issued.record);
+    const now = this.deps.clock.now();
+    const graceEnd = new Date(now.getTime() + graceSeconds * 1000);
+    const patch: ApiKeyPatch =
+      graceSeconds === 0
+        ? { rotatedTo: issued.record.id, revokedAt: now, active: false }
+        : { rotatedTo: issued.record.id, expiresAt: old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd };
+    const rotated = await this.deps.apiKeys.update(id, patch, { notRevoked: true, notRotated: true });
+    if (!rotated) {
+      // Lost a race with another rotation or a revocation: the new key must never work.
+      await this.deps.apiKeys.update(issued.record.id, { revokedAt: now, active: false });
+      throw new ConflictError('This API key was rotated or revoked at the same time; nothing was changed');
+    }
+    await this.deps.events.publish({ kind: 'api_key', hash: rotated.hash, id });
+    await this.deps.audit.record(actor, actor.orgId, 'api_key.rotated', id, { newKeyId: issued.record.id, graceSeconds });
+    return issued;
+  }
+
+  /** Every scope the actor could put on a key. */
+  grantable(actor: Actor): string[] {
+    const allowed = new Set(this.deps.catalog.allowedFor(actor.role));
+    return normalizeScopes(actor.scopes.filter((s) => allowed.has(s)));
+  }
+
+  private issue(orgId: string, userId: string, fields: Pick<ApiKey, 'name' | 'scopes' | 'env' | 'expiresAt' | 'limits' | 'rotatedFrom'>): IssuedKey {
+    const generated = generateKey(this.deps.format, fields.env);
+    const record: ApiKey = {
+      id: newId('key'),
+      orgId,
+      userId,
+      ...fields,
+      hash: hashKey(generated.key),
+      start: generated.start,
+      active: true,
+      createdAt: this.deps.clock.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+      rotatedTo: null,
+    };
+    return { record, secret: generated.key };
+  }
+
+  private async visible(actor: Actor, id: string): Promise<ApiKey> {
+    const key = await this.deps.apiKeys.findById(id);
+    if (!key || key.revokedAt !== null || key.orgId !== actor.orgId || (!seesAll(actor) && key.userId !== actor.userId)) {
+      throw new NotFoundError('API key');
+    }
+    return key;
+  }
+
+  private checkGrantable(actor: Actor, scopes: string[]): string[] {
+    const unknown = scopes.filter((s) => !this.deps.catalog.isKnown(s));
+    if (unknown.length > 0) throw new ValidationError('scopes', `unknown scope: ${unknown.join(', ')}`);
+    const grantable = new Set(this.grantable(actor));
+    const beyond = scopes.filter((s) => !grantable.has(s));
+    if (beyond.length > 0) throw new ForbiddenError(`You cannot grant scopes beyond your own: ${beyond.join(', ')}`);
+    return normalizeScopes(scopes);
+  }
+
+  private checkEnv(env: KeyEnv): KeyEnv {
+    if (this.deps.format.prefixes[env] === null) throw new ValidationError('env', `this deployment issues no ${env} keys`);
+    return env;
+  }
+
+  private checkExpiry(expiresAt: Date | null): Date | null {
+    if (expiresAt !== null && expiresAt.getTime() <= this.deps.clock.now().getTime()) {
+      throw new ValidationError('expires_at', 'expires_at must be in the future');
+    }
+    return expiresAt;
+  }
+}
+
+function seesAll(actor: Actor): boolean {
+  return roleAtLeast(actor.role, 'admin');
+}
+
+/** Trimmed; empty means none. (Length is checked where the request is validated.) */
+function normalizeName(name: string | null | undefined): string | null {
+  const trimmed = name?.trim() ?? '';
+  return trimmed === '' ? null : trimmed;
+}

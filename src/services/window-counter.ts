@@ -1,0 +1,44 @@
+import type { EphemeralStore } from '../ports.ts';
+
+export interface WindowCount {
+  count: number;
+  resetInMs: number;
+}
+
+/**
+ * Fixed-window counters shared by every instance through the ephemeral store (Redis). When that
+ * store cannot be reached, counting continues in this process (`fallback`), so throttling
+ * degrades to per-instance limits instead of vanishing.
+ */
+export class WindowCounter {
+  private readonly primary: EphemeralStore;
+  private readonly fallback: EphemeralStore;
+  private readonly onFallback: (error: unknown) => void;
+
+  constructor(primary: EphemeralStore, fallback: EphemeralStore, onFallback: (error: unknown) => void = () => undefined) {
+    this.primary = primary;
+    this.fallback = fallback;
+    this.onFallback = onFallback;
+  }
+
+  async hit(key: string, windowMs: number): Promise<WindowCount> {
+    try {
+      return await this.primary.increment(key, windowMs);
+    } catch (error) {
+      this.onFallback(error);
+      return this.fallback.increment(key, windowMs);
+    }
+  }
+
+  /** The current count of a window (0 when none is open). */
+  async peek(key: string): Promise<number> {
+    const [primary, local] = await Promise.all([
+      this.primary.get(key).catch((error: unknown) => {
+        this.onFallback(error);
+        return null;
+      }),
+      this.fallback.get(key),
+    ]);
+    return Math.max(Number(primary ?? 0), Number(local ?? 0));
+  }
+}

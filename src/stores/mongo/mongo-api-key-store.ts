@@ -1,0 +1,232 @@
+import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
+import type { ApiKey, KeyLimits } from '../../domain/api-key.ts';
+import type { KeyEnv } from '../../domain/api-key-format.ts';
+import { ConflictError } from '../../errors/index.ts';
+import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
+import { mongoCall } from './mongo-errors.ts';
+import { ignoreExists } from './mongo-user-store.ts';
+
+interface ApiKeyDoc {
+  _id: string;
+  orgId: string;
+  userId: string;
+  name: string | null;
+  scopes: string[];
+  env: KeyEnv;
+  hash: string;
+  start: string | null;
+  active: boolean;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  limits: KeyLimits;
+  rotatedFrom: string | null;
+  rotatedTo: string | null;
+}
+
+const limitsSchema = new Schema<KeyLimits>(
+  {
+    rateLimitPerMinute: { type: Number, default: null },
+    dailySpendCap: { type: Number, default: null },
+  },
+  { _id: false, strict: 'throw' },
+);
+
+const apiKeySchema = new Schema<ApiKeyDoc>(
+  {
+    _id: { type: String, required: true },
+    orgId: { type: String, required: true },
+    userId: { type: String, required: true },
+    name: { type: String, default: null },
+    scopes: { type: [String], default: [] },
+    env: { type: String, required: true, enum: ['live', 'test'] },
+    hash: { type: String, required: true },
+    start: { type: String, default: null },
+    active: { type: Boolean, default: true },
+    createdAt: { type: Date, required: true },
+    lastUsedAt: { type: Date, default: null },
+    expiresAt: { type: Date, default: null },
+    revokedAt: { type: Date, default: null },
+    limits: { type: limitsSchema, default: () => ({ rateLimitPerMinute: null, dailySpendCap: null }) },
+    rotatedFrom: { type: String, default: null },
+    rotatedTo: { type: String, default: null },
+  },
+  { collection: 'api_keys', versionKey: false, strict: 'throw' },
+);
+// Every authentication looks a key up by hash; unique, so one key can never be stored twice.
+apiKeySchema.index({ hash: 1 }, { unique: true, name: 'hash_1' });
+// An organization's keys, newest first.
+apiKeySchema.index({ orgId: 1, createdAt: -1 }, { name: 'orgId_1_createdAt_-1' });
+// An editor's own keys, newest first.
+apiKeySchema.index({ orgId: 1, userId: 1, createdAt: -1 }, { name: 'orgId_1_userId_1_createdAt_-1' });
+
+/**
+ * FerretDB 1.x (SQLite) applies findAndModify and update as a query followed by a whole-document
+ * `UPDATE … WHERE _id = ?`, outside any transaction (FerretDB issue #3040): concurrent writes to
+ * one key lose each other (two rotations both win; a touch can even rewrite a revoked key as
+ * unrevoked). There, writes to one key are queued in this process; several processes sharing one
+ * FerretDB remain unsafe. MongoDB needs no queue: its findOneAndUpdate is atomic.
+ */
+const ferretQueues = new WeakMap<Connection, KeyedQueue>();
+
+export class MongoApiKeyStore implements ApiKeyStore {
+  private readonly connection: Connection;
+  private readonly model: Model<ApiKeyDoc>;
+  /** Set by init() on FerretDB only; shared by every store on the same connection. */
+  private queue: KeyedQueue | null = null;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+    this.model = connection.model<ApiKeyDoc>('ApiKey', apiKeySchema);
+  }
+
+  async init(): Promise<void> {
+    await this.model.createCollection().catch(ignoreExists);
+    await this.model.createIndexes();
+    const info = (await this.connection.db!.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string };
+    if (info.ferretdbVersion !== undefined) {
+      let queue = ferretQueues.get(this.connection);
+      if (!queue) ferretQueues.set(this.connection, (queue = new KeyedQueue()));
+      this.queue = queue;
+    }
+  }
+
+  async insert(key: ApiKey): Promise<void> {
+    await mongoCall(
+      () => this.model.create(toDoc(key)),
+      // Neither server reliably names the refusing index: look. The hash first, so that the same
+      // key stored twice is "already stored" whatever its id.
+      async () =>
+        (await this.model.exists({ hash: key.hash }))
+          ? new ConflictError('This API key is already stored', 'hash')
+          : new ConflictError('An API key with this id already exists', 'id'),
+    );
+  }
+
+  async findById(id: string): Promise<ApiKey | null> {
+    const doc = await mongoCall(() => this.model.findById(id).lean<ApiKeyDoc>().exec());
+    return doc ? toApiKey(doc) : null;
+  }
+
+  async findByHash(hash: string): Promise<ApiKey | null> {
+    const doc = await mongoCall(() => this.model.findOne({ hash }).lean<ApiKeyDoc>().exec());
+    return doc ? toApiKey(doc) : null;
+  }
+
+  async listForOrg(orgId: string, filter: { userId?: string } = {}): Promise<ApiKey[]> {
+    const query: QueryFilter<ApiKeyDoc> = { orgId, revokedAt: null };
+    if (filter.userId !== undefined) query.userId = filter.userId;
+    const docs = await mongoCall(() => this.model.find(query).sort({ createdAt: -1, _id: -1 }).lean<ApiKeyDoc[]>().exec());
+    return docs.map(toApiKey);
+  }
+
+  /**
+   * The conditions are part of the filter of one findOneAndUpdate, so the server checks and
+   * writes atomically: of two concurrent rotations only one finds `rotatedTo: null`.
+   */
+  async update(id: string, patch: ApiKeyPatch, conditions: ApiKeyConditions = {}): Promise<ApiKey | null> {
+    const query: QueryFilter<ApiKeyDoc> = { _id: id };
+    // `null` also matches a missing field, which is what an older document would have.
+    if (conditions.notRevoked) query.revokedAt = null;
+    if (conditions.notRotated) query.rotatedTo = null;
+    const set = toSet(patch);
+    const doc = await this.serialized(id, () =>
+      mongoCall(() =>
+        Object.keys(set).length === 0
+          ? this.model.findOne(query).lean<ApiKeyDoc>().exec()
+          : this.model.findOneAndUpdate(query, { $set: set }, { returnDocument: 'after' }).lean<ApiKeyDoc>().exec(),
+      ),
+    );
+    return doc ? toApiKey(doc) : null;
+  }
+
+  async touchLastUsed(id: string, at: Date): Promise<void> {
+    // $max on the server: concurrent touches never move it backwards (and null sorts below a date).
+    await this.serialized(id, () => mongoCall(() => this.model.updateOne({ _id: id }, { $max: { lastUsedAt: at } }).exec()));
+  }
+
+  private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
+    return this.queue ? this.queue.run(id, write) : write();
+  }
+}
+
+/** Runs tasks of the same key one after another (in call order); other keys are not held up. */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const result = (this.tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    // Forget the key once idle, so the map holds only keys with writes in flight.
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
+function toSet(patch: ApiKeyPatch): Partial<ApiKeyDoc> {
+  const set: Partial<ApiKeyDoc> = {};
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.scopes !== undefined) set.scopes = [...patch.scopes];
+  if (patch.active !== undefined) set.active = patch.active;
+  if (patch.expiresAt !== undefined) set.expiresAt = patch.expiresAt;
+  if (patch.revokedAt !== undefined) set.revokedAt = patch.revokedAt;
+  if (patch.limits !== undefined) set.limits = toLimits(patch.limits);
+  if (patch.rotatedTo !== undefined) set.rotatedTo = patch.rotatedTo;
+  return set;
+}
+
+function toDoc(key: ApiKey): ApiKeyDoc {
+  return {
+    _id: key.id,
+    orgId: key.orgId,
+    userId: key.userId,
+    name: key.name,
+    scopes: [...key.scopes],
+    env: key.env,
+    hash: key.hash,
+    start: key.start,
+    active: key.active,
+    createdAt: key.createdAt,
+    lastUsedAt: key.lastUsedAt,
+    expiresAt: key.expiresAt,
+    revokedAt: key.revokedAt,
+    limits: toLimits(key.limits),
+    rotatedFrom: key.rotatedFrom,
+    rotatedTo: key.rotatedTo,
+  };
+}
+
+/** Only the two known fields: strict mode would refuse anything else the caller's object carries. */
+function toLimits(limits: Partial<KeyLimits> | null | undefined): KeyLimits {
+  return { rateLimitPerMinute: limits?.rateLimitPerMinute ?? null, dailySpendCap: limits?.dailySpendCap ?? null };
+}
+
+const dateOrNull = (value: Date | null | undefined): Date | null => (value == null ? null : new Date(value));
+
+function toApiKey(doc: ApiKeyDoc): ApiKey {
+  return {
+    id: doc._id,
+    orgId: doc.orgId,
+    userId: doc.userId,
+    name: doc.name ?? null,
+    scopes: [...(doc.scopes ?? [])],
+    env: doc.env,
+    hash: doc.hash,
+    start: doc.start ?? null,
+    active: doc.active !== false,
+    createdAt: new Date(doc.createdAt),
+    lastUsedAt: dateOrNull(doc.lastUsedAt),
+    expiresAt: dateOrNull(doc.expiresAt),
+    revokedAt: dateOrNull(doc.revokedAt),
+    limits: toLimits(doc.limits),
+    rotatedFrom: doc.rotatedFrom ?? null,
+    rotatedTo: doc.rotatedTo ?? null,
+  };
+}

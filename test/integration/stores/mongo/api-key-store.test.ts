@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { openMongo, type MongoContext } from '../../../../src/stores/mongo/mongo-connection.ts';
+import { MongoApiKeyStore } from '../../../../src/stores/mongo/mongo-api-key-store.ts';
+import { describeApiKeyStore } from '../../../contracts/api-key-store.contract.ts';
+import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
+
+let mongo: MongoContext;
+let store: MongoApiKeyStore;
+
+beforeAll(async () => {
+  mongo = await openMongo(mongoUriFor(uniqueName('api_keys')), { timeoutMs: 5_000 });
+  store = new MongoApiKeyStore(mongo.connection);
+  await store.init();
+});
+
+afterAll(async () => {
+  await mongo.connection.dropDatabase();
+  await mongo.close();
+});
+
+// The collection name is fixed, so each case starts from an emptied collection.
+describeApiKeyStore('mongodb', async () => {
+  await store.init(); // idempotent: a second start must not fail on the existing collection
+  await mongo.connection.collection('api_keys').deleteMany({});
+  return store;
+});
+
+describe('mongodb API key store: what the contract cannot see', () => {
+  it('creates the unique hash index and the listing indexes', async () => {
+    const indexes = await mongo.connection.collection('api_keys').indexes();
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: { hash: 1 }, unique: true }),
+        expect.objectContaining({ key: { orgId: 1, createdAt: -1 } }),
+        expect.objectContaining({ key: { orgId: 1, userId: 1, createdAt: -1 } }),
+      ]),
+    );
+  });
+
+  it('stores dates as dates and limits as a subdocument, with the key id as _id', async () => {
+    await mongo.connection.collection('api_keys').deleteMany({});
+    const createdAt = new Date('2026-01-01T00:00:00Z');
+    await store.insert({
+      id: 'key_raw',
+      orgId: 'org_raw',
+      userId: 'usr_raw',
+      name: null,
+      scopes: ['keys:read'],
+      env: 'test',
+      hash: 'a'.repeat(64),
+      start: null,
+      active: true,
+      createdAt,
+      lastUsedAt: null,
+      expiresAt: null,
+      revokedAt: null,
+      limits: { rateLimitPerMinute: 30, dailySpendCap: null },
+      rotatedFrom: null,
+      rotatedTo: null,
+    });
+    const raw = await mongo.connection.collection('api_keys').findOne({ hash: 'a'.repeat(64) });
+    expect(raw).toMatchObject({ _id: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, dailySpendCap: null }, revokedAt: null });
+    expect(raw?.['createdAt']).toBeInstanceOf(Date);
+  });
+});
