@@ -261,6 +261,15 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         expect(await store.findById(k.id)).toEqual({ ...k, lastUsedAt: at('2026-05-05T00:00:19Z') });
       });
 
+      it('never undoes a concurrent revocation or rename', async () => {
+        const k = apiKey();
+        await store.insert(k);
+        const revokedAt = at('2026-05-05T12:00:00Z');
+        const touches = Array.from({ length: 8 }, (_, i) => store.touchLastUsed(k.id, at(`2026-05-05T00:00:0${i}Z`)));
+        await Promise.all([...touches, store.update(k.id, { revokedAt }, { notRevoked: true }), store.update(k.id, { name: 'renamed' })]);
+        expect(await store.findById(k.id)).toEqual({ ...k, name: 'renamed', revokedAt, lastUsedAt: at('2026-05-05T00:00:07Z') });
+      });
+
       it('does nothing for an unknown id', async () => {
         await store.touchLastUsed('key_missing', at('2026-05-05T00:00:00Z'));
         expect(await store.findById('key_missing')).toBeNull();

@@ -17,7 +17,6 @@ interface ApiKeyDoc {
   start: string | null;
   active: boolean;
   createdAt: Date;
-  lastUsedAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
   limits: KeyLimits;
@@ -45,7 +44,6 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
     start: { type: String, default: null },
     active: { type: Boolean, default: true },
     createdAt: { type: Date, required: true },
-    lastUsedAt: { type: Date, default: null },
     expiresAt: { type: Date, default: null },
     revokedAt: { type: Date, default: null },
     limits: { type: limitsSchema, default: () => ({ rateLimitPerMinute: null, dailySpendCap: null }) },
@@ -62,6 +60,21 @@ apiKeySchema.index({ orgId: 1, createdAt: -1 }, { name: 'orgId_1_createdAt_-1' }
 apiKeySchema.index({ orgId: 1, userId: 1, createdAt: -1 }, { name: 'orgId_1_userId_1_createdAt_-1' });
 
 /**
+ * When each key was last used lives in its own collection: the one write that happens on the
+ * request path (coalesced, but from every instance) never rewrites the key document, so it can
+ * never race a revocation or an edit — not even on FerretDB, whose updates are not atomic.
+ */
+interface UsageDoc {
+  _id: string;
+  lastUsedAt: Date;
+}
+
+const usageSchema = new Schema<UsageDoc>(
+  { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true } },
+  { collection: 'api_key_usage', versionKey: false, strict: 'throw' },
+);
+
+/**
  * FerretDB 1.x (SQLite) applies findAndModify and update as a query followed by a whole-document
  * `UPDATE … WHERE _id = ?`, outside any transaction (FerretDB issue #3040): concurrent writes to
  * one key lose each other (two rotations both win; a touch can even rewrite a revoked key as
@@ -73,17 +86,20 @@ const ferretQueues = new WeakMap<Connection, KeyedQueue>();
 export class MongoApiKeyStore implements ApiKeyStore {
   private readonly connection: Connection;
   private readonly model: Model<ApiKeyDoc>;
+  private readonly usage: Model<UsageDoc>;
   /** Set by init() on FerretDB only; shared by every store on the same connection. */
   private queue: KeyedQueue | null = null;
 
   constructor(connection: Connection) {
     this.connection = connection;
     this.model = connection.model<ApiKeyDoc>('ApiKey', apiKeySchema);
+    this.usage = connection.model<UsageDoc>('ApiKeyUsage', usageSchema);
   }
 
   async init(): Promise<void> {
     await this.model.createCollection().catch(ignoreExists);
     await this.model.createIndexes();
+    await this.usage.createCollection().catch(ignoreExists);
     const info = (await this.connection.db!.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string };
     if (info.ferretdbVersion !== undefined) {
       let queue = ferretQueues.get(this.connection);
@@ -102,23 +118,24 @@ export class MongoApiKeyStore implements ApiKeyStore {
           ? new ConflictError('This API key is already stored', 'hash')
           : new ConflictError('An API key with this id already exists', 'id'),
     );
+    if (key.lastUsedAt !== null) await this.touchLastUsed(key.id, key.lastUsedAt);
   }
 
   async findById(id: string): Promise<ApiKey | null> {
     const doc = await mongoCall(() => this.model.findById(id).lean<ApiKeyDoc>().exec());
-    return doc ? toApiKey(doc) : null;
+    return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
   async findByHash(hash: string): Promise<ApiKey | null> {
     const doc = await mongoCall(() => this.model.findOne({ hash }).lean<ApiKeyDoc>().exec());
-    return doc ? toApiKey(doc) : null;
+    return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
   async listForOrg(orgId: string, filter: { userId?: string } = {}): Promise<ApiKey[]> {
     const query: QueryFilter<ApiKeyDoc> = { orgId, revokedAt: null };
     if (filter.userId !== undefined) query.userId = filter.userId;
     const docs = await mongoCall(() => this.model.find(query).sort({ createdAt: -1, _id: -1 }).lean<ApiKeyDoc[]>().exec());
-    return docs.map(toApiKey);
+    return this.withUsage(docs);
   }
 
   /**
@@ -138,12 +155,34 @@ export class MongoApiKeyStore implements ApiKeyStore {
           : this.model.findOneAndUpdate(query, { $set: set }, { returnDocument: 'after' }).lean<ApiKeyDoc>().exec(),
       ),
     );
-    return doc ? toApiKey(doc) : null;
+    return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
   async touchLastUsed(id: string, at: Date): Promise<void> {
-    // $max on the server: concurrent touches never move it backwards (and null sorts below a date).
-    await this.serialized(id, () => mongoCall(() => this.model.updateOne({ _id: id }, { $max: { lastUsedAt: at } }).exec()));
+    // $max: concurrent touches never move it backwards.
+    const touch = () =>
+      mongoCall(
+        () => this.usage.updateOne({ _id: id }, { $max: { lastUsedAt: at } }, { upsert: true }).exec(),
+        () => new ConflictError('Concurrent first use', 'id'),
+      );
+    await this.serialized(`usage:${id}`, async () => {
+      try {
+        await touch();
+      } catch (error) {
+        // Two first touches can both try to insert the usage document; the loser retries.
+        if (!(error instanceof ConflictError)) throw error;
+        await touch();
+      }
+    });
+  }
+
+  private async withUsage(docs: ApiKeyDoc[]): Promise<ApiKey[]> {
+    if (docs.length === 0) return [];
+    const usage = await mongoCall(() =>
+      this.usage.find({ _id: { $in: docs.map((d) => d._id) } }).lean<UsageDoc[]>().exec(),
+    );
+    const lastUsed = new Map(usage.map((u) => [u._id, new Date(u.lastUsedAt)]));
+    return docs.map((doc) => toApiKey(doc, lastUsed.get(doc._id) ?? null));
   }
 
   private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
@@ -194,7 +233,6 @@ function toDoc(key: ApiKey): ApiKeyDoc {
     start: key.start,
     active: key.active,
     createdAt: key.createdAt,
-    lastUsedAt: key.lastUsedAt,
     expiresAt: key.expiresAt,
     revokedAt: key.revokedAt,
     limits: toLimits(key.limits),
@@ -210,7 +248,7 @@ function toLimits(limits: Partial<KeyLimits> | null | undefined): KeyLimits {
 
 const dateOrNull = (value: Date | null | undefined): Date | null => (value == null ? null : new Date(value));
 
-function toApiKey(doc: ApiKeyDoc): ApiKey {
+function toApiKey(doc: ApiKeyDoc, lastUsedAt: Date | null): ApiKey {
   return {
     id: doc._id,
     orgId: doc.orgId,
@@ -222,7 +260,7 @@ function toApiKey(doc: ApiKeyDoc): ApiKey {
     start: doc.start ?? null,
     active: doc.active !== false,
     createdAt: new Date(doc.createdAt),
-    lastUsedAt: dateOrNull(doc.lastUsedAt),
+    lastUsedAt,
     expiresAt: dateOrNull(doc.expiresAt),
     revokedAt: dateOrNull(doc.revokedAt),
     limits: toLimits(doc.limits),

@@ -22,6 +22,7 @@ afterAll(async () => {
 describeApiKeyStore('mongodb', async () => {
   await store.init(); // idempotent: a second start must not fail on the existing collection
   await mongo.connection.collection('api_keys').deleteMany({});
+  await mongo.connection.collection('api_key_usage').deleteMany({});
   return store;
 });
 
@@ -61,5 +62,14 @@ describe('mongodb API key store: what the contract cannot see', () => {
     const raw = await mongo.connection.collection('api_keys').findOne({ hash: 'a'.repeat(64) });
     expect(raw).toMatchObject({ _id: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, dailySpendCap: null }, revokedAt: null });
     expect(raw?.['createdAt']).toBeInstanceOf(Date);
+  });
+
+  it('records use in its own collection, never rewriting the key document', async () => {
+    const before = await mongo.connection.collection('api_keys').findOne({ _id: 'key_raw' as never });
+    const usedAt = new Date('2026-02-02T00:00:00Z');
+    await store.touchLastUsed('key_raw', usedAt);
+    expect(await mongo.connection.collection('api_keys').findOne({ _id: 'key_raw' as never })).toEqual(before);
+    expect(await mongo.connection.collection('api_key_usage').findOne({ _id: 'key_raw' as never })).toEqual({ _id: 'key_raw', lastUsedAt: usedAt });
+    expect((await store.findById('key_raw'))?.lastUsedAt).toEqual(usedAt);
   });
 });

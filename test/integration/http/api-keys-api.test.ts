@@ -1,0 +1,3 @@
+import { describeApiKeysApi } from '../../suites/api-keys.suite.ts';
+
+describeApiKeysApi('external');

@@ -1,0 +1,390 @@
+/**
+ * The API key management API (Minds' paths and bodies, extended), run on the memory stores and
+ * on MongoDB + Redis.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { inspectKey } from '../../src/domain/api-key-format.ts';
+import { hashKey } from '../../src/services/key-hash.ts';
+import { RESOURCE_SCOPES, startApi, UNAUTHORIZED_BODY, type ApiHarness, type StoreMode } from '../support/api-harness.ts';
+import { describeAuthenticatedRoute } from './authenticated-route.suite.ts';
+
+interface KeyView {
+  id: string;
+  name: string | null;
+  key?: string;
+  start: string;
+  scopes: string[];
+  env: string;
+  active: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  limits: { rate_limit_per_minute: number | null; daily_spend_cap: number | null };
+}
+
+const ALL_SCOPES = ['audit:read', 'keys:read', 'keys:write', ...RESOURCE_SCOPES].sort();
+
+export function describeApiKeysApi(mode: StoreMode): void {
+  let h: ApiHarness;
+  let owner: string;
+  beforeAll(async () => {
+    h = await startApi(mode, { TESSERA_AUTH_FAILURES_PER_MINUTE: '100000' });
+    owner = (await h.keyFor(h.members.owner, { name: 'owner key' })).secret;
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const list = async (key = owner): Promise<KeyView[]> => (await h.request('GET', '/api/v1/api-keys', { key })).body as KeyView[];
+  const create = (body?: unknown, key = owner) => h.request('POST', '/api/v1/api-keys', body === undefined ? { key } : { key, body });
+  const me = (key: string) => h.request('GET', '/api/v1/me', { key });
+
+  describe(`${mode}: POST /api/v1/api-keys`, () => {
+    it('creates an unnamed key from no body, with every scope the caller may grant, shown once', async () => {
+      const res = await create();
+      expect(res.status).toBe(201);
+      const view = res.body as KeyView;
+      expect(view).toMatchObject({ name: null, env: 'live', active: true, scopes: ALL_SCOPES, lastUsedAt: null, expiresAt: null });
+      expect(view.key).toMatch(/^tsr_live_[0-9A-Za-z]{38}$/);
+      expect(inspectKey(h.tessera.config.apiKeyFormat, view.key!).kind).toBe('valid');
+      expect(view.start).toBe(view.key!.slice(0, 13));
+      expect(Date.parse(view.createdAt)).toBe(h.clock.now().getTime());
+      expect((await me(view.key!)).status).toBe(200);
+    });
+
+    it('accepts an empty object and an empty body alike', async () => {
+      expect((await create({})).status).toBe(201);
+      expect((await create('')).status).toBe(201);
+    });
+
+    it('trims the name; empty or blank means none; 1–100 characters', async () => {
+      expect(((await create({ name: '  prod  ' })).body as KeyView).name).toBe('prod');
+      expect(((await create({ name: '   ' })).body as KeyView).name).toBeNull();
+      expect(((await create({ name: '' })).body as KeyView).name).toBeNull();
+      expect(((await create({ name: 'n'.repeat(100) })).body as KeyView).name).toHaveLength(100);
+      const long = await create({ name: 'n'.repeat(101) });
+      expect(long.status).toBe(400);
+      expect(long.body).toMatchObject({ error: { code: 'VALIDATION_FAILED', field: 'name' } });
+    });
+
+    it.each([
+      [{ nmae: 'typo' }, 'nmae'],
+      [{ name: { $ne: null } }, 'name'],
+      [{ name: 42 }, 'name'],
+      [{ scopes: 'keys:read' }, 'scopes'],
+      [{ scopes: [{ $gt: '' }] }, 'scopes.0'],
+      [{ env: 'prod' }, 'env'],
+      [{ expires_at: 'tomorrow' }, 'expires_at'],
+      [{ limits: { rate_limit_per_minute: -1 } }, 'limits.rate_limit_per_minute'],
+      [{ limits: { burst: 5 } }, 'limits.burst'],
+    ])('refuses %j with 400 naming %s, and writes nothing', async (body, field) => {
+      const before = await list();
+      const res = await create(body);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: { code: 'VALIDATION_FAILED', field } });
+      expect(await list()).toEqual(before);
+    });
+
+    it('refuses malformed JSON (400), other content types (415) and oversized bodies (413)', async () => {
+      expect((await h.request('POST', '/api/v1/api-keys', { key: owner, body: '{"name":' })).status).toBe(400);
+      expect((await h.request('POST', '/api/v1/api-keys', { key: owner, body: 'name=x', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+      expect((await h.request('POST', '/api/v1/api-keys', { key: owner, body: { name: 'x'.repeat(200_000) } })).status).toBe(413);
+    });
+
+    it('makes test keys with the test prefix', async () => {
+      const view = (await create({ env: 'test' })).body as KeyView;
+      expect(view.key).toMatch(/^tsr_test_/);
+      expect(view.env).toBe('test');
+      expect((await me(view.key!)).body).toMatchObject({ env: 'test' });
+    });
+
+    it('refuses an expiry in the past and keeps one in the future', async () => {
+      const past = await create({ expires_at: new Date(h.clock.now().getTime() - 1_000).toISOString() });
+      expect(past.status).toBe(400);
+      expect(past.body).toMatchObject({ error: { field: 'expires_at' } });
+      const at = new Date(h.clock.now().getTime() + 86_400_000);
+      expect(((await create({ expires_at: at.toISOString() })).body as KeyView).expiresAt).toBe(at.toISOString());
+    });
+
+    it('refuses scopes beyond the caller’s own (403) and unknown scopes (400)', async () => {
+      const narrow = (await h.keyFor(h.members.owner, { scopes: ['keys:read', 'keys:write', 'leads:read'] })).secret;
+      const beyond = await create({ scopes: ['leads:write'] }, narrow);
+      expect(beyond.status).toBe(403);
+      expect(beyond.body).toMatchObject({ error: { code: 'FORBIDDEN' } });
+      expect(((await create({ scopes: ['leads:read'] }, narrow)).body as KeyView).scopes).toEqual(['leads:read']);
+      expect((await create({ scopes: ['billing:write'] })).status).toBe(400);
+    });
+
+    it('lets an editor create keys within the editor role, and no viewer create any', async () => {
+      const editor = (await h.keyFor(h.members.editor)).secret;
+      const made = await create({}, editor);
+      expect(made.status).toBe(201);
+      expect((made.body as KeyView).scopes).not.toContain('audit:read');
+      expect((await create({ scopes: ['audit:read'] }, editor)).status).toBe(403);
+      const viewer = (await h.keyFor(h.members.viewer)).secret;
+      const refused = await create({}, viewer);
+      expect(refused.status).toBe(403);
+    });
+  });
+
+  describe(`${mode}: listing and reading keys`, () => {
+    it('lists metadata only — never a key or its hash — newest first', async () => {
+      const made = (await create({ name: 'listed' })).body as KeyView;
+      h.clock.advance(1_000);
+      const later = (await create({ name: 'later' })).body as KeyView;
+      const res = await h.request('GET', '/api/v1/api-keys', { key: owner });
+      expect(res.status).toBe(200);
+      const views = res.body as KeyView[];
+      expect(views.findIndex((v) => v.id === later.id)).toBeLessThan(views.findIndex((v) => v.id === made.id));
+      expect(res.text).not.toContain(made.key!);
+      expect(res.text).not.toContain(hashKey(made.key!));
+      const listed = views.find((v) => v.id === made.id)!;
+      expect(Object.keys(listed).sort()).toEqual(
+        ['active', 'createdAt', 'env', 'expiresAt', 'id', 'lastUsedAt', 'limits', 'name', 'rotatedFrom', 'scopes', 'start', 'userId'].sort(),
+      );
+      const one = await h.request('GET', `/api/v1/api-keys/${made.id}`, { key: owner });
+      expect(one.body).toEqual(listed);
+      expect(one.text).not.toContain(made.key!);
+    });
+
+    it('shows owners and admins every key of the organization, editors only their own', async () => {
+      const editorKey = await h.keyFor(h.members.editor, { name: 'editor’s' });
+      const ownerMade = (await create({ name: 'owner’s' })).body as KeyView;
+      const admin = (await h.keyFor(h.members.admin)).secret;
+      const adminView = (await list(admin)).map((k) => k.id);
+      expect(adminView).toEqual(expect.arrayContaining([editorKey.record.id, ownerMade.id]));
+      const editorView = await list(editorKey.secret);
+      expect(editorView.every((k) => k.id !== ownerMade.id)).toBe(true);
+      expect(editorView.map((k) => k.id)).toContain(editorKey.record.id);
+      const peek = await h.request('GET', `/api/v1/api-keys/${ownerMade.id}`, { key: editorKey.secret });
+      expect(peek.status).toBe(404);
+    });
+
+    it('never shows another organization’s keys', async () => {
+      const foreign = await h.keyFor(h.members.ownerB, { name: 'globex' });
+      expect((await list()).map((k) => k.id)).not.toContain(foreign.record.id);
+      expect((await list(foreign.secret)).map((k) => k.id)).toEqual([foreign.record.id]);
+    });
+
+    it('shows lastUsedAt once a key has been used', async () => {
+      const used = await h.keyFor(h.members.owner, { name: 'used' });
+      expect((await me(used.secret)).status).toBe(200);
+      const at = h.clock.now().toISOString();
+      await eventually(async () => (await list()).find((k) => k.id === used.record.id)?.lastUsedAt === at);
+    });
+  });
+
+  describe(`${mode}: editing, disabling, deleting`, () => {
+    it('renames, re-scopes and sets expiry and limits', async () => {
+      const made = (await create({ name: 'old' })).body as KeyView;
+      const expires = new Date(h.clock.now().getTime() + 3_600_000).toISOString();
+      const res = await h.request('PATCH', `/api/v1/api-keys/${made.id}`, {
+        key: owner,
+        body: { name: ' new ', scopes: ['leads:read'], expires_at: expires, limits: { rate_limit_per_minute: 100, daily_spend_cap: 50 } },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ name: 'new', scopes: ['leads:read'], expiresAt: expires, limits: { rate_limit_per_minute: 100, daily_spend_cap: 50 } });
+      expect((await me(made.key!)).body).toMatchObject({ scopes: ['leads:read'] });
+    });
+
+    it('disables a key at once and enables it again', async () => {
+      const made = (await create({ name: 'toggle' })).body as KeyView;
+      expect((await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { active: false } })).body).toMatchObject({ active: false });
+      expect((await me(made.key!)).text).toBe(UNAUTHORIZED_BODY);
+      await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { active: true } });
+      expect((await me(made.key!)).status).toBe(200);
+    });
+
+    it('refuses bad patches with 400 and changes nothing', async () => {
+      const made = (await create({ name: 'stable' })).body as KeyView;
+      for (const body of [{ key: 'x' }, { active: 'no' }, { name: { $set: 'x' } }, { scopes: ['nope'] }]) {
+        const res = await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body });
+        expect(res.status).toBe(400);
+      }
+      const after = (await h.request('GET', `/api/v1/api-keys/${made.id}`, { key: owner })).body as KeyView;
+      expect(after).toMatchObject({ name: 'stable', active: true, scopes: made.scopes });
+    });
+
+    it('deletes with 204 and an empty body; the key is refused at once and forever', async () => {
+      const made = (await create({ name: 'doomed' })).body as KeyView;
+      expect((await me(made.key!)).status).toBe(200);
+      const res = await h.request('DELETE', `/api/v1/api-keys/${made.id}`, { key: owner });
+      expect(res.status).toBe(204);
+      expect(res.text).toBe('');
+      expect((await me(made.key!)).text).toBe(UNAUTHORIZED_BODY);
+      expect((await h.request('GET', `/api/v1/api-keys/${made.id}`, { key: owner })).status).toBe(404);
+      expect((await h.request('DELETE', `/api/v1/api-keys/${made.id}`, { key: owner })).status).toBe(404);
+      expect((await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { active: true } })).status).toBe(404);
+      expect((await list()).map((k) => k.id)).not.toContain(made.id);
+      expect((await me(made.key!)).status).toBe(401);
+    });
+
+    it('lets admins manage others’ keys and editors only their own', async () => {
+      const editor = await h.keyFor(h.members.editor, { name: 'editor’s own' });
+      const admin = (await h.keyFor(h.members.admin)).secret;
+      const ownerMade = (await create({ name: 'owner’s' })).body as KeyView;
+      expect((await h.request('DELETE', `/api/v1/api-keys/${ownerMade.id}`, { key: editor.secret })).status).toBe(404);
+      expect((await me(ownerMade.key!)).status).toBe(200);
+      expect((await h.request('PATCH', `/api/v1/api-keys/${editor.record.id}`, { key: editor.secret, body: { name: 'mine' } })).status).toBe(200);
+      expect((await h.request('DELETE', `/api/v1/api-keys/${editor.record.id}`, { key: admin })).status).toBe(204);
+      expect((await me(editor.secret)).status).toBe(401);
+    });
+  });
+
+  describe(`${mode}: rotation`, () => {
+    it('issues a new key with the same name, scopes, env and limits, and revokes the old one at once', async () => {
+      const old = (await create({ name: 'rotating', env: 'test', scopes: ['leads:read', 'keys:read'], limits: { rate_limit_per_minute: 1000 } })).body as KeyView;
+      const res = await h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner });
+      expect(res.status).toBe(201);
+      const fresh = res.body as KeyView & { rotatedFrom: string };
+      expect(fresh).toMatchObject({ name: 'rotating', env: 'test', scopes: ['keys:read', 'leads:read'], limits: old.limits, rotatedFrom: old.id });
+      expect(fresh.key).toMatch(/^tsr_test_/);
+      expect(fresh.id).not.toBe(old.id);
+      expect((await me(old.key!)).status).toBe(401);
+      expect((await me(fresh.key!)).status).toBe(200);
+      expect((await h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner })).status).toBe(404);
+    });
+
+    it('keeps the old key usable for the grace period only', async () => {
+      const old = (await create({ name: 'graceful' })).body as KeyView;
+      const res = await h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner, body: { grace_period_seconds: 60 } });
+      const fresh = res.body as KeyView;
+      h.clock.advance(59_000);
+      expect((await me(old.key!)).status).toBe(200);
+      h.clock.advance(1_001);
+      expect((await me(old.key!)).status).toBe(401);
+      expect((await me(fresh.key!)).status).toBe(200);
+    });
+
+    it('lets one of two concurrent rotations win; the loser changes nothing', async () => {
+      const old = (await create({ name: 'contested' })).body as KeyView;
+      const results = await Promise.all([0, 1].map(() => h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner, body: { grace_period_seconds: 30 } })));
+      expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+      const winner = results.find((r) => r.status === 201)!.body as KeyView;
+      expect((await me(winner.key!)).status).toBe(200);
+      const named = (await list()).filter((k) => k.name === 'contested');
+      expect(named.map((k) => k.id).sort()).toEqual([old.id, winner.id].sort());
+    });
+
+    it('refuses a grace period over 7 days', async () => {
+      const old = (await create({})).body as KeyView;
+      const res = await h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner, body: { grace_period_seconds: 8 * 86_400 } });
+      expect(res.status).toBe(400);
+      expect((await me(old.key!)).status).toBe(200);
+    });
+  });
+
+  describe(`${mode}: who am I`, () => {
+    it('answers /me and /auth/me with the principal, id being the user id', async () => {
+      const made = await h.keyFor(h.members.editor, { scopes: ['leads:read'] });
+      for (const path of ['/api/v1/me', '/api/v1/auth/me']) {
+        const res = await h.request('GET', path, { key: made.secret });
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({ id: h.members.editor.userId, org_id: h.orgA, scopes: ['leads:read'], kind: 'api_key', key_id: made.record.id, env: 'live' });
+      }
+    });
+
+    it('never lets a key do more than its user’s current role', async () => {
+      const made = await h.keyFor(h.members.admin, { scopes: ['audit:read', 'leads:write', 'keys:read'] });
+      await h.tessera.services.accounts.setMembership(h.members.admin.userId, h.orgA, 'viewer');
+      try {
+        expect((await me(made.secret)).body).toMatchObject({ scopes: ['keys:read'] });
+      } finally {
+        await h.tessera.services.accounts.setMembership(h.members.admin.userId, h.orgA, 'admin');
+      }
+      expect((await me(made.secret)).body).toMatchObject({ scopes: ['audit:read', 'keys:read', 'leads:write'] });
+    });
+
+    it('refuses the key of a user who left the organization, or was disabled', async () => {
+      const made = await h.keyFor(h.members.editor);
+      await h.tessera.stores.memberships.remove(h.members.editor.userId, h.orgA);
+      expect((await me(made.secret)).text).toBe(UNAUTHORIZED_BODY);
+      await h.tessera.services.accounts.setMembership(h.members.editor.userId, h.orgA, 'editor');
+      expect((await me(made.secret)).status).toBe(200);
+      await h.tessera.stores.users.update(h.members.editor.userId, { disabled: true });
+      expect((await me(made.secret)).text).toBe(UNAUTHORIZED_BODY);
+      await h.tessera.stores.users.update(h.members.editor.userId, { disabled: false });
+    });
+  });
+
+  describe(`${mode}: per-key rate limit`, () => {
+    it('answers 429 over the key’s limit, with the X-RateLimit headers on every response', async () => {
+      const made = await h.keyFor(h.members.owner, { limits: { rateLimitPerMinute: 3 } });
+      const responses = [];
+      for (let i = 0; i < 4; i++) responses.push(await me(made.secret));
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(responses.map((r) => r.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
+      expect(responses[0]!.headers.get('x-ratelimit-limit')).toBe('3');
+      expect(Number(responses[0]!.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 - 120);
+      expect(Number(responses[3]!.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(responses[3]!.body).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+      // Other keys are not affected.
+      expect((await me(owner)).status).toBe(200);
+    });
+  });
+
+  describe(`${mode}: audit events`, () => {
+    it('records who changed which key, when and with which credential, newest first, paginated', async () => {
+      const actorKey = await h.keyFor(h.members.admin, { name: 'auditor' });
+      h.clock.advance(1_000); // nothing else happens at the times of this test's events
+      const made = (await create({ name: 'audited' }, actorKey.secret)).body as KeyView;
+      h.clock.advance(1_000);
+      await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: actorKey.secret, body: { name: 'audited 2' } });
+      h.clock.advance(1_000);
+      const rotated = (await h.request('POST', `/api/v1/api-keys/${made.id}/rotate`, { key: actorKey.secret, body: { grace_period_seconds: 10 } })).body as KeyView;
+      h.clock.advance(1_000);
+      await h.request('DELETE', `/api/v1/api-keys/${rotated.id}`, { key: actorKey.secret });
+
+      const first = await h.request('GET', '/api/v1/audit-events?limit=2', { key: owner });
+      expect(first.status).toBe(200);
+      const page1 = first.body as { data: Array<Record<string, unknown>>; next_cursor: string | null };
+      expect(page1.data.map((e) => [e.action, (e.target as { id: string }).id])).toEqual([
+        ['api_key.revoked', rotated.id],
+        ['api_key.rotated', made.id],
+      ]);
+      expect(page1.data[0]).toMatchObject({ actor: { user_id: h.members.admin.userId, credential: { kind: 'api_key', keyId: actorKey.record.id } } });
+      expect(page1.data[1]).toMatchObject({ details: { newKeyId: rotated.id, graceSeconds: 10 } });
+      expect(page1.next_cursor).toEqual(expect.any(String));
+      const page2 = (await h.request('GET', `/api/v1/audit-events?limit=2&cursor=${page1.next_cursor}`, { key: owner })).body as typeof page1;
+      expect(page2.data.map((e) => e.action)).toEqual(['api_key.updated', 'api_key.created']);
+      expect(page2.data[0]).toMatchObject({ details: { fields: ['name'] } });
+      expect(JSON.stringify([page1, page2])).not.toContain(made.key!);
+    });
+
+    it('is for owners and admins only, and refuses bad paging', async () => {
+      const editor = (await h.keyFor(h.members.editor)).secret;
+      expect((await h.request('GET', '/api/v1/audit-events', { key: editor })).status).toBe(403);
+      expect((await h.request('GET', '/api/v1/audit-events?limit=0', { key: owner })).status).toBe(400);
+      expect((await h.request('GET', '/api/v1/audit-events?cursor=garbage', { key: owner })).body).toMatchObject({ error: { field: 'cursor' } });
+      expect((await h.request('GET', '/api/v1/audit-events?sort=asc', { key: owner })).status).toBe(400);
+    });
+
+    it('never shows another organization’s events', async () => {
+      const foreign = (await h.keyFor(h.members.ownerB)).secret;
+      await create({ name: 'in globex' }, foreign);
+      const events = ((await h.request('GET', '/api/v1/audit-events?limit=100', { key: owner })).body as { data: Array<{ details: { name?: string } }> }).data;
+      expect(events.some((e) => e.details.name === 'in globex')).toBe(false);
+    });
+  });
+
+  const routes = [
+    { method: 'GET', path: () => '/api/v1/api-keys', scope: 'keys:read', takesId: false },
+    { method: 'POST', path: () => '/api/v1/api-keys', scope: 'keys:write', takesId: false, body: {} },
+    { method: 'GET', path: (id: string) => `/api/v1/api-keys/${id}`, scope: 'keys:read', takesId: true },
+    { method: 'PATCH', path: (id: string) => `/api/v1/api-keys/${id}`, scope: 'keys:write', takesId: true, body: { name: 'x' } },
+    { method: 'DELETE', path: (id: string) => `/api/v1/api-keys/${id}`, scope: 'keys:write', takesId: true },
+    { method: 'POST', path: (id: string) => `/api/v1/api-keys/${id}/rotate`, scope: 'keys:write', takesId: true },
+    { method: 'GET', path: () => '/api/v1/audit-events', scope: 'audit:read', takesId: false },
+  ];
+  describe(`${mode}: every authenticated route`, () => {
+    for (const route of routes) describeAuthenticatedRoute(() => h, route);
+  });
+}
+
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
