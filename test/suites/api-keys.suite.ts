@@ -367,6 +367,41 @@ export function describeApiKeysApi(mode: StoreMode): void {
     });
   });
 
+  describe(`${mode}: throttling failed authentications per client address`, () => {
+    let strict: ApiHarness;
+    let behindProxy: ApiHarness;
+    beforeAll(async () => {
+      strict = await startApi(mode, { TESSERA_AUTH_FAILURES_PER_MINUTE: '2' });
+      behindProxy = await startApi(mode, { TESSERA_AUTH_FAILURES_PER_MINUTE: '2', TESSERA_TRUST_PROXY: 'true' });
+    });
+    afterAll(async () => {
+      await Promise.all([strict.close(), behindProxy.close()]);
+    });
+
+    it('answers 429 with Retry-After once an address has failed too often, even to a good key', async () => {
+      const good = (await strict.keyFor(strict.members.owner)).secret;
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        // Varying X-Forwarded-For changes nothing: this deployment does not run behind a proxy.
+        statuses.push((await strict.request('GET', '/api/v1/me', { key: `wrong-${i}`, headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status);
+      }
+      expect(statuses).toEqual([401, 401, 429]);
+      const blocked = await strict.request('GET', '/api/v1/me', { key: good });
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(blocked.body).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    });
+
+    it('counts X-Forwarded-For addresses separately only behind a trusted proxy', async () => {
+      const good = (await behindProxy.keyFor(behindProxy.members.owner)).secret;
+      const from = (ip: string, key: string) => behindProxy.request('GET', '/api/v1/me', { key, headers: { 'x-forwarded-for': ip } });
+      expect((await from('198.51.100.7', 'wrong')).status).toBe(401);
+      expect((await from('198.51.100.7', 'wrong')).status).toBe(401);
+      expect((await from('198.51.100.7', 'wrong')).status).toBe(429);
+      expect((await from('198.51.100.8', good)).status).toBe(200);
+    });
+  });
+
   const routes = [
     { method: 'GET', path: () => '/api/v1/api-keys', scope: 'keys:read', takesId: false },
     { method: 'POST', path: () => '/api/v1/api-keys', scope: 'keys:write', takesId: false, body: {} },

@@ -3,6 +3,8 @@ import { createServices, openMemoryStores } from '../../../src/app.ts';
 import { ValidationError } from '../../../src/errors/index.ts';
 import type { Stores } from '../../../src/ports.ts';
 import type { SeedImporter } from '../../../src/services/seed-importer.ts';
+import type { Authenticator } from '../../../src/services/authenticator.ts';
+import { hashKey } from '../../../src/services/key-hash.ts';
 import { argon2idHasher } from '../../../src/services/password-hasher.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 import { recordSecret } from '../../support/log-capture.ts';
@@ -27,11 +29,14 @@ const SEED = {
 
 let stores: Stores;
 let importer: SeedImporter;
+let authenticator: Authenticator;
 
 beforeEach(() => {
   const clock = new FrozenClock();
   stores = openMemoryStores(clock);
-  importer = createServices(stores, testConfig(), { clock }).seedImporter;
+  const services = createServices(stores, testConfig({ TESSERA_SCOPES: 'leads:read leads:write' }), { clock });
+  importer = services.seedImporter;
+  authenticator = services.authenticator;
 });
 
 async function refusal(input: unknown): Promise<ValidationError> {
@@ -148,5 +153,64 @@ describe('SeedImporter', () => {
   it('refuses non-objects', async () => {
     expect((await refusal([])).message).toMatch(/seed file/);
     expect((await refusal(null)).message).toMatch(/seed file/);
+  });
+
+  describe('api_keys', () => {
+    const MINDS_KEY = recordSecret('minds_10e9d89a4f88331be68ce05736271bcc58409a26b03a412b');
+    const HASHED_ONLY = recordSecret('fe_k_0123456789abcdef0123456789abcdef');
+
+    it('imports keys of any format, by plaintext or by SHA-256, and they authenticate', async () => {
+      const summary = await importer.import({
+        ...SEED,
+        api_keys: [
+          { id: 'key_minds', key: MINDS_KEY, user: 'u_alice', org: 'o_acme', name: 'prod', scopes: ['leads:read'] },
+          { key_sha256: hashKey(HASHED_ONLY).toUpperCase(), user: 'bob@example.com', org: 'o_acme', expires_at: '2030-01-01T00:00:00Z' },
+        ],
+      });
+      expect(summary.api_keys).toEqual({ created: 2, updated: 0, unchanged: 0 });
+      const minds = await authenticator.resolve(MINDS_KEY);
+      expect(minds).toMatchObject({ status: 'active', principal: { userId: 'u_alice', orgId: 'o_acme', keyId: 'key_minds', scopes: ['leads:read'] } });
+      const stored = await stores.apiKeys.findById('key_minds');
+      expect(stored).toMatchObject({ name: 'prod', start: 'minds_10', env: 'live', hash: hashKey(MINDS_KEY) });
+      expect(JSON.stringify(stored)).not.toContain(MINDS_KEY);
+      const hashed = await authenticator.resolve(HASHED_ONLY);
+      expect(hashed).toMatchObject({ status: 'active', principal: { scopes: ['keys:read', 'leads:read'] } }); // a viewer's scopes by default
+      expect(hashed.status === 'active' && hashed.key.start).toBeNull();
+      expect(hashed.status === 'active' && hashed.key.expiresAt).toEqual(new Date('2030-01-01T00:00:00Z'));
+    });
+
+    it('is idempotent for keys too, and never revives a revoked one', async () => {
+      const file = { ...SEED, api_keys: [{ id: 'key_minds', key: MINDS_KEY, user: 'u_alice', org: 'o_acme' }] };
+      await importer.import(file);
+      expect((await importer.import(file)).api_keys).toEqual({ created: 0, updated: 0, unchanged: 1 });
+      await stores.apiKeys.update('key_minds', { revokedAt: new Date(), active: false });
+      await importer.import({ ...file, api_keys: [{ ...file.api_keys[0]!, name: 'renamed' }] });
+      expect(await authenticator.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked' });
+    });
+
+    it.each([
+      [{ key: MINDS_KEY, key_sha256: hashKey(MINDS_KEY), user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key', /exactly one of key and key_sha256/],
+      [{ user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key', /exactly one of key and key_sha256/],
+      [{ key: MINDS_KEY, user: 'u_nobody', org: 'o_acme' }, 'api_keys[0].user', /no user "u_nobody"/],
+      [{ key: MINDS_KEY, user: 'bob@example.com', org: 'o_acme', scopes: ['leads:write'] }, 'api_keys[0].scopes', /beyond what the viewer role allows: leads:write/],
+      [{ key: MINDS_KEY, user: 'u_alice', org: 'o_acme', scopes: ['billing:read'] }, 'api_keys[0].scopes', /unknown scope billing:read/],
+      [{ key_sha256: 'abc', user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key_sha256', /64 hex/],
+      [{ key: 'has space', user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key', /printable ASCII/],
+    ])('refuses %j naming %s', async (entry, field, message) => {
+      const error = await refusal({ ...SEED, api_keys: [entry] });
+      expect(error.field).toBe(field);
+      expect(error.message).toMatch(message);
+      expect(await stores.users.findById('u_alice')).toBeNull(); // nothing from the file was loaded
+    });
+
+    it('refuses a key of a user who is not a member of the organization', async () => {
+      const error = await refusal({ ...SEED, organizations: [...SEED.organizations, { id: 'o_other', name: 'Other' }], api_keys: [{ key: MINDS_KEY, user: 'u_alice', org: 'o_other' }] });
+      expect(error.message).toMatch(/api_keys\[0\]\.user: not a member of organization "o_other"/);
+    });
+
+    it('refuses the same key twice in one file', async () => {
+      const error = await refusal({ ...SEED, api_keys: [{ key: MINDS_KEY, user: 'u_alice', org: 'o_acme' }, { key_sha256: hashKey(MINDS_KEY), user: 'u_alice', org: 'o_acme' }] });
+      expect(error.message).toMatch(/api_keys\[1\]\.key: the same key as api_keys\[0\]/);
+    });
   });
 });
