@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { inspectKey } from '../../src/domain/api-key-format.ts';
+import { BearerEvents, type BearerEvent } from '../../src/services/bearer-events.ts';
 import { hashKey } from '../../src/services/key-hash.ts';
 import { RESOURCE_SCOPES, startApi, UNAUTHORIZED_BODY, type ApiHarness, type StoreMode } from '../support/api-harness.ts';
 import { describeAuthenticatedRoute } from './authenticated-route.suite.ts';
@@ -217,6 +218,23 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect((await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { active: true } })).status).toBe(404);
       expect((await list()).map((k) => k.id)).not.toContain(made.id);
       expect((await me(made.key!)).status).toBe(401);
+    });
+
+    it('tells every instance through the ephemeral store (Redis) that a key changed', async () => {
+      const made = (await create({ name: 'broadcast' })).body as KeyView;
+      const heard: BearerEvent[] = [];
+      const stop = await new BearerEvents(h.tessera.stores.ephemeral, () => undefined).subscribe((e) => heard.push(e));
+      try {
+        await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { active: false } });
+        await h.request('DELETE', `/api/v1/api-keys/${made.id}`, { key: owner });
+        await eventually(async () => heard.length >= 2);
+        expect(heard).toEqual([
+          { kind: 'api_key', id: made.id, hash: hashKey(made.key!) },
+          { kind: 'api_key', id: made.id, hash: hashKey(made.key!) },
+        ]);
+      } finally {
+        await stop();
+      }
     });
 
     it('lets admins manage others’ keys and editors only their own', async () => {
