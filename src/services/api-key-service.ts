@@ -59,8 +59,8 @@ export class ApiKeyService {
   }
 
   async create(actor: Actor, input: CreateKeyInput): Promise<IssuedKey> {
-    requireScope(actor, 'keys:write');
     if (!roleAtLeast(actor.role, 'editor')) throw new ForbiddenError('Viewers cannot create API keys');
+    requireScope(actor, 'keys:write');
     const issued = this.issue(actor.orgId, actor.userId, {
       name: normalizeName(input.name),
       scopes: input.scopes === undefined ? this.grantable(actor) : this.checkGrantable(actor, input.scopes),
