@@ -14,6 +14,16 @@ import { apiKeyRoutes } from './http/routes/api-key-routes.ts';
 import { auditRoutes } from './http/routes/audit-routes.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import { meRoutes } from './http/routes/me-routes.ts';
+import { connectedAppRoutes } from './http/routes/connected-app-routes.ts';
+import { interactionRoutes } from './http/routes/interaction-routes.ts';
+import { OidcAccessTokenLookup } from './oauth/access-token-lookup.ts';
+import { Interactions } from './oauth/interactions.ts';
+import { mountProvider } from './oauth/mount.ts';
+import { createProvider } from './oauth/provider.ts';
+import { refreshReplay } from './oauth/refresh-replay.ts';
+import type Provider from 'oidc-provider';
+import { ClientService } from './services/client-service.ts';
+import { ConnectedAppsService } from './services/connected-apps-service.ts';
 import type { Logger } from './logger.ts';
 import type { Clock, Stores } from './ports.ts';
 import { AccountService } from './services/account-service.ts';
@@ -29,6 +39,12 @@ import { RateLimiter } from './services/rate-limiter.ts';
 import { SeedImporter } from './services/seed-importer.ts';
 import { WindowCounter } from './services/window-counter.ts';
 import { MemoryApiKeyStore } from './stores/memory/memory-api-key-store.ts';
+import { MemoryClientStore } from './stores/memory/memory-client-store.ts';
+import { MemoryConnectedAppStore } from './stores/memory/memory-connected-app-store.ts';
+import { MemoryOAuthModelStore } from './stores/memory/memory-oauth-model-store.ts';
+import { MongoClientStore } from './stores/mongo/mongo-client-store.ts';
+import { MongoConnectedAppStore } from './stores/mongo/mongo-connected-app-store.ts';
+import { MongoOAuthModelStore } from './stores/mongo/mongo-oauth-model-store.ts';
 import { MemoryAuditStore } from './stores/memory/memory-audit-store.ts';
 import { MemoryEphemeralStore } from './stores/memory/memory-ephemeral-store.ts';
 import { MemoryMembershipStore } from './stores/memory/memory-membership-store.ts';
@@ -51,6 +67,9 @@ export interface Services {
   authenticator: Authenticator;
   rateLimiter: RateLimiter;
   catalog: ScopeCatalog;
+  clients: ClientService;
+  connectedApps: ConnectedAppsService;
+  loginThrottle: FailureThrottle;
 }
 
 export interface Tessera {
@@ -70,6 +89,7 @@ export interface TesseraOptions {
 
 export function openMemoryStores(clock: Clock = systemClock): Stores {
   const ephemeral = new MemoryEphemeralStore(clock);
+  const oauth = new MemoryOAuthModelStore(clock);
   return {
     kind: 'memory',
     users: new MemoryUserStore(),
@@ -77,14 +97,20 @@ export function openMemoryStores(clock: Clock = systemClock): Stores {
     memberships: new MemoryMembershipStore(),
     apiKeys: new MemoryApiKeyStore(),
     audit: new MemoryAuditStore(),
+    clients: new MemoryClientStore(),
+    connectedApps: new MemoryConnectedAppStore(),
+    oauth,
     ephemeral,
     health: [{ name: 'memory', ping: () => ephemeral.ping() }],
-    close: () => ephemeral.close(),
+    close: async () => {
+      oauth.stop();
+      await ephemeral.close();
+    },
   };
 }
 
 /** MongoDB (store of record) and Redis; rejects with a clear message when either is unreachable. */
-export async function openExternalStores(config: Config): Promise<Stores> {
+export async function openExternalStores(config: Config, clock: Clock = systemClock): Promise<Stores> {
   const [mongo, redis] = await Promise.allSettled([
     openMongo(config.mongodbUri!, { timeoutMs: config.storeTimeoutMs }),
     RedisEphemeralStore.open(config.redisUrl!, { keyPrefix: config.redisKeyPrefix, timeoutMs: config.storeTimeoutMs }),
@@ -101,7 +127,10 @@ export async function openExternalStores(config: Config): Promise<Stores> {
   const memberships = new MongoMembershipStore(connection);
   const apiKeys = new MongoApiKeyStore(connection);
   const audit = new MongoAuditStore(connection);
-  await Promise.all([users.init(), organizations.init(), memberships.init(), apiKeys.init(), audit.init()]);
+  const clients = new MongoClientStore(connection);
+  const connectedApps = new MongoConnectedAppStore(connection);
+  const oauth = new MongoOAuthModelStore(connection, mongo.value.capabilities, clock);
+  await Promise.all([users, organizations, memberships, apiKeys, audit, clients, connectedApps, oauth].map((store) => store.init()));
   return {
     kind: 'external',
     users,
@@ -109,16 +138,20 @@ export async function openExternalStores(config: Config): Promise<Stores> {
     memberships,
     apiKeys,
     audit,
+    clients,
+    connectedApps,
+    oauth,
     ephemeral: redis.value,
     health: [mongo.value.health, redis.value.health],
     close: async () => {
+      oauth.stop();
       await Promise.allSettled([mongo.value.close(), redis.value.close()]);
     },
   };
 }
 
 export function openStores(config: Config, clock: Clock = systemClock): Promise<Stores> {
-  return config.storeMode === 'embedded' ? Promise.resolve(openMemoryStores(clock)) : openExternalStores(config);
+  return config.storeMode === 'embedded' ? Promise.resolve(openMemoryStores(clock)) : openExternalStores(config, clock);
 }
 
 export interface ServiceOptions {
@@ -152,25 +185,72 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
       catalog,
       format: config.apiKeyFormat,
       throttle: new FailureThrottle(counter, config.authFailuresPerMinute),
-      lastUsed: new LastUsedTracker(stores.apiKeys, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded')),
+      keysLastUsed: new LastUsedTracker((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key', stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded')),
+      appsLastUsed: new LastUsedTracker((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app', stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded')),
+      accessTokens: new OidcAccessTokenLookup(stores.oauth, clock),
+      connectedApps: stores.connectedApps,
+      clients: stores.clients,
       defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
     }),
     rateLimiter: new RateLimiter(counter, clock),
+    clients: new ClientService(stores.clients, catalog, clock),
+    connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, audit, clock }),
+    loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute),
   };
 }
 
-export function createHttpApp(config: Config, services: Services, logger: Logger): Koa {
+export function createOAuthServer(config: Config, stores: Stores, services: Services, clock: Clock, logger?: Logger): Provider {
+  const provider = createProvider({
+    issuer: config.baseUrl,
+    jwks: config.oauthKeys,
+    cookieKeys: config.cookieKeys,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTokenLifetimeDays: config.refreshTokenLifetimeDays,
+    catalog: services.catalog,
+    store: stores.oauth,
+    clients: stores.clients,
+    users: stores.users,
+    clock,
+  });
+  // When the provider ends a grant (refresh token reuse, /oauth/revoke), the connected app ends too.
+  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
+    services.connectedApps.revokeGrant(grantId).catch((error: unknown) => logger?.error({ err: { message: (error as Error).message } }, 'grant revocation not recorded'));
+  });
+  provider.on('server_error', (_ctx: unknown, error: Error) => logger?.error({ err: { name: error.name, message: error.message } }, 'oauth server error'));
+  return provider;
+}
+
+export function createHttpApp(config: Config, services: Services, logger: Logger, stores: Stores, clock: Clock = systemClock): Koa {
   const app = new Koa({ proxy: config.trustProxy, keys: config.cookieKeys });
   app.silent = true; // errors are logged by our handler, without request data
 
+  const provider = createOAuthServer(config, stores, services, clock, logger);
+  const interactions = new Interactions({
+    provider,
+    issuer: config.baseUrl,
+    accounts: services.accounts,
+    connectedApps: services.connectedApps,
+    clients: stores.clients,
+    catalog: services.catalog,
+    throttle: services.loginThrottle,
+    csrfKey: config.cookieKeys[0]!,
+  });
   const authenticated = authenticate(services.authenticator, services.rateLimiter);
   const routers: Router[] = [
     healthRoutes(services.health, config.storeMode),
     meRoutes(authenticated),
     apiKeyRoutes(services.apiKeys, authenticated, config.bodyLimitBytes),
     auditRoutes(services.audit, authenticated),
+    connectedAppRoutes(services.connectedApps, authenticated),
+    interactionRoutes(interactions),
   ];
   for (const middleware of baseMiddleware(logger)) app.use(middleware);
+  app.use(
+    mountProvider({
+      provider,
+      tokenMiddleware: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: stores.clients })],
+    }),
+  );
   for (const router of routers) {
     app.use(methodNotAllowed(router));
     app.use(router.routes());
@@ -182,6 +262,6 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const clock = options.clock ?? systemClock;
   const stores = await openStores(config, clock);
   const services = createServices(stores, config, { clock, hasher: options.hasher, logger: options.logger });
-  const app = createHttpApp(config, services, options.logger);
+  const app = createHttpApp(config, services, options.logger, stores, clock);
   return { config, logger: options.logger, stores, services, app, close: () => stores.close() };
 }

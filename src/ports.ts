@@ -6,6 +6,7 @@
 import type { Membership, Organization, Role, User } from './domain/accounts.ts';
 import type { ApiKey } from './domain/api-key.ts';
 import type { AuditEvent } from './domain/audit.ts';
+import type { ConnectedApp, OAuthClient } from './domain/oauth.ts';
 
 /** Time, injectable so that expiry can be tested with a frozen clock. */
 export interface Clock {
@@ -109,6 +110,75 @@ export interface HealthCheck {
   ping(): Promise<void>;
 }
 
+export type ClientPatch = Partial<Pick<OAuthClient, 'name' | 'secretHash' | 'redirectUris' | 'scopes' | 'disabled'>>;
+
+export interface ClientStore {
+  /** ConflictError with field `id` when the client id is taken. */
+  insert(client: OAuthClient): Promise<void>;
+  findById(id: string): Promise<OAuthClient | null>;
+  update(id: string, patch: ClientPatch): Promise<OAuthClient | null>;
+  /** Every client, oldest first. */
+  list(): Promise<OAuthClient[]>;
+}
+
+export interface ConnectedAppStore {
+  /** Inserts, or (same id) replaces scopes and keeps the rest: a grant extended by a new consent. */
+  upsert(app: ConnectedApp): Promise<ConnectedApp>;
+  findById(id: string): Promise<ConnectedApp | null>;
+  /** Newest first; revoked ones left out. With `orgId`, only that organization's. */
+  listForUser(userId: string, orgId?: string): Promise<ConnectedApp[]>;
+  /** Newest first; revoked ones left out. */
+  listForOrg(orgId: string): Promise<ConnectedApp[]>;
+  /** Atomically marks it revoked; null when unknown or already revoked. */
+  revoke(id: string, at: Date): Promise<ConnectedApp | null>;
+  /** lastUsedAt = max(lastUsedAt, at). */
+  touchLastUsed(id: string, at: Date): Promise<void>;
+}
+
+/**
+ * What oidc-provider persists (sessions, interactions, codes, tokens, grants…), one record per
+ * model name and id, as its adapter API needs. Payloads are opaque JSON.
+ */
+export interface OAuthRecord {
+  payload: Record<string, unknown>;
+  /** When the record stops existing; null: never by itself. */
+  expiresAt: Date | null;
+  /** When it was consumed (codes, refresh tokens); null while unused. */
+  consumedAt: Date | null;
+}
+
+export interface OAuthModelStore {
+  upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void>;
+  /** Null when absent or expired (expiry is checked on read, whatever the sweeping). */
+  find(model: string, id: string): Promise<OAuthRecord | null>;
+  findByUid(model: string, uid: string): Promise<OAuthRecord | null>;
+  findByUserCode(model: string, userCode: string): Promise<OAuthRecord | null>;
+  /**
+   * Marks the record consumed — atomically: of any number of concurrent calls for one id exactly
+   * one returns true (an insert into a unique index, which is atomic on MongoDB and FerretDB).
+   */
+  consume(model: string, id: string, at: Date): Promise<boolean>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Deletes every record (of every model) whose payload.grantId is `grantId`. */
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+/** An OAuth access token as the authorization server issued it. */
+export interface AccessTokenInfo {
+  accountId: string;
+  clientId: string;
+  grantId: string;
+  scopes: string[];
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+/** Finds an opaque OAuth access token (implemented on oidc-provider's records). */
+export interface AccessTokenLookup {
+  /** Null when unknown, malformed or expired. */
+  find(token: string): Promise<AccessTokenInfo | null>;
+}
+
 export interface Stores {
   readonly kind: 'memory' | 'external';
   readonly users: UserStore;
@@ -116,6 +186,9 @@ export interface Stores {
   readonly memberships: MembershipStore;
   readonly apiKeys: ApiKeyStore;
   readonly audit: AuditStore;
+  readonly clients: ClientStore;
+  readonly connectedApps: ConnectedAppStore;
+  readonly oauth: OAuthModelStore;
   readonly ephemeral: EphemeralStore;
   readonly health: readonly HealthCheck[];
   close(): Promise<void>;

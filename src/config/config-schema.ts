@@ -49,6 +49,13 @@ export const fileConfigSchema = z
     keyRateLimitPerMinute: z.number().int().min(1).max(1_000_000).nullable(),
     /** lastUsedAt is written at most this often per key. */
     lastUsedIntervalMs: z.number().int().min(0).max(3_600_000),
+    /** Private signing keys of the OAuth server (a JWKS as JSON); shared by every replica. */
+    oauthJwks: z.string().min(2).nullable(),
+    accessTokenTtlSeconds: z.number().int().min(60).max(86_400),
+    /** Absolute lifetime of a chain of rotated refresh tokens, from the first one. */
+    refreshTokenLifetimeDays: z.number().int().min(1).max(3_650),
+    /** How long a just-rotated refresh token may be presented again for the same successor pair. */
+    refreshReuseWindowSeconds: z.number().int().min(0).max(600),
   })
   .strict();
 
@@ -62,6 +69,8 @@ export interface Config extends Omit<FileConfig, 'baseUrl'> {
   storeMode: 'embedded' | 'external';
   /** The public URL of this instance, and later the OAuth issuer. */
   baseUrl: string;
+  /** The OAuth server's private signing keys (JWKS). */
+  oauthKeys: { keys: Array<Record<string, unknown>> };
   /** Names of the secret settings that were not given and were generated for this run. */
   generatedSecrets: string[];
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { formatProblems, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
 import { ENVIRONMENTS, fileConfigSchema, type Config, type Environment, type FileConfig } from './config-schema.ts';
@@ -59,6 +59,10 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_AUTH_FAILURES_PER_MINUTE', key: 'authFailuresPerMinute', parse: integer },
   { variable: 'TESSERA_KEY_RATE_LIMIT', key: 'keyRateLimitPerMinute', parse: integer },
   { variable: 'TESSERA_LAST_USED_INTERVAL_MS', key: 'lastUsedIntervalMs', parse: integer },
+  { variable: 'TESSERA_OAUTH_JWKS', key: 'oauthJwks', parse: text, secret: true },
+  { variable: 'TESSERA_ACCESS_TOKEN_TTL_SECONDS', key: 'accessTokenTtlSeconds', parse: integer },
+  { variable: 'TESSERA_REFRESH_TOKEN_LIFETIME_DAYS', key: 'refreshTokenLifetimeDays', parse: integer },
+  { variable: 'TESSERA_REFRESH_REUSE_WINDOW_SECONDS', key: 'refreshReuseWindowSeconds', parse: integer },
 ];
 
 const CONFIG_DIR = new URL('../../config/', import.meta.url);
@@ -126,6 +130,18 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
       generatedSecrets.push('TESSERA_COOKIE_KEYS');
     }
   }
+  let oauthKeys: Config['oauthKeys'] = { keys: [] };
+  if (file.oauthJwks !== null) {
+    const parsedKeys = parseJwks(file.oauthJwks);
+    if (parsedKeys === null) problems.push('TESSERA_OAUTH_JWKS: must be a JSON Web Key Set with private keys ({"keys":[{"kty":…,"d":…}]})');
+    else oauthKeys = parsedKeys;
+  } else if (nodeEnv === 'production') {
+    problems.push('TESSERA_OAUTH_JWKS: required when NODE_ENV=production (a private JWKS shared by every replica)');
+  } else {
+    oauthKeys = { keys: [generateSigningKey()] };
+    generatedSecrets.push('TESSERA_OAUTH_JWKS');
+  }
+
   const apiKeyFormat = resolveKeyFormat(file);
   for (const problem of formatProblems(apiKeyFormat)) {
     problems.push(`API key format (TESSERA_KEY_FORMAT=${file.keyFormat} and TESSERA_KEY_*): ${problem}`);
@@ -134,6 +150,7 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
 
   return {
     ...file,
+    oauthKeys,
     apiKeyFormat,
     env: nodeEnv,
     storeMode,
@@ -141,6 +158,24 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
     generatedSecrets,
     baseUrl: file.baseUrl ?? `http://localhost:${file.port}`,
   };
+}
+
+/** A JWKS whose keys are all private (they sign); null when it is not one. */
+function parseJwks(text: string): Config['oauthKeys'] | null {
+  try {
+    const value = JSON.parse(text) as { keys?: unknown };
+    if (!Array.isArray(value.keys) || value.keys.length === 0) return null;
+    const keys = value.keys as Array<Record<string, unknown>>;
+    return keys.every((k) => typeof k === 'object' && k !== null && typeof k.kty === 'string' && typeof k.d === 'string') ? { keys } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An ES256 signing key for this run only (embedded and development modes). */
+function generateSigningKey(): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), use: 'sig', alg: 'ES256', kid: randomBytes(8).toString('hex') };
 }
 
 /** A preset format with the parts the deployment overrides; a prefix of "none" turns it off. */

@@ -1,6 +1,6 @@
 import type { Credential } from './principal.ts';
 
-export const AUDIT_ACTIONS = ['api_key.created', 'api_key.updated', 'api_key.rotated', 'api_key.revoked'] as const;
+export const AUDIT_ACTIONS = ['api_key.created', 'api_key.updated', 'api_key.rotated', 'api_key.revoked', 'connected_app.created', 'connected_app.revoked'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditEvent {
@@ -11,7 +11,7 @@ export interface AuditEvent {
   actorUserId: string | null;
   /** With which credential. */
   credential: Credential;
-  targetType: 'api_key';
+  targetType: 'api_key' | 'connected_app';
   targetId: string;
   /** What changed, by field name; never a secret. */
   details: Record<string, unknown>;

@@ -5,7 +5,7 @@
  */
 import type { Role } from './accounts.ts';
 
-export const BUILTIN_SCOPES = ['keys:read', 'keys:write', 'audit:read'] as const;
+export const BUILTIN_SCOPES = ['keys:read', 'keys:write', 'apps:read', 'apps:write', 'audit:read'] as const;
 
 /** RFC 6749 §3.3 scope-token characters, minus the quote and backslash; colon-separated words. */
 export const SCOPE_PATTERN = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*$/;

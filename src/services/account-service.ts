@@ -84,6 +84,10 @@ export class AccountService {
     return ok && user !== null && user.passwordHash !== null && !user.disabled ? user : null;
   }
 
+  async findUser(id: string): Promise<User | null> {
+    return this.deps.users.findById(id);
+  }
+
   /** The organizations a user may act for, with the role held in each. */
   async organizationsOf(userId: string): Promise<Array<{ organization: Organization; role: Role }>> {
     const memberships = await this.deps.memberships.listForUser(userId);

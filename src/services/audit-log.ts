@@ -31,7 +31,7 @@ export class AuditLog {
       action,
       actorUserId: actor?.userId ?? null,
       credential: actor?.credential ?? { kind: 'cli' },
-      targetType: 'api_key',
+      targetType: action.startsWith('connected_app.') ? 'connected_app' : 'api_key',
       targetId,
       details,
       at: this.clock.now(),

@@ -3,7 +3,7 @@ import { inspectKey, type KeyFormat } from '../domain/api-key-format.ts';
 import { keyState, NO_LIMITS, type ApiKey } from '../domain/api-key.ts';
 import type { Principal } from '../domain/principal.ts';
 import { intersectScopes, type ScopeCatalog } from '../domain/scopes.ts';
-import type { ApiKeyStore, Clock, MembershipStore, OrganizationStore, UserStore } from '../ports.ts';
+import type { AccessTokenInfo, AccessTokenLookup, ApiKeyStore, ClientStore, Clock, ConnectedAppStore, MembershipStore, OrganizationStore, UserStore } from '../ports.ts';
 import type { FailureThrottle } from './failure-throttle.ts';
 import { hashKey } from './key-hash.ts';
 import type { LastUsedTracker } from './last-used-tracker.ts';
@@ -18,13 +18,14 @@ export type InactiveReason =
   | 'disabled'
   | 'expired'
   | 'user-disabled'
-  | 'not-a-member';
+  | 'not-a-member'
+  | 'grant-revoked';
 
 export type Resolution =
-  | { status: 'active'; principal: Principal; key: ApiKey }
+  | { status: 'active'; principal: Principal; key?: ApiKey }
   | { status: 'inactive'; reason: InactiveReason }
-  /** The bearer is valid but its organization is disabled. */
-  | { status: 'org-disabled'; principal: Principal };
+  /** The bearer is valid but may not act: its organization or its OAuth client is disabled. */
+  | { status: 'forbidden'; principal: Principal; message: string };
 
 export type AuthOutcome =
   | { kind: 'authenticated'; principal: Principal }
@@ -45,13 +46,18 @@ export interface AuthenticatorDeps {
   format: KeyFormat;
   clock: Clock;
   throttle: FailureThrottle;
-  lastUsed: LastUsedTracker;
+  keysLastUsed: LastUsedTracker;
+  appsLastUsed: LastUsedTracker;
+  accessTokens: AccessTokenLookup;
+  connectedApps: ConnectedAppStore;
+  clients: ClientStore;
   defaultRateLimitPerMinute: number | null;
 }
 
 /**
- * Who is this bearer? Resolves an API key to its principal: the key's scopes within what its
- * user's current role allows, in the key's organization. Every unusable case is one answer.
+ * Who is this bearer? Resolves an API key, or an OAuth access token of a connected app, to one
+ * principal: the bearer's scopes within what its user's current role allows, in the
+ * organization the key or the grant is bound to. Every unusable case is one answer.
  */
 export class Authenticator {
   private readonly deps: AuthenticatorDeps;
@@ -66,11 +72,14 @@ export class Authenticator {
     if (wait !== null) return { kind: 'throttled', retryAfterSeconds: wait };
     const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.resolve(bearer);
     switch (resolution.status) {
-      case 'active':
-        this.deps.lastUsed.touch(resolution.key.id);
-        return { kind: 'authenticated', principal: resolution.principal };
-      case 'org-disabled':
-        return { kind: 'forbidden', message: 'This organization is disabled' };
+      case 'active': {
+        const { principal } = resolution;
+        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId!);
+        else this.deps.appsLastUsed.touch(principal.grantId!);
+        return { kind: 'authenticated', principal };
+      }
+      case 'forbidden':
+        return { kind: 'forbidden', message: resolution.message };
       case 'inactive': {
         const retry = await this.deps.throttle.failed(clientAddress);
         return retry === null ? { kind: 'unauthorized', reason: resolution.reason } : { kind: 'throttled', retryAfterSeconds: retry };
@@ -78,30 +87,65 @@ export class Authenticator {
     }
   }
 
-  /** The principal of an API key, or why there is none. Reads the store of record. */
+  /** The principal of a bearer, or why there is none. Reads the store of record. */
   async resolve(bearer: string): Promise<Resolution> {
     if (bearer.length === 0 || bearer.length > MAX_BEARER_LENGTH || !PRINTABLE.test(bearer)) return inactive('malformed');
+    const shape = inspectKey(this.deps.format, bearer).kind;
     // A key of our shape with a failing checksum is refused before any lookup.
-    if (inspectKey(this.deps.format, bearer).kind === 'bad-checksum') return inactive('bad-checksum');
+    if (shape === 'bad-checksum') return inactive('bad-checksum');
     const key = await this.deps.apiKeys.findByHash(hashKey(bearer));
-    if (!key) return inactive('unknown');
-    const now = this.deps.clock.now();
-    const state = keyState(key, now);
-    if (state !== 'usable') return inactive(state);
+    if (key) return this.resolveKey(key);
+    // Not a key: perhaps a connected app's access token (never of the key shape).
+    const token = shape === 'foreign' ? await this.deps.accessTokens.find(bearer) : null;
+    return token ? this.resolveToken(token) : inactive('unknown');
+  }
 
-    const [user, membership, org] = await Promise.all([
-      this.deps.users.findById(key.userId),
-      this.deps.memberships.find(key.userId, key.orgId),
-      this.deps.organizations.findById(key.orgId),
-    ]);
-    if (!user || user.disabled) return inactive('user-disabled');
-    if (!membership || !org) return inactive('not-a-member');
-    const principal = this.principalOf(key, membership.role);
-    if (org.disabled) return { status: 'org-disabled', principal };
+  private async resolveKey(key: ApiKey): Promise<Resolution> {
+    const state = keyState(key, this.deps.clock.now());
+    if (state !== 'usable') return inactive(state);
+    const member = await this.membership(key.userId, key.orgId);
+    if ('reason' in member) return inactive(member.reason);
+    const principal = this.keyPrincipal(key, member.role);
+    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled' };
     return { status: 'active', principal, key };
   }
 
-  private principalOf(key: ApiKey, role: Role): Principal {
+  private async resolveToken(token: AccessTokenInfo): Promise<Resolution> {
+    const [app, client] = await Promise.all([this.deps.connectedApps.findById(token.grantId), this.deps.clients.findById(token.clientId)]);
+    // A token whose grant is not (or no longer) a connected app was revoked.
+    if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked');
+    const member = await this.membership(app.userId, app.orgId);
+    if ('reason' in member) return inactive(member.reason);
+    const principal: Principal = {
+      kind: 'oauth',
+      userId: app.userId,
+      orgId: app.orgId,
+      scopes: intersectScopes(intersectScopes(token.scopes, app.scopes), this.deps.catalog.allowedFor(member.role)),
+      role: member.role,
+      clientId: token.clientId,
+      grantId: token.grantId,
+      rateLimitPerMinute: this.deps.defaultRateLimitPerMinute,
+      issuedAt: token.issuedAt,
+      expiresAt: token.expiresAt,
+    };
+    if (!client || client.disabled) return { status: 'forbidden', principal, message: 'This OAuth client is disabled' };
+    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled' };
+    return { status: 'active', principal };
+  }
+
+  /** The user's current role in the organization, or why the user may not act there. */
+  private async membership(userId: string, orgId: string): Promise<{ role: Role; orgDisabled: boolean } | { reason: InactiveReason }> {
+    const [user, membership, org] = await Promise.all([
+      this.deps.users.findById(userId),
+      this.deps.memberships.find(userId, orgId),
+      this.deps.organizations.findById(orgId),
+    ]);
+    if (!user || user.disabled) return { reason: 'user-disabled' };
+    if (!membership || !org) return { reason: 'not-a-member' };
+    return { role: membership.role, orgDisabled: org.disabled };
+  }
+
+  private keyPrincipal(key: ApiKey, role: Role): Principal {
     const limits = key.limits ?? NO_LIMITS;
     return {
       kind: 'api_key',

@@ -3,12 +3,15 @@ import type { EphemeralStore } from '../ports.ts';
 export const BEARER_EVENTS_CHANNEL = 'bearer-events';
 
 /** A bearer whose answer changed (revoked, disabled, scopes or expiry edited): drop it from caches. */
-export interface BearerEvent {
-  kind: 'api_key';
-  /** SHA-256 of the bearer: caches are keyed by it, never by the bearer itself. */
-  hash: string;
-  id: string;
-}
+export type BearerEvent =
+  | {
+      kind: 'api_key';
+      /** SHA-256 of the bearer: caches are keyed by it, never by the bearer itself. */
+      hash: string;
+      id: string;
+    }
+  /** Every token of this grant (a connected app) changed. */
+  | { kind: 'grant'; id: string };
 
 /**
  * Tells every instance, through Redis pub/sub, that a bearer changed. The store of record is

@@ -23,7 +23,7 @@ interface KeyView {
   limits: { rate_limit_per_minute: number | null; daily_spend_cap: number | null };
 }
 
-const ALL_SCOPES = ['audit:read', 'keys:read', 'keys:write', ...RESOURCE_SCOPES].sort();
+const ALL_SCOPES = ['apps:read', 'apps:write', 'audit:read', 'keys:read', 'keys:write', ...RESOURCE_SCOPES].sort();
 
 export function describeApiKeysApi(mode: StoreMode): void {
   let h: ApiHarness;

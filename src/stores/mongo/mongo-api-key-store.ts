@@ -3,6 +3,7 @@ import type { ApiKey, KeyLimits } from '../../domain/api-key.ts';
 import type { KeyEnv } from '../../domain/api-key-format.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
+import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ignoreExists } from './mongo-user-store.ts';
 
@@ -74,15 +75,6 @@ const usageSchema = new Schema<UsageDoc>(
   { collection: 'api_key_usage', versionKey: false, strict: 'throw' },
 );
 
-/**
- * FerretDB 1.x (SQLite) applies findAndModify and update as a query followed by a whole-document
- * `UPDATE … WHERE _id = ?`, outside any transaction (FerretDB issue #3040): concurrent writes to
- * one key lose each other (two rotations both win; a touch can even rewrite a revoked key as
- * unrevoked). There, writes to one key are queued in this process; several processes sharing one
- * FerretDB remain unsafe. MongoDB needs no queue: its findOneAndUpdate is atomic.
- */
-const ferretQueues = new WeakMap<Connection, KeyedQueue>();
-
 export class MongoApiKeyStore implements ApiKeyStore {
   private readonly connection: Connection;
   private readonly model: Model<ApiKeyDoc>;
@@ -100,12 +92,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
     await this.model.createCollection().catch(ignoreExists);
     await this.model.createIndexes();
     await this.usage.createCollection().catch(ignoreExists);
-    const info = (await this.connection.db!.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string };
-    if (info.ferretdbVersion !== undefined) {
-      let queue = ferretQueues.get(this.connection);
-      if (!queue) ferretQueues.set(this.connection, (queue = new KeyedQueue()));
-      this.queue = queue;
-    }
+    this.queue = await ferretQueueFor(this.connection);
   }
 
   async insert(key: ApiKey): Promise<void> {
@@ -187,25 +174,6 @@ export class MongoApiKeyStore implements ApiKeyStore {
 
   private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
     return this.queue ? this.queue.run(id, write) : write();
-  }
-}
-
-/** Runs tasks of the same key one after another (in call order); other keys are not held up. */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    // Forget the key once idle, so the map holds only keys with writes in flight.
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
   }
 }
 

@@ -12,7 +12,7 @@ interface AuditEventDoc {
   action: AuditAction;
   actorUserId: string | null;
   credential: Credential;
-  targetType: 'api_key';
+  targetType: AuditEvent['targetType'];
   targetId: string;
   details: Record<string, unknown>;
   at: Date;

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../../src/config/index.ts';
 
 const KEY = 'k'.repeat(40);
+const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd', kid: 'k1' }] });
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -19,7 +20,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ env: 'development', port: 3000, baseUrl: 'http://localhost:3000', storeMode: 'embedded', mongodbUri: null, redisUrl: null });
     expect(config.cookieKeys).toHaveLength(1);
     expect(config.cookieKeys[0]!.length).toBeGreaterThanOrEqual(32);
-    expect(config.generatedSecrets).toEqual(['TESSERA_COOKIE_KEYS']);
+    expect(config.generatedSecrets).toEqual(['TESSERA_COOKIE_KEYS', 'TESSERA_OAUTH_JWKS']);
+    expect(config.oauthKeys.keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', d: expect.any(String) })]);
     expect(loadConfig({}).cookieKeys[0]).not.toBe(config.cookieKeys[0]);
   });
 
@@ -33,6 +35,7 @@ describe('loadConfig', () => {
       TESSERA_COOKIE_KEYS: `${KEY}, ${'j'.repeat(32)}`,
       TESSERA_TRUST_PROXY: 'true',
       TESSERA_BODY_LIMIT_BYTES: '2048',
+      TESSERA_OAUTH_JWKS: JWKS,
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -71,6 +74,13 @@ describe('loadConfig', () => {
     expect(problemsOf(env)).toEqual([expect.stringMatching(pattern)]);
   });
 
+  it('refuses a JWKS without private keys, never echoing it', () => {
+    const problems = problemsOf({ TESSERA_OAUTH_JWKS: JSON.stringify({ keys: [{ kty: 'EC', x: 'public-only' }] }) });
+    expect(problems).toEqual([expect.stringMatching(/^TESSERA_OAUTH_JWKS: must be a JSON Web Key Set with private keys/)]);
+    expect(problems.join('')).not.toContain('public-only');
+    expect(problemsOf({ TESSERA_OAUTH_JWKS: 'not json' })).toHaveLength(1);
+  });
+
   it('reports every bad setting at once', () => {
     expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2);
   });
@@ -94,8 +104,9 @@ describe('loadConfig', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
       expect.stringMatching(/^MONGODB_URI and REDIS_URL: required when NODE_ENV=production/),
       expect.stringMatching(/^TESSERA_COOKIE_KEYS: required when NODE_ENV=production/),
+      expect.stringMatching(/^TESSERA_OAUTH_JWKS: required when NODE_ENV=production/),
     ]);
-    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/t', REDIS_URL: 'redis://r', TESSERA_COOKIE_KEYS: KEY });
+    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/t', REDIS_URL: 'redis://r', TESSERA_COOKIE_KEYS: KEY, TESSERA_OAUTH_JWKS: JWKS });
     expect(config.generatedSecrets).toEqual([]);
     expect(config.cookieKeys).toEqual([KEY]);
   });

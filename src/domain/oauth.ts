@@ -1,0 +1,37 @@
+/** OAuth clients and connected apps (the grants users gave them). */
+
+export const CLIENT_TYPES = ['connector', 'resource_server'] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+/**
+ * A registered OAuth client. Connectors (Zapier, Make) obtain tokens through the authorization
+ * code flow; resource servers only authenticate to introspection and obtain no tokens.
+ */
+export interface OAuthClient {
+  id: string;
+  name: string;
+  type: ClientType;
+  /** Hex SHA-256 of the client secret: the secret has 256 random bits, so a fast hash suffices. */
+  secretHash: string;
+  /** Matched exactly: no prefix, case or trailing-slash leniency. */
+  redirectUris: string[];
+  /** The scopes this client may ask for. */
+  scopes: string[];
+  disabled: boolean;
+  createdAt: Date;
+}
+
+/**
+ * A connected app: one OAuth grant of a user to a client, bound to the organization the user
+ * chose at consent. Its id is the grant id; revoking it revokes every token of the grant.
+ */
+export interface ConnectedApp {
+  id: string;
+  userId: string;
+  orgId: string;
+  clientId: string;
+  scopes: string[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}

@@ -1,0 +1,36 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { z } from 'zod';
+import { actorOf, type Principal } from '../../domain/principal.ts';
+import type { ConnectedAppsService } from '../../services/connected-apps-service.ts';
+import { validate } from '../validate.ts';
+
+const listQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();
+
+/** Settings → Connected apps: the grants users gave connectors, and revoking them. */
+export function connectedAppRoutes(apps: ConnectedAppsService, authenticated: Middleware): Router {
+  const router = new Router({ prefix: '/api/v1/connected-apps' });
+  router.use(authenticated);
+
+  // ?all=true: owners and admins see every member's connected apps in their organization.
+  router.get('/', async (ctx) => {
+    const query = validate(listQuery, ctx.query, 'query');
+    const views = await apps.list(actorOf(ctx.state.principal as Principal), query.all === 'true');
+    ctx.body = views.map(({ app, client }) => ({
+      id: app.id,
+      client: { id: client.id, name: client.name },
+      user_id: app.userId,
+      org_id: app.orgId,
+      scopes: app.scopes,
+      createdAt: app.createdAt.toISOString(),
+      lastUsedAt: app.lastUsedAt?.toISOString() ?? null,
+    }));
+  });
+
+  router.delete('/:id', async (ctx) => {
+    await apps.revoke(actorOf(ctx.state.principal as Principal), ctx.params.id!);
+    ctx.status = 204;
+  });
+
+  return router;
+}

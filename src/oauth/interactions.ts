@@ -1,0 +1,176 @@
+/**
+ * The pages a user sees while connecting an app: sign-in, then consent with the choice of
+ * organization. The interaction is bound to oidc-provider's interaction cookie (SameSite=Lax,
+ * so a cross-site form post carries none) and every form carries a CSRF token derived from the
+ * interaction id and the server's cookie key.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import { describeScope } from '../domain/scope-words.ts';
+import type { ScopeCatalog } from '../domain/scopes.ts';
+import type { ClientStore } from '../ports.ts';
+import type { AccountService } from '../services/account-service.ts';
+import type { ConnectedAppsService } from '../services/connected-apps-service.ts';
+import type { FailureThrottle } from '../services/failure-throttle.ts';
+import { apiResource } from './provider.ts';
+import { renderConsentPage } from './views/consent-page.ts';
+import { renderErrorPage } from './views/error-page.ts';
+import { renderLoginPage } from './views/login-page.ts';
+
+const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
+
+export interface InteractionDeps {
+  provider: Provider;
+  issuer: string;
+  accounts: AccountService;
+  connectedApps: ConnectedAppsService;
+  clients: ClientStore;
+  catalog: ScopeCatalog;
+  throttle: FailureThrottle;
+  csrfKey: string;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export class Interactions {
+  private readonly deps: InteractionDeps;
+
+  constructor(deps: InteractionDeps) {
+    this.deps = deps;
+  }
+
+  async show(ctx: Context): Promise<void> {
+    const details = await this.details(ctx);
+    if (!details) return;
+    if (details.prompt.name === 'login') return this.loginPage(ctx, details);
+    return this.consentPage(ctx, details);
+  }
+
+  async login(ctx: Context, form: URLSearchParams): Promise<void> {
+    const details = await this.details(ctx, form);
+    if (!details) return;
+    if (details.prompt.name !== 'login') return this.show(ctx);
+    const email = form.get('email') ?? '';
+    const password = form.get('password') ?? '';
+    const address = `login:${ctx.ip}`;
+    const wait = await this.deps.throttle.blocked(address);
+    if (wait !== null) return this.loginPage(ctx, details, { email, status: 429, error: `Too many attempts. Try again in ${wait} seconds.` });
+    const user = await this.deps.accounts.authenticate(email, password);
+    if (!user) {
+      const retry = await this.deps.throttle.failed(address);
+      const error = retry === null ? 'Wrong email or password.' : `Too many attempts. Try again in ${retry} seconds.`;
+      return this.loginPage(ctx, details, { email, status: retry === null ? 401 : 429, error });
+    }
+    await this.finish(ctx, { login: { accountId: user.id } });
+  }
+
+  async confirm(ctx: Context, form: URLSearchParams): Promise<void> {
+    const details = await this.details(ctx, form);
+    if (!details) return;
+    const accountId = details.session?.accountId;
+    if (details.prompt.name !== 'consent' || !accountId) return this.show(ctx);
+    const orgId = form.get('org_id') ?? '';
+    const orgs = await this.deps.accounts.organizationsOf(accountId);
+    const chosen = orgs.find((o) => o.organization.id === orgId && !o.organization.disabled);
+    if (!chosen) return this.consentPage(ctx, details, 'Choose one of your organizations.');
+
+    const requested = await this.requestedScopes(details);
+    const allowed = new Set(this.deps.catalog.allowedFor(chosen.role));
+    // RFC 6749 §3.3: the server may grant fewer scopes than asked; never more than the role allows.
+    const scopes = requested.resource.filter((s) => allowed.has(s));
+    const { provider } = this.deps;
+    const grant = new provider.Grant({ accountId, clientId: details.params.client_id as string });
+    if (requested.oidc.length > 0) grant.addOIDCScope(requested.oidc.join(' '));
+    grant.addResourceScope(apiResource(this.deps.issuer), scopes.join(' '));
+    const grantId = await grant.save();
+    await this.deps.connectedApps.recordConsent(
+      { grantId, userId: accountId, orgId: chosen.organization.id, clientId: details.params.client_id as string, scopes },
+      { userId: accountId, orgId: chosen.organization.id, role: chosen.role, scopes: [], credential: { kind: 'oauth', clientId: details.params.client_id as string, grantId } },
+    );
+    await this.finish(ctx, { consent: { grantId } });
+  }
+
+  async abort(ctx: Context, form: URLSearchParams): Promise<void> {
+    const details = await this.details(ctx, form);
+    if (!details) return;
+    await this.finish(ctx, { error: 'access_denied', error_description: 'The user denied access' });
+  }
+
+  /** The interaction of this request, checked against its cookie and (for forms) the CSRF token. */
+  private async details(ctx: Context, form?: URLSearchParams): Promise<Details | null> {
+    let details: Details;
+    try {
+      details = await this.deps.provider.interactionDetails(ctx.req, ctx.res);
+    } catch {
+      ctx.status = 400;
+      renderErrorPage(ctx, 'invalid_request', 'This sign-in link has expired or was opened in another browser. Start connecting again from the app.');
+      return null;
+    }
+    if (details.uid !== ctx.params.uid || (form && !this.csrfMatches(details.uid, form.get('csrf')))) {
+      ctx.status = 403;
+      renderErrorPage(ctx, 'invalid_request', 'This form is not valid for this sign-in. Start connecting again from the app.');
+      return null;
+    }
+    return details;
+  }
+
+  private async loginPage(ctx: Context, details: Details, extra: { email?: string; error?: string; status?: number } = {}): Promise<void> {
+    renderLoginPage(ctx, { uid: details.uid, csrf: this.csrf(details.uid), clientName: await this.clientName(details), ...extra });
+  }
+
+  private async consentPage(ctx: Context, details: Details, error?: string): Promise<void> {
+    const accountId = details.session?.accountId;
+    const user = accountId ? await this.deps.accounts.findUser(accountId) : null;
+    if (!accountId || !user) return this.loginPage(ctx, details);
+    const orgs = (await this.deps.accounts.organizationsOf(accountId)).filter((o) => !o.organization.disabled);
+    if (orgs.length === 0) {
+      ctx.status = 403;
+      return renderErrorPage(ctx, 'access_denied', 'Your account belongs to no organization, so no app can be connected to it.');
+    }
+    const requested = await this.requestedScopes(details);
+    renderConsentPage(ctx, {
+      uid: details.uid,
+      csrf: this.csrf(details.uid),
+      clientName: await this.clientName(details),
+      userEmail: user.email,
+      organizations: orgs.map((o) => ({ id: o.organization.id, name: o.organization.name })),
+      permissions: [...requested.resource, ...requested.oidc.filter((s) => s !== 'openid')].map(describeScope),
+      ...(error ? { error, status: 400 } : {}),
+    });
+  }
+
+  /** What the connector asked for; with no scope at all, everything it is registered for. */
+  private async requestedScopes(details: Details): Promise<{ oidc: string[]; resource: string[] }> {
+    const asked = typeof details.params.scope === 'string' ? details.params.scope.split(' ').filter((s) => s.length > 0) : [];
+    const client = await this.deps.clients.findById(details.params.client_id as string);
+    const registered = new Set(client?.scopes ?? []);
+    const resource = asked.filter((s) => !OIDC_SCOPES.has(s) && this.deps.catalog.isKnown(s) && registered.has(s));
+    return {
+      oidc: asked.filter((s) => OIDC_SCOPES.has(s)),
+      resource: asked.some((s) => !OIDC_SCOPES.has(s)) ? resource : [...registered].filter((s) => this.deps.catalog.isKnown(s)),
+    };
+  }
+
+  private async clientName(details: Details): Promise<string> {
+    const client = await this.deps.clients.findById(details.params.client_id as string);
+    return client?.name ?? 'An application';
+  }
+
+  private async finish(ctx: Context, result: InteractionResults): Promise<void> {
+    const returnTo = await this.deps.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  private csrf(uid: string): string {
+    return createHmac('sha256', this.deps.csrfKey).update(`interaction:${uid}`).digest('base64url');
+  }
+
+  private csrfMatches(uid: string, presented: string | null): boolean {
+    const expected = Buffer.from(this.csrf(uid));
+    const actual = Buffer.from(presented ?? '');
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+}

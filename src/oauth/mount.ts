@@ -1,0 +1,89 @@
+import type { Context, Middleware, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { isAppError } from '../errors/index.ts';
+import { OAUTH_ROUTES } from './provider.ts';
+import { unavailable } from './refresh-replay.ts';
+
+const FORM_LIMIT = 56 * 1024;
+
+/** Paths the provider answers; the rest of the app never sees them. */
+function ownedByProvider(path: string): boolean {
+  return path.startsWith('/oauth/') || path === '/.well-known/openid-configuration' || path === '/.well-known/oauth-authorization-server';
+}
+
+export interface MountOptions {
+  provider: Provider;
+  /** Runs before the provider on POST /oauth/token, with the parsed form in ctx.state.oauthForm. */
+  tokenMiddleware: Middleware[];
+}
+
+/**
+ * oidc-provider inside Tessera's Koa app: the issuer is BASE_URL (mounted at the root), its
+ * endpoints live under /oauth. Its middleware runs on our context (request id, access log and
+ * security headers apply), and:
+ * - the token endpoint never answers a 5xx other than 503 with Retry-After: a store outage must
+ *   make connectors retry, not disconnect (Zapier marks a connection stale on a 4xx);
+ * - offline_access is honoured without prompt=consent, because Tessera always asks for consent.
+ */
+export function mountProvider(options: MountOptions): Middleware {
+  const { provider } = options;
+  const providerMiddleware = composeAll(provider.app.middleware as Middleware[]);
+  const tokenChain = composeAll([...options.tokenMiddleware, providerMiddleware]);
+
+  return async (ctx, next) => {
+    if (!ownedByProvider(ctx.path)) return next();
+    if (ctx.path === OAUTH_ROUTES.authorization && ctx.method === 'GET') requireConsentForOfflineAccess(ctx);
+    if (ctx.path !== OAUTH_ROUTES.token || ctx.method !== 'POST') return providerMiddleware(ctx, next);
+    try {
+      await readTokenForm(ctx);
+      await tokenChain(ctx, next);
+    } catch (error) {
+      if (!isAppError(error) || error.code !== 'UNAVAILABLE') throw error;
+      unavailable(ctx, 'The authorization server is temporarily unavailable');
+      return;
+    }
+    if (ctx.status >= 500) unavailable(ctx, 'The authorization server is temporarily unavailable');
+  };
+}
+
+/**
+ * The token request's form, parsed once for our middleware and handed to the provider as the
+ * already-read body (it accepts ctx.request.body when the stream has been consumed).
+ */
+async function readTokenForm(ctx: Context): Promise<void> {
+  if (!ctx.is('application/x-www-form-urlencoded')) return;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > FORM_LIMIT) break;
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  (ctx.request as { body?: unknown }).body = text;
+  ctx.state.oauthForm = new URLSearchParams(text);
+}
+
+/** OIDC Core §11 ignores offline_access without prompt=consent; Tessera always prompts for consent. */
+function requireConsentForOfflineAccess(ctx: Context): void {
+  const query = { ...ctx.query };
+  const scope = typeof query.scope === 'string' ? query.scope.split(' ') : [];
+  const prompt = typeof query.prompt === 'string' ? query.prompt.split(' ').filter((p) => p.length > 0) : [];
+  if (!scope.includes('offline_access') || prompt.includes('consent') || prompt.includes('none')) return;
+  query.prompt = [...prompt, 'consent'].join(' ');
+  ctx.query = query;
+}
+
+function composeAll(middleware: Middleware[]): (ctx: Context, next: Next) => Promise<void> {
+  return (ctx, next) => {
+    let index = -1;
+    const dispatch = async (i: number): Promise<void> => {
+      if (i <= index) throw new Error('next() called multiple times');
+      index = i;
+      const fn = i === middleware.length ? next : middleware[i];
+      if (!fn) return;
+      await fn(ctx, () => dispatch(i + 1));
+    };
+    return dispatch(0);
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Connectors retry, and refresh from several workers at once. When a refresh token that was just
+ * rotated is presented again within a short window, the same successor pair is returned instead
+ * of treating it as reuse; after the window, reuse revokes the whole grant (oidc-provider's rule,
+ * RFC 9700 §4.14.2).
+ *
+ * The successor pair is kept in the ephemeral store (Redis) for the window only, encrypted with a
+ * key derived from the old refresh token itself: only a caller presenting that token (and the
+ * same client credentials) can read it back.
+ */
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context, Middleware } from 'koa';
+import type { ClientStore, EphemeralStore } from '../ports.ts';
+
+export interface RefreshReplayOptions {
+  windowSeconds: number;
+  ephemeral: EphemeralStore;
+  clients: ClientStore;
+  /** How long a duplicate waits for the first request's answer. */
+  waitMs?: number;
+}
+
+interface StoredOutcome {
+  clientId: string;
+  /** base64 of iv | tag | ciphertext; absent when the first request failed. */
+  sealed?: string;
+}
+
+const LOCK_MS = 15_000;
+
+export function refreshReplay(options: RefreshReplayOptions): Middleware {
+  const waitMs = options.waitMs ?? 10_000;
+  return async (ctx, next) => {
+    if (options.windowSeconds === 0) return next();
+    const params = ctx.state.oauthForm as URLSearchParams | undefined;
+    const token = params?.get('refresh_token');
+    if (!params || params.get('grant_type') !== 'refresh_token' || !token) return next();
+    const clientId = await authenticatedClient(ctx, params, options.clients);
+    if (clientId === null) return next(); // the provider answers invalid_client
+
+    const id = createHash('sha256').update(token).digest('hex');
+    const outcomeKey = `refresh:${id}`;
+    // The first presentation within the window rotates; any other waits for its answer.
+    if (await options.ephemeral.setIfAbsent(`${outcomeKey}:lock`, '1', Math.max(LOCK_MS, options.windowSeconds * 1000))) {
+      await next();
+      const body = ctx.body as Record<string, unknown> | undefined;
+      const outcome: StoredOutcome = ctx.status === 200 && body?.refresh_token ? { clientId, sealed: seal(token, JSON.stringify(body)) } : { clientId };
+      await options.ephemeral.set(outcomeKey, JSON.stringify(outcome), options.windowSeconds * 1000);
+      return;
+    }
+    const outcome = await waitFor(options.ephemeral, outcomeKey, waitMs);
+    if (outcome === null) {
+      unavailable(ctx, 'A refresh with this token is still in progress');
+      return;
+    }
+    if (!outcome.sealed || outcome.clientId !== clientId) return next();
+    ctx.status = 200;
+    ctx.set('Pragma', 'no-cache');
+    ctx.body = JSON.parse(unseal(token, outcome.sealed)) as unknown;
+  };
+}
+
+/** 503 with Retry-After and an RFC 6749 body: connectors retry, and never disconnect the user. */
+export function unavailable(ctx: Context, description: string): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', '5');
+  ctx.body = { error: 'temporarily_unavailable', error_description: description };
+}
+
+async function waitFor(ephemeral: EphemeralStore, key: string, ms: number): Promise<StoredOutcome | null> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await ephemeral.get(key);
+    if (value !== null) return JSON.parse(value) as StoredOutcome;
+    if (Date.now() > until) return null;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The client id when the request carries valid credentials (Basic or client_secret_post). */
+async function authenticatedClient(ctx: Context, params: URLSearchParams, clients: ClientStore): Promise<string | null> {
+  let id = params.get('client_id');
+  let secret = params.get('client_secret');
+  const basic = /^Basic (.+)$/i.exec(ctx.get('Authorization'));
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString();
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return null;
+    id = decodeURIComponent(decoded.slice(0, colon).replaceAll('+', '%20'));
+    secret = decodeURIComponent(decoded.slice(colon + 1).replaceAll('+', '%20'));
+  }
+  if (!id || !secret) return null;
+  const client = await clients.findById(id);
+  if (!client || client.disabled) return null;
+  const expected = Buffer.from(client.secretHash, 'hex');
+  const actual = createHash('sha256').update(secret).digest();
+  return expected.length === actual.length && timingSafeEqual(expected, actual) ? id : null;
+}
+
+function keyFor(token: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', token, 'tessera-refresh-replay', 'successor-pair', 32));
+}
+
+function seal(token: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyFor(token), iv);
+  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
+}
+
+function unseal(token: string, sealed: string): string {
+  const raw = Buffer.from(sealed, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', keyFor(token), raw.subarray(0, 12));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+}

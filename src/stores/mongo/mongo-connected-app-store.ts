@@ -1,0 +1,197 @@
+import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
+import type { ConnectedApp } from '../../domain/oauth.ts';
+import { ConflictError } from '../../errors/index.ts';
+import type { ConnectedAppStore } from '../../ports.ts';
+import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
+import { mongoCall } from './mongo-errors.ts';
+import { ignoreExists } from './mongo-user-store.ts';
+
+interface ConnectedAppDoc {
+  _id: string;
+  userId: string;
+  orgId: string;
+  clientId: string;
+  scopes: string[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+const connectedAppSchema = new Schema<ConnectedAppDoc>(
+  {
+    _id: { type: String, required: true },
+    userId: { type: String, required: true },
+    orgId: { type: String, required: true },
+    clientId: { type: String, required: true },
+    scopes: { type: [String], default: [] },
+    createdAt: { type: Date, required: true },
+    revokedAt: { type: Date, default: null },
+  },
+  { collection: 'connected_apps', versionKey: false, strict: 'throw' },
+);
+// A user's connected apps, newest first, in every organization or in one.
+connectedAppSchema.index({ userId: 1, orgId: 1, createdAt: -1 }, { name: 'userId_1_orgId_1_createdAt_-1' });
+// An organization's connected apps, newest first.
+connectedAppSchema.index({ orgId: 1, createdAt: -1 }, { name: 'orgId_1_createdAt_-1' });
+
+/**
+ * When each grant was last used lives in its own collection, as for API keys: the write on the
+ * request path never rewrites the grant document, so it can never undo a revocation — not even
+ * on FerretDB, whose updates rewrite the whole document non-atomically.
+ */
+interface UsageDoc {
+  _id: string;
+  lastUsedAt: Date;
+}
+
+const usageSchema = new Schema<UsageDoc>(
+  { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true } },
+  { collection: 'connected_app_usage', versionKey: false, strict: 'throw' },
+);
+
+export class MongoConnectedAppStore implements ConnectedAppStore {
+  private readonly connection: Connection;
+  private readonly model: Model<ConnectedAppDoc>;
+  private readonly usage: Model<UsageDoc>;
+  /** Set by init() on FerretDB only (see ferretQueueFor). */
+  private queue: KeyedQueue | null = null;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+    this.model = connection.model<ConnectedAppDoc>('ConnectedApp', connectedAppSchema);
+    this.usage = connection.model<UsageDoc>('ConnectedAppUsage', usageSchema);
+  }
+
+  async init(): Promise<void> {
+    await this.model.createCollection().catch(ignoreExists);
+    await this.model.createIndexes();
+    await this.usage.createCollection().catch(ignoreExists);
+    this.queue = await ferretQueueFor(this.connection);
+  }
+
+  /**
+   * Replace the scopes of the live grant (one conditional update: a revoked grant never matches),
+   * else insert it. An insert refused by the primary key means the grant appeared meanwhile or is
+   * revoked: one more conditional update settles which, and a revoked grant is returned as is.
+   */
+  async upsert(app: ConnectedApp): Promise<ConnectedApp> {
+    const { doc, inserted } = await this.serialized(app.id, async () => {
+      const live = await this.replaceScopes(app);
+      if (live) return { doc: live, inserted: false };
+      try {
+        await mongoCall(
+          () => this.model.create(toDoc(app)),
+          () => new ConflictError('A connected app with this id already exists', 'id'),
+        );
+        return { doc: toDoc(app), inserted: true };
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        const existing =
+          (await this.replaceScopes(app)) ?? (await mongoCall(() => this.model.findById(app.id).lean<ConnectedAppDoc>().exec()));
+        // Grants are never deleted, so the document that refused the insert is still there.
+        if (!existing) throw error;
+        return { doc: existing, inserted: false };
+      }
+    });
+    // A use recorded on the inserted grant goes where uses are kept.
+    if (inserted && app.lastUsedAt !== null) await this.touchLastUsed(app.id, app.lastUsedAt);
+    return (await this.withUsage([doc]))[0]!;
+  }
+
+  async findById(id: string): Promise<ConnectedApp | null> {
+    const doc = await mongoCall(() => this.model.findById(id).lean<ConnectedAppDoc>().exec());
+    return doc ? (await this.withUsage([doc]))[0]! : null;
+  }
+
+  async listForUser(userId: string, orgId?: string): Promise<ConnectedApp[]> {
+    const query: QueryFilter<ConnectedAppDoc> = { userId, revokedAt: null };
+    if (orgId !== undefined) query.orgId = orgId;
+    return this.list(query);
+  }
+
+  async listForOrg(orgId: string): Promise<ConnectedApp[]> {
+    return this.list({ orgId, revokedAt: null });
+  }
+
+  /** The condition `revokedAt: null` is in the filter: of two revocations only one matches. */
+  async revoke(id: string, at: Date): Promise<ConnectedApp | null> {
+    const doc = await this.serialized(id, () =>
+      mongoCall(() =>
+        this.model
+          .findOneAndUpdate({ _id: id, revokedAt: null }, { $set: { revokedAt: at } }, { returnDocument: 'after' })
+          .lean<ConnectedAppDoc>()
+          .exec(),
+      ),
+    );
+    return doc ? (await this.withUsage([doc]))[0]! : null;
+  }
+
+  async touchLastUsed(id: string, at: Date): Promise<void> {
+    // $max: concurrent touches never move it backwards.
+    const touch = () =>
+      mongoCall(
+        () => this.usage.updateOne({ _id: id }, { $max: { lastUsedAt: at } }, { upsert: true }).exec(),
+        () => new ConflictError('Concurrent first use', 'id'),
+      );
+    await this.serialized(`usage:${id}`, async () => {
+      try {
+        await touch();
+      } catch (error) {
+        // Two first touches can both try to insert the usage document; the loser retries.
+        if (!(error instanceof ConflictError)) throw error;
+        await touch();
+      }
+    });
+  }
+
+  private replaceScopes(app: ConnectedApp): Promise<ConnectedAppDoc | null> {
+    return mongoCall(() =>
+      this.model
+        .findOneAndUpdate({ _id: app.id, revokedAt: null }, { $set: { scopes: [...app.scopes] } }, { returnDocument: 'after' })
+        .lean<ConnectedAppDoc>()
+        .exec(),
+    );
+  }
+
+  private async list(query: QueryFilter<ConnectedAppDoc>): Promise<ConnectedApp[]> {
+    const docs = await mongoCall(() => this.model.find(query).sort({ createdAt: -1, _id: -1 }).lean<ConnectedAppDoc[]>().exec());
+    return this.withUsage(docs);
+  }
+
+  private async withUsage(docs: ConnectedAppDoc[]): Promise<ConnectedApp[]> {
+    if (docs.length === 0) return [];
+    const usage = await mongoCall(() =>
+      this.usage.find({ _id: { $in: docs.map((d) => d._id) } }).lean<UsageDoc[]>().exec(),
+    );
+    const lastUsed = new Map(usage.map((u) => [u._id, new Date(u.lastUsedAt)]));
+    return docs.map((doc) => toConnectedApp(doc, lastUsed.get(doc._id) ?? null));
+  }
+
+  private serialized<T>(key: string, write: () => Promise<T>): Promise<T> {
+    return this.queue ? this.queue.run(`connected_app:${key}`, write) : write();
+  }
+}
+
+function toDoc(app: ConnectedApp): ConnectedAppDoc {
+  return {
+    _id: app.id,
+    userId: app.userId,
+    orgId: app.orgId,
+    clientId: app.clientId,
+    scopes: [...app.scopes],
+    createdAt: app.createdAt,
+    revokedAt: app.revokedAt,
+  };
+}
+
+function toConnectedApp(doc: ConnectedAppDoc, lastUsedAt: Date | null): ConnectedApp {
+  return {
+    id: doc._id,
+    userId: doc.userId,
+    orgId: doc.orgId,
+    clientId: doc.clientId,
+    scopes: [...(doc.scopes ?? [])],
+    createdAt: new Date(doc.createdAt),
+    lastUsedAt,
+    revokedAt: doc.revokedAt == null ? null : new Date(doc.revokedAt),
+  };
+}

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { UnavailableError } from '../../../../src/errors/index.ts';
+import type { Clock } from '../../../../src/ports.ts';
+import { openMongo, type MongoContext } from '../../../../src/stores/mongo/mongo-connection.ts';
+import { MongoOAuthModelStore } from '../../../../src/stores/mongo/mongo-oauth-model-store.ts';
+import { describeOAuthModelStore } from '../../../contracts/oauth-model-store.contract.ts';
+import { FrozenClock } from '../../../support/frozen-clock.ts';
+import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
+
+let mongo: MongoContext;
+let store: MongoOAuthModelStore;
+// Each case gets a fresh clock; the store, built once, reads whichever is current. The clocks
+// start at the real time, so that a TTL index (MongoDB) never deletes what a case still expects.
+let clock = new FrozenClock(new Date());
+const currentClock: Clock = { now: () => clock.now() };
+
+const raw = (name: 'oauth_models' | 'oauth_consumed') => mongo.connection.collection(name);
+const ids = async (name: 'oauth_models' | 'oauth_consumed'): Promise<string[]> =>
+  (await raw(name).find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray()).map((d) => String(d._id));
+
+async function emptyCollections(): Promise<void> {
+  await raw('oauth_models').deleteMany({});
+  await raw('oauth_consumed').deleteMany({});
+}
+
+beforeAll(async () => {
+  mongo = await openMongo(mongoUriFor(uniqueName('oauth_models')), { timeoutMs: 5_000 });
+  // A sweep interval no case outlasts: sweeps here happen when a case asks for them.
+  store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000 });
+  await store.init();
+});
+
+afterAll(async () => {
+  store.stop();
+  await mongo.connection.dropDatabase();
+  await mongo.close();
+});
+
+// The collection names are fixed, so each case starts from emptied collections.
+describeOAuthModelStore('mongodb', async () => {
+  await store.init(); // idempotent: a second start must not fail on the existing collections
+  await emptyCollections();
+  clock = new FrozenClock(new Date());
+  return { store, clock };
+});
+
+describe('mongodb OAuth model store: what the contract cannot see', () => {
+  beforeEach(async () => {
+    await emptyCollections();
+    clock = new FrozenClock(new Date());
+  });
+
+  it('creates the lookup indexes and an expiry index on both collections', async () => {
+    const records = await raw('oauth_models').indexes();
+    expect(records).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: { model: 1, uid: 1 } }),
+        expect.objectContaining({ key: { model: 1, userCode: 1 } }),
+        expect.objectContaining({ key: { grantId: 1 } }),
+      ]),
+    );
+    for (const indexes of [records, await raw('oauth_consumed').indexes()]) {
+      const expiry = indexes.find((i) => JSON.stringify(i.key) === JSON.stringify({ expiresAt: 1 }));
+      expect(expiry).toBeDefined();
+      expect(expiry?.expireAfterSeconds).toBe(mongo.capabilities.ttlIndexes ? 0 : undefined);
+    }
+    expect(store.expiryMode).toBe(mongo.capabilities.ttlIndexes ? 'ttl-index' : 'sweep');
+  });
+
+  it('stores one document per record, keyed model:id, with the lookup fields copied out', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    const payload = { uid: 'u1', grantId: 'g1', userCode: 'UC-1', resources: { 'https://api.example.com': 'read' } };
+    await store.upsert('Session', 's1', payload, expiresAt);
+    await store.upsert('Interaction', 'i1', { returnTo: '/x' }, null);
+    const session = await raw('oauth_models').findOne({ _id: 'Session:s1' as never });
+    expect(session).toEqual({ _id: 'Session:s1', model: 'Session', payload: JSON.stringify(payload), uid: 'u1', grantId: 'g1', userCode: 'UC-1', expiresAt });
+    expect(session?.['expiresAt']).toBeInstanceOf(Date);
+    // Nothing to look up by: no lookup fields at all, not nulls.
+    expect(await raw('oauth_models').findOne({ _id: 'Interaction:i1' as never })).toEqual({
+      _id: 'Interaction:i1',
+      model: 'Interaction',
+      payload: '{"returnTo":"/x"}',
+      expiresAt: null,
+    });
+    // An upsert without them removes them.
+    await store.upsert('Session', 's1', { accountId: 'usr_1' }, expiresAt);
+    expect(await raw('oauth_models').findOne({ _id: 'Session:s1' as never })).toEqual({
+      _id: 'Session:s1',
+      model: 'Session',
+      payload: '{"accountId":"usr_1"}',
+      expiresAt,
+    });
+  });
+
+  it('consumes by inserting a marker, never rewriting the record', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    await store.upsert('AuthorizationCode', 'c1', { grantId: 'g1' }, expiresAt);
+    const before = await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1' as never });
+    const at = clock.now();
+    expect(await store.consume('AuthorizationCode', 'c1', at)).toBe(true);
+    expect(await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual(before);
+    expect(await raw('oauth_consumed').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual({ _id: 'AuthorizationCode:c1', at, expiresAt });
+    await store.destroy('AuthorizationCode', 'c1');
+    expect(await ids('oauth_models')).toEqual([]);
+    expect(await ids('oauth_consumed')).toEqual([]);
+  });
+
+  it('deletes the markers of revoked records with them', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    await store.upsert('RefreshToken', 'r1', { grantId: 'g1' }, expiresAt);
+    await store.upsert('RefreshToken', 'r2', { grantId: 'g2' }, expiresAt);
+    expect(await store.consume('RefreshToken', 'r1', clock.now())).toBe(true);
+    expect(await store.consume('RefreshToken', 'r2', clock.now())).toBe(true);
+    await store.revokeByGrantId('g1');
+    expect(await ids('oauth_models')).toEqual(['RefreshToken:r2']);
+    expect(await ids('oauth_consumed')).toEqual(['RefreshToken:r2']);
+  });
+
+  it('sweeps expired records and markers, keeping a marker as long as its re-upserted record', async () => {
+    const t0 = clock.now().getTime();
+    await store.upsert('AccessToken', 'short', { grantId: 'g' }, new Date(t0 + 1_000));
+    await store.upsert('RefreshToken', 'extended', { grantId: 'g' }, new Date(t0 + 1_000));
+    await store.upsert('Grant', 'forever', { grantId: 'g' }, null);
+    expect(await store.consume('AccessToken', 'short', clock.now())).toBe(true);
+    expect(await store.consume('RefreshToken', 'extended', clock.now())).toBe(true);
+    expect(await store.consume('Grant', 'forever', clock.now())).toBe(true);
+    await store.upsert('RefreshToken', 'extended', { grantId: 'g' }, new Date(t0 + 10_000));
+
+    clock.advance(1_000);
+    await store.sweep();
+    expect(await ids('oauth_models')).toEqual(['Grant:forever', 'RefreshToken:extended']);
+    expect(await ids('oauth_consumed')).toEqual(['Grant:forever', 'RefreshToken:extended']);
+    expect((await store.find('RefreshToken', 'extended'))?.consumedAt).not.toBeNull();
+
+    clock.advance(9_000);
+    await store.sweep();
+    expect(await ids('oauth_models')).toEqual(['Grant:forever']);
+    expect(await ids('oauth_consumed')).toEqual(['Grant:forever']);
+  });
+
+  it('sweeps on its own timer where the server has no TTL indexes', async () => {
+    const sweepClock = new FrozenClock(new Date());
+    const sweeping = new MongoOAuthModelStore(mongo.connection, { ...mongo.capabilities, ttlIndexes: false }, sweepClock, { sweepEveryMs: 50 });
+    try {
+      await sweeping.init();
+      expect(sweeping.expiryMode).toBe('sweep');
+      const soon = new Date(sweepClock.now().getTime() + 1_000);
+      await sweeping.upsert('AuthorizationCode', 'timer', {}, soon);
+      await sweeping.upsert('Session', 'kept', {}, new Date(sweepClock.now().getTime() + 60_000));
+      expect(await sweeping.consume('AuthorizationCode', 'timer', sweepClock.now())).toBe(true);
+      sweepClock.advance(1_000);
+      const until = Date.now() + 5_000;
+      while ((await raw('oauth_models').countDocuments({})) > 1 || (await raw('oauth_consumed').countDocuments({})) > 0) {
+        if (Date.now() > until) throw new Error('the sweep never ran');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(await ids('oauth_models')).toEqual(['Session:kept']);
+    } finally {
+      sweeping.stop();
+    }
+  });
+
+  it('keeps one record under concurrent first upserts of many ids at once', async () => {
+    await Promise.all(
+      Array.from({ length: 10 }, (_, id) => Array.from({ length: 10 }, (_, n) => store.upsert('Session', `s${id}`, { n }, null))).flat(),
+    );
+    expect(await raw('oauth_models').countDocuments({})).toBe(10);
+  });
+
+  it('reports an unreachable server as UNAVAILABLE', async () => {
+    const lost = await openMongo(mongoUriFor(uniqueName('oauth_lost')), { timeoutMs: 1_000 });
+    const orphan = new MongoOAuthModelStore(lost.connection, lost.capabilities);
+    await lost.close();
+    await expect(orphan.find('Session', 'x')).rejects.toBeInstanceOf(UnavailableError);
+    await expect(orphan.consume('Session', 'x', new Date())).rejects.toBeInstanceOf(UnavailableError);
+  });
+});
