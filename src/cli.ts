@@ -2,11 +2,13 @@
  * Operator commands against the configured stores (MONGODB_URI / REDIS_URL, or memory):
  *   tessera import <file.json>
  *   tessera keys create --user <id|email> --org <id> [--scopes "a b"] [--name n] [--env live|test] [--expires-at ISO]
+ *   tessera clients create --name <name> --redirect-uri <uri> … --scopes "a b" [--type connector|resource_server]
  */
 import { parseArgs } from 'node:util';
 import { createServices, openStores } from './app.ts';
 import { loadConfig, type Config } from './config/index.ts';
 import { KEY_ENVS, type KeyEnv } from './domain/api-key-format.ts';
+import { CLIENT_TYPES, type ClientType } from './domain/oauth.ts';
 import { parseScopeString } from './domain/scopes.ts';
 import type { Stores } from './ports.ts';
 import { readJsonFile } from './read-json-file.ts';
@@ -19,7 +21,10 @@ commands:
       load users, organizations, memberships and API keys from a seed file (idempotent)
   keys create --user <id|email> --org <org id> [--scopes "a b"] [--name <name>] [--env live|test] [--expires-at <ISO time>]
       make an API key for a member of an organization and print it once (e.g. the first key
-      of a fresh deployment); scopes default to everything the member's role allows`;
+      of a fresh deployment); scopes default to everything the member's role allows
+  clients create --name <name> --redirect-uri <uri> [--redirect-uri <uri> …] --scopes "a b" [--type connector|resource_server] [--id <client id>]
+      register an OAuth client (a connector such as Zapier, or a resource server that may
+      introspect) and print its client_id and client_secret once`;
 
 class UsageError extends Error {}
 
@@ -82,6 +87,38 @@ async function keysCreateCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+async function clientsCreateCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      scopes: { type: 'string' },
+      type: { type: 'string' },
+      id: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.name) throw new UsageError('clients create needs --name');
+  const type = values.type ?? 'connector';
+  if (!(CLIENT_TYPES as readonly string[]).includes(type)) throw new UsageError('--type must be connector or resource_server');
+  const config = loadConfig();
+  const issued = await withStores(config, (stores) =>
+    createServices(stores, config).clients.create({
+      name: values.name!,
+      type: type as ClientType,
+      redirectUris: values['redirect-uri'] ?? [],
+      scopes: values.scopes === undefined ? [] : parseScopeString(values.scopes.replaceAll(',', ' ')),
+      ...(values.id !== undefined ? { id: values.id } : {}),
+    }),
+  );
+  console.log(`client_id=${issued.client.id}`);
+  console.log(`client_secret=${issued.secret}`);
+  console.error(`tessera: registered ${issued.client.type} "${issued.client.name}"; the secret is shown once: store it now`);
+  return 0;
+}
+
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined || command === 'help' || command === '--help') {
@@ -90,6 +127,7 @@ async function run(argv: string[]): Promise<number> {
   }
   if (command === 'import') return importCommand(args);
   if (command === 'keys' && args[0] === 'create') return keysCreateCommand(args.slice(1));
+  if (command === 'clients' && args[0] === 'create') return clientsCreateCommand(args.slice(1));
   throw new UsageError(`unknown command "${argv.join(' ')}"`);
 }
 

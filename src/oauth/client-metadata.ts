@@ -16,6 +16,8 @@ export function clientMetadata(client: OAuthClient): ClientMetadata {
     grant_types: connector ? ['authorization_code', 'refresh_token'] : [],
     response_types: connector ? ['code'] : [],
     token_endpoint_auth_method: 'client_secret_basic',
-    scope: ['openid', 'offline_access', ...client.scopes].join(' '),
+    // Only OIDC scopes belong here; the client's resource scopes bound what Tessera's API grants it
+    // (see getResourceServerInfo).
+    scope: 'openid offline_access email profile',
   };
 }

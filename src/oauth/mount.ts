@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { Context, Middleware, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { isAppError } from '../errors/index.ts';
@@ -27,13 +28,14 @@ export interface MountOptions {
  */
 export function mountProvider(options: MountOptions): Middleware {
   const { provider } = options;
-  const providerMiddleware = composeAll(provider.app.middleware as Middleware[]);
+  const providerMiddleware = composeAll((provider as unknown as { middleware: Middleware[] }).middleware);
   const tokenChain = composeAll([...options.tokenMiddleware, providerMiddleware]);
 
   return async (ctx, next) => {
     if (!ownedByProvider(ctx.path)) return next();
     if (ctx.path === OAUTH_ROUTES.authorization && ctx.method === 'GET') requireConsentForOfflineAccess(ctx);
     if (ctx.path !== OAUTH_ROUTES.token || ctx.method !== 'POST') return providerMiddleware(ctx, next);
+    const original = ctx.req;
     try {
       await readTokenForm(ctx);
       await tokenChain(ctx, next);
@@ -41,27 +43,31 @@ export function mountProvider(options: MountOptions): Middleware {
       if (!isAppError(error) || error.code !== 'UNAVAILABLE') throw error;
       unavailable(ctx, 'The authorization server is temporarily unavailable');
       return;
+    } finally {
+      ctx.req = original;
     }
     if (ctx.status >= 500) unavailable(ctx, 'The authorization server is temporarily unavailable');
   };
 }
 
 /**
- * The token request's form, parsed once for our middleware and handed to the provider as the
- * already-read body (it accepts ctx.request.body when the stream has been consumed).
+ * The token request's form, read once for our middleware (ctx.state.oauthForm); the provider then
+ * reads the same bytes from a replay of the request stream, as if nothing had touched it.
  */
 async function readTokenForm(ctx: Context): Promise<void> {
   if (!ctx.is('application/x-www-form-urlencoded')) return;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > FORM_LIMIT) break;
     chunks.push(chunk);
+    if (size > FORM_LIMIT) break; // the provider refuses it as too large
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  (ctx.request as { body?: unknown }).body = text;
-  ctx.state.oauthForm = new URLSearchParams(text);
+  const body = Buffer.concat(chunks);
+  const replay = new PassThrough();
+  replay.end(body);
+  ctx.req = Object.assign(replay, { headers: ctx.req.headers, method: ctx.req.method, url: ctx.req.url }) as unknown as typeof ctx.req;
+  ctx.state.oauthForm = new URLSearchParams(body.toString('utf8'));
 }
 
 /** OIDC Core §11 ignores offline_access without prompt=consent; Tessera always prompts for consent. */

@@ -38,6 +38,14 @@ export const OAUTH_ROUTES = {
   pushed_authorization_request: '/oauth/par',
 } as const;
 
+/** The JWS algorithm of the first signing key: ID tokens are signed with it by default. */
+function signingAlg(key: Record<string, unknown> | undefined): string {
+  if (typeof key?.alg === 'string') return key.alg;
+  if (key?.kty === 'RSA') return 'RS256';
+  if (key?.kty === 'OKP') return 'EdDSA';
+  return 'ES256';
+}
+
 export function createProvider(options: ProviderOptions): Provider {
   const resource = apiResource(options.issuer);
   const lifetime = options.refreshTokenLifetimeDays * 86_400;
@@ -48,11 +56,17 @@ export function createProvider(options: ProviderOptions): Provider {
     jwks: options.jwks as Configuration['jwks'],
     cookies: { keys: options.cookieKeys },
     routes: OAUTH_ROUTES,
-    scopes: ['openid', 'offline_access', ...options.catalog.all],
+    // OIDC scopes only: Tessera's scopes (keys:read, leads:write…) are resource scopes of its API.
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     // RFC 7636 with S256 only, for every client, confidential ones included (OAuth 2.1 §4.1.1).
     pkce: { required: () => true },
-    clientDefaults: { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: signingAlg(options.jwks.keys[0]),
+    },
     responseTypes: ['code'],
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // Every authorization asks for consent: the user picks the organization each time.
@@ -90,9 +104,12 @@ export function createProvider(options: ProviderOptions): Provider {
         enabled: true,
         defaultResource: () => resource,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, indicator) => {
+        // A client gets no more than the scopes it is registered for.
+        getResourceServerInfo: async (_ctx, indicator, client) => {
           if (indicator !== resource) throw new errors.InvalidTarget();
-          return { scope: options.catalog.all.join(' '), audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: options.accessTokenTtlSeconds };
+          const registered = new Set((await options.clients.findById(client.clientId))?.scopes ?? []);
+          const scope = options.catalog.all.filter((s) => registered.has(s)).join(' ');
+          return { scope, audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: options.accessTokenTtlSeconds };
         },
       },
     },

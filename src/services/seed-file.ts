@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EMAIL_PATTERN, ROLES } from '../domain/accounts.ts';
 import { KEY_ENVS } from '../domain/api-key-format.ts';
+import { CLIENT_TYPES } from '../domain/oauth.ts';
 import { SCOPE_PATTERN } from '../domain/scopes.ts';
 import { ID_PATTERN } from '../domain/ids.ts';
 import { ValidationError } from '../errors/index.ts';
@@ -63,16 +64,25 @@ const seedApiKey = z
   .strict()
   .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'give exactly one of key and key_sha256', path: ['key'] });
 
-// OAuth clients are a section of the same file; their entries are defined with the feature that
-// issues them and, until then, a non-empty section is refused rather than ignored.
-const notYet = (what: string) => z.array(z.unknown()).max(0, `importing ${what} is not supported by this version`);
+/** OAuth clients registered by operators: connectors (Zapier, Make) and resource servers. */
+const seedClient = z
+  .object({
+    client_id: z.string().regex(/^[A-Za-z0-9_.:-]{3,128}$/, 'must be 3–128 letters, digits or _ . : -'),
+    client_secret: z.string().min(32, 'must be at least 32 characters (use a random value)').max(256),
+    name: z.string().trim().min(1).max(100),
+    type: z.enum(CLIENT_TYPES, { message: `must be one of ${CLIENT_TYPES.join(', ')}` }).optional(),
+    redirect_uris: z.array(z.string()).default([]),
+    scopes: z.array(z.string().regex(SCOPE_PATTERN, 'must be a list of scope strings')).default([]),
+    disabled: z.boolean().optional(),
+  })
+  .strict();
 
 export const seedFileSchema = z
   .object({
     users: z.array(seedUser).default([]),
     organizations: z.array(seedOrganization).default([]),
     memberships: z.array(seedMembership).default([]),
-    clients: notYet('clients').default([]),
+    clients: z.array(seedClient).default([]),
     api_keys: z.array(seedApiKey).default([]),
   })
   .strict();
@@ -81,6 +91,7 @@ export type SeedFile = z.infer<typeof seedFileSchema>;
 export type SeedUser = SeedFile['users'][number];
 export type SeedOrganization = SeedFile['organizations'][number];
 export type SeedApiKey = SeedFile['api_keys'][number];
+export type SeedClient = SeedFile['clients'][number];
 
 /** Parses a seed file, naming the first bad entry and field: `users[1].email: must be …`. */
 export function parseSeedFile(input: unknown): SeedFile {

@@ -5,6 +5,7 @@ import { ConflictError, ValidationError } from '../errors/index.ts';
 import type { UserPatch, OrganizationPatch } from '../ports.ts';
 import type { AccountDeps } from './account-service.ts';
 import { parseSeedFile, type SeedApiKey, type SeedFile, type SeedOrganization, type SeedUser } from './seed-file.ts';
+import { applyClients, planClients, type ClientImportDeps } from './seed-client-import.ts';
 import { applyKeys, planKeys, type KeyImportDeps, type KeyOwner } from './seed-key-import.ts';
 
 export interface Counts {
@@ -18,9 +19,10 @@ export interface ImportSummary {
   organizations: Counts;
   memberships: Counts;
   api_keys: Counts;
+  clients: Counts;
 }
 
-export type SeedImporterDeps = AccountDeps & KeyImportDeps;
+export type SeedImporterDeps = AccountDeps & KeyImportDeps & ClientImportDeps;
 
 interface PlannedUser {
   entry: SeedUser;
@@ -72,11 +74,13 @@ export class SeedImporter {
     const organizations = await this.planOrganizations(file.organizations);
     const memberships = await this.planMemberships(file, users, organizations);
     const keys = await planKeys(this.deps, file.api_keys, (entry, i) => this.keyOwner(entry, i, users, organizations, memberships));
+    const clients = await planClients(this.deps, file.clients);
     return {
       users: await this.applyUsers(users),
       organizations: await this.applyOrganizations(organizations),
       memberships: await this.applyMemberships(memberships),
       api_keys: await applyKeys(this.deps, keys),
+      clients: await applyClients(this.deps, clients),
     };
   }
 

@@ -56,6 +56,7 @@ describe('SeedImporter', () => {
       organizations: { created: 2, updated: 0, unchanged: 0 },
       memberships: { created: 3, updated: 0, unchanged: 0 },
       api_keys: { created: 0, updated: 0, unchanged: 0 },
+      clients: { created: 0, updated: 0, unchanged: 0 },
     });
     const alice = await stores.users.findById('u_alice');
     expect(alice).toMatchObject({ email: 'Alice@Example.com', name: 'Alice', disabled: false });
@@ -82,6 +83,7 @@ describe('SeedImporter', () => {
       organizations: { created: 0, updated: 0, unchanged: 2 },
       memberships: { created: 0, updated: 0, unchanged: 3 },
       api_keys: { created: 0, updated: 0, unchanged: 0 },
+      clients: { created: 0, updated: 0, unchanged: 0 },
     });
     expect(await stores.users.findById('u_alice')).toEqual(aliceBefore); // the hash was not redone
     expect(await stores.users.findByEmail('bob@example.com')).toEqual(bobBefore);
@@ -123,7 +125,11 @@ describe('SeedImporter', () => {
     [{ memberships: [{ user: 'u_nobody', org: 'o1', role: 'owner' }] }, 'memberships[0].user', /memberships\[0\]\.user: no user "u_nobody"/],
     [{ users: [{ id: 'u1', email: 'a@example.com' }], memberships: [{ user: 'u1', org: 'o_none', role: 'owner' }] }, 'memberships[0].org', /no organization "o_none"/],
     [{ users: [{ id: 'u1', email: 'a@example.com' }], organizations: [{ id: 'o1', name: 'A' }], memberships: [{ user: 'u1', org: 'o1', role: 'king' }] }, 'memberships[0].role', /must be one of owner, admin, editor, viewer/],
-    [{ clients: [{ client_id: 'zapier' }] }, 'clients', /clients: importing clients is not supported/],
+    [{ clients: [{ client_id: 'zapier', client_secret: 'short', name: 'Zapier' }] }, 'clients[0].client_secret', /at least 32 characters/],
+    [{ clients: [{ client_id: 'zapier', client_secret: 's'.repeat(40), name: 'Zapier', redirect_uris: ['http://zapier.com/cb'] }] }, 'clients[0].redirect_uris[0]', /must use https/],
+    [{ clients: [{ client_id: 'zapier', client_secret: 's'.repeat(40), name: 'Zapier', redirect_uris: ['https://zapier.com/cb#x'] }] }, 'clients[0].redirect_uris[0]', /fragment/],
+    [{ clients: [{ client_id: 'zapier', client_secret: 's'.repeat(40), name: 'Zapier' }] }, 'clients[0].redirect_uris', /needs at least one redirect URI/],
+    [{ clients: [{ client_id: 'zapier', client_secret: 's'.repeat(40), name: 'Zapier', redirect_uris: ['https://z/cb'], scopes: ['nope:read'] }] }, 'clients[0].scopes', /unknown scope nope:read/],
     [{ extra: [] }, '(file)', /unknown field "extra"/],
   ])('refuses %j naming %s', async (input, field, message) => {
     const error = await refusal(input);
@@ -212,5 +218,30 @@ describe('SeedImporter', () => {
       const error = await refusal({ ...SEED, api_keys: [{ key: MINDS_KEY, user: 'u_alice', org: 'o_acme' }, { key_sha256: hashKey(MINDS_KEY), user: 'u_alice', org: 'o_acme' }] });
       expect(error.message).toMatch(/api_keys\[1\]\.key: the same key as api_keys\[0\]/);
     });
+  });
+});
+
+describe('SeedImporter: clients', () => {
+  const ZAPIER = {
+    client_id: 'zapier',
+    client_secret: recordSecret('zapier-secret-0123456789abcdefghijklmnop'),
+    name: 'Zapier',
+    redirect_uris: ['https://zapier.com/dashboard/auth/oauth/return/App123CLIAPI/'],
+    scopes: ['leads:read', 'keys:read'],
+  };
+
+  it('registers clients with a hashed secret, idempotently', async () => {
+    expect((await importer.import({ clients: [ZAPIER, { client_id: 'crm-api', client_secret: recordSecret('resource-server-secret-0123456789abcd'), name: 'CRM API', type: 'resource_server' }] })).clients).toEqual({
+      created: 2,
+      updated: 0,
+      unchanged: 0,
+    });
+    const stored = await stores.clients.findById('zapier');
+    expect(stored).toMatchObject({ name: 'Zapier', type: 'connector', redirectUris: ZAPIER.redirect_uris, scopes: ['keys:read', 'leads:read'], disabled: false, secretHash: hashKey(ZAPIER.client_secret) });
+    expect(JSON.stringify(stored)).not.toContain(ZAPIER.client_secret);
+    expect(await stores.clients.findById('crm-api')).toMatchObject({ type: 'resource_server', redirectUris: [] });
+    expect((await importer.import({ clients: [ZAPIER] })).clients).toEqual({ created: 0, updated: 0, unchanged: 1 });
+    expect((await importer.import({ clients: [{ ...ZAPIER, disabled: true }] })).clients).toEqual({ created: 0, updated: 1, unchanged: 0 });
+    expect((await stores.clients.findById('zapier'))?.disabled).toBe(true);
   });
 });
