@@ -3,7 +3,7 @@
  * Make) that act for a user within one organization.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import type { Clock, ClientStore, OAuthModelStore, UserStore } from '../ports.ts';
 import { adapterFactory } from './oidc-adapter.ts';
@@ -65,7 +65,7 @@ export function createProvider(options: ProviderOptions): Provider {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: signingAlg(options.jwks.keys[0]),
+      id_token_signed_response_alg: signingAlg(options.jwks.keys[0]) as NonNullable<ClientMetadata['id_token_signed_response_alg']>,
     },
     responseTypes: ['code'],
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
