@@ -1,0 +1,3 @@
+import { describeConnectedAppsApi } from '../../suites/connected-apps.suite.ts';
+
+describeConnectedAppsApi('memory');
