@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createServices, openStores } from './app.ts';
-import { loadConfig, type Config } from './config/index.ts';
+import { generateSigningKey, loadConfig, type Config } from './config/index.ts';
 import { KEY_ENVS, type KeyEnv } from './domain/api-key-format.ts';
 import { CLIENT_TYPES, type ClientType } from './domain/oauth.ts';
 import { parseScopeString } from './domain/scopes.ts';
@@ -24,7 +24,9 @@ commands:
       of a fresh deployment); scopes default to everything the member's role allows
   clients create --name <name> --redirect-uri <uri> [--redirect-uri <uri> …] --scopes "a b" [--type connector|resource_server] [--id <client id>]
       register an OAuth client (a connector such as Zapier, or a resource server that may
-      introspect) and print its client_id and client_secret once`;
+      introspect) and print its client_id and client_secret once
+  jwks generate
+      print a new private JWKS (one ES256 key) for TESSERA_OAUTH_JWKS; every replica needs the same`;
 
 class UsageError extends Error {}
 
@@ -128,6 +130,10 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'import') return importCommand(args);
   if (command === 'keys' && args[0] === 'create') return keysCreateCommand(args.slice(1));
   if (command === 'clients' && args[0] === 'create') return clientsCreateCommand(args.slice(1));
+  if (command === 'jwks' && args[0] === 'generate' && args.length === 1) {
+    console.log(JSON.stringify({ keys: [generateSigningKey()] }));
+    return 0;
+  }
   throw new UsageError(`unknown command "${argv.join(' ')}"`);
 }
 

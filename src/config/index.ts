@@ -1,2 +1,2 @@
-export { loadConfig, ConfigError, ENV_SETTINGS } from './load-config.ts';
+export { loadConfig, ConfigError, ENV_SETTINGS, generateSigningKey } from './load-config.ts';
 export type { Config, Environment } from './config-schema.ts';

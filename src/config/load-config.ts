@@ -173,7 +173,7 @@ function parseJwks(text: string): Config['oauthKeys'] | null {
 }
 
 /** An ES256 signing key for this run only (embedded and development modes). */
-function generateSigningKey(): Record<string, unknown> {
+export function generateSigningKey(): Record<string, unknown> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), use: 'sig', alg: 'ES256', kid: randomBytes(8).toString('hex') };
 }
