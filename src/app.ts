@@ -19,7 +19,12 @@ import { interactionRoutes } from './http/routes/interaction-routes.ts';
 import { OidcAccessTokenLookup } from './oauth/access-token-lookup.ts';
 import { Interactions } from './oauth/interactions.ts';
 import { mountProvider } from './oauth/mount.ts';
-import { createProvider } from './oauth/provider.ts';
+import { OAUTH_ROUTES, createProvider } from './oauth/provider.ts';
+import { apiKeyRevocation } from './oauth/key-revocation.ts';
+import { introspectionRoutes } from './http/routes/introspection-routes.ts';
+import { ClientAuthenticator } from './services/client-authenticator.ts';
+import { IntrospectionService } from './services/introspection-service.ts';
+import { PrincipalCache } from './services/principal-cache.ts';
 import { refreshReplay } from './oauth/refresh-replay.ts';
 import type Provider from 'oidc-provider';
 import { ClientService } from './services/client-service.ts';
@@ -33,7 +38,7 @@ import { Authenticator } from './services/authenticator.ts';
 import { BearerEvents } from './services/bearer-events.ts';
 import { FailureThrottle } from './services/failure-throttle.ts';
 import { HealthService } from './services/health-service.ts';
-import { LastUsedTracker } from './services/last-used-tracker.ts';
+import { LastUsedTracker, type TouchLastUsed } from './services/last-used-tracker.ts';
 import { argon2idHasher, type PasswordHasher } from './services/password-hasher.ts';
 import { RateLimiter } from './services/rate-limiter.ts';
 import { SeedImporter } from './services/seed-importer.ts';
@@ -70,6 +75,10 @@ export interface Services {
   clients: ClientService;
   connectedApps: ConnectedAppsService;
   loginThrottle: FailureThrottle;
+  clientAuthenticator: ClientAuthenticator;
+  introspection: IntrospectionService;
+  principalCache: PrincipalCache;
+  bearerEvents: BearerEvents;
 }
 
 export interface Tessera {
@@ -172,6 +181,26 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const counter = new WindowCounter(stores.ephemeral, new MemoryEphemeralStore(clock), warn('Redis unreachable: counting limits in this process'));
   const audit = new AuditLog(stores.audit, clock);
   const events = new BearerEvents(stores.ephemeral, warn('Redis unreachable: bearer change not broadcast'));
+  const lastUsed = (touch: TouchLastUsed, prefix: string) =>
+    new LastUsedTracker(touch, prefix, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded'));
+  const authenticator = new Authenticator({
+    ...accountDeps,
+    apiKeys: stores.apiKeys,
+    catalog,
+    format: config.apiKeyFormat,
+    throttle: new FailureThrottle(counter, config.authFailuresPerMinute),
+    keysLastUsed: lastUsed((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key'),
+    appsLastUsed: lastUsed((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app'),
+    accessTokens: new OidcAccessTokenLookup(stores.oauth, clock),
+    connectedApps: stores.connectedApps,
+    clients: stores.clients,
+    defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
+  });
+  const principalCache = new PrincipalCache((bearer) => authenticator.resolve(bearer), stores.ephemeral, clock, {
+    maxAgeMs: config.principalCacheMaxAgeMs,
+    maxEntries: config.principalCacheMaxEntries,
+  });
+  if (config.principalCacheMaxAgeMs > 0) authenticator.useCache(principalCache);
   return {
     health: new HealthService(stores.health),
     accounts: new AccountService(accountDeps),
@@ -179,23 +208,15 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     audit,
     catalog,
     apiKeys: new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, catalog, format: config.apiKeyFormat, clock }),
-    authenticator: new Authenticator({
-      ...accountDeps,
-      apiKeys: stores.apiKeys,
-      catalog,
-      format: config.apiKeyFormat,
-      throttle: new FailureThrottle(counter, config.authFailuresPerMinute),
-      keysLastUsed: new LastUsedTracker((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key', stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded')),
-      appsLastUsed: new LastUsedTracker((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app', stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded')),
-      accessTokens: new OidcAccessTokenLookup(stores.oauth, clock),
-      connectedApps: stores.connectedApps,
-      clients: stores.clients,
-      defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
-    }),
+    authenticator,
     rateLimiter: new RateLimiter(counter, clock),
-    clients: new ClientService(stores.clients, catalog, clock),
+    clients: new ClientService(stores.clients, catalog, clock, events),
+    clientAuthenticator: new ClientAuthenticator(stores.clients, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, audit, clock }),
     loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute),
+    introspection: new IntrospectionService(authenticator, config.baseUrl),
+    principalCache,
+    bearerEvents: events,
   };
 }
 
@@ -245,10 +266,15 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     interactionRoutes(interactions),
   ];
   for (const middleware of baseMiddleware(logger)) app.use(middleware);
+  const introspection = introspectionRoutes(services.introspection, services.clientAuthenticator, services.loginThrottle);
+  app.use(introspection.routes());
   app.use(
     mountProvider({
       provider,
-      tokenMiddleware: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: stores.clients })],
+      before: {
+        [OAUTH_ROUTES.token]: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: stores.clients })],
+        [OAUTH_ROUTES.revocation]: [apiKeyRevocation(services.apiKeys, services.clientAuthenticator)],
+      },
     }),
   );
   for (const router of routers) {
@@ -262,6 +288,21 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const clock = options.clock ?? systemClock;
   const stores = await openStores(config, clock);
   const services = createServices(stores, config, { clock, hasher: options.hasher, logger: options.logger });
+  // Until the subscription is up (and whenever it drops) the cache serves nothing.
+  const stopListening = await services.principalCache.start(services.bearerEvents).catch((error: unknown) => {
+    options.logger.warn({ err: { message: (error as Error).message } }, 'bearer events unavailable: principal cache disabled until Redis is back');
+    return async () => undefined;
+  });
   const app = createHttpApp(config, services, options.logger, stores, clock);
-  return { config, logger: options.logger, stores, services, app, close: () => stores.close() };
+  return {
+    config,
+    logger: options.logger,
+    stores,
+    services,
+    app,
+    close: async () => {
+      await stopListening().catch(() => undefined);
+      await stores.close();
+    },
+  };
 }

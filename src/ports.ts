@@ -100,6 +100,12 @@ export interface EphemeralStore {
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Whether published messages are being received now, and an epoch that changes whenever some
+   * may have been missed (the subscriber connection dropped). Caches invalidated by messages
+   * trust only entries made in the current epoch, and none while unhealthy.
+   */
+  subscriptionState(): { healthy: boolean; epoch: number };
   close(): Promise<void>;
 }
 
@@ -110,7 +116,7 @@ export interface HealthCheck {
   ping(): Promise<void>;
 }
 
-export type ClientPatch = Partial<Pick<OAuthClient, 'name' | 'secretHash' | 'redirectUris' | 'scopes' | 'disabled'>>;
+export type ClientPatch = Partial<Pick<OAuthClient, 'name' | 'secretHash' | 'redirectUris' | 'scopes' | 'disabled' | 'orgId'>>;
 
 export interface ClientStore {
   /** ConflictError with field `id` when the client id is taken. */

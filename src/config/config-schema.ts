@@ -56,6 +56,9 @@ export const fileConfigSchema = z
     refreshTokenLifetimeDays: z.number().int().min(1).max(3_650),
     /** How long a just-rotated refresh token may be presented again for the same successor pair. */
     refreshReuseWindowSeconds: z.number().int().min(0).max(600),
+    /** The longest a cached principal is trusted without news from Redis; 0 turns the cache off. */
+    principalCacheMaxAgeMs: z.number().int().min(0).max(300_000),
+    principalCacheMaxEntries: z.number().int().min(1).max(10_000_000),
   })
   .strict();
 

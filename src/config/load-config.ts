@@ -63,6 +63,8 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_ACCESS_TOKEN_TTL_SECONDS', key: 'accessTokenTtlSeconds', parse: integer },
   { variable: 'TESSERA_REFRESH_TOKEN_LIFETIME_DAYS', key: 'refreshTokenLifetimeDays', parse: integer },
   { variable: 'TESSERA_REFRESH_REUSE_WINDOW_SECONDS', key: 'refreshReuseWindowSeconds', parse: integer },
+  { variable: 'TESSERA_CACHE_MAX_AGE_MS', key: 'principalCacheMaxAgeMs', parse: integer },
+  { variable: 'TESSERA_CACHE_MAX_ENTRIES', key: 'principalCacheMaxEntries', parse: integer },
 ];
 
 const CONFIG_DIR = new URL('../../config/', import.meta.url);

@@ -18,6 +18,11 @@ export interface OAuthClient {
   /** The scopes this client may ask for. */
   scopes: string[];
   disabled: boolean;
+  /**
+   * For a resource server: the one organization whose bearers it may learn about (a per-customer
+   * deployment); other organizations' bearers introspect as inactive. Null: any organization.
+   */
+  orgId: string | null;
   createdAt: Date;
 }
 

@@ -25,7 +25,9 @@ export type Credential =
   | { kind: 'api_key'; keyId: string }
   | { kind: 'oauth'; clientId: string; grantId: string }
   | { kind: 'cli' }
-  | { kind: 'import' };
+  | { kind: 'import' }
+  /** An OAuth client reporting a leaked key at /oauth/revoke (RFC 7009). */
+  | { kind: 'oauth_client'; clientId: string };
 
 export function credentialOf(principal: Principal): Credential {
   return principal.kind === 'api_key'

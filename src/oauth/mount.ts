@@ -14,8 +14,11 @@ function ownedByProvider(path: string): boolean {
 
 export interface MountOptions {
   provider: Provider;
-  /** Runs before the provider on POST /oauth/token, with the parsed form in ctx.state.oauthForm. */
-  tokenMiddleware: Middleware[];
+  /**
+   * Middleware that runs before the provider on POST to these paths, with the parsed form in
+   * ctx.state.oauthForm (the provider still reads the body as it came).
+   */
+  before: Partial<Record<(typeof OAUTH_ROUTES)[keyof typeof OAUTH_ROUTES], Middleware[]>>;
 }
 
 /**
@@ -29,32 +32,34 @@ export interface MountOptions {
 export function mountProvider(options: MountOptions): Middleware {
   const { provider } = options;
   const providerMiddleware = composeAll((provider as unknown as { middleware: Middleware[] }).middleware);
-  const tokenChain = composeAll([...options.tokenMiddleware, providerMiddleware]);
+  const chains = new Map(Object.entries(options.before).map(([path, middleware]) => [path, composeAll([...(middleware ?? []), providerMiddleware])]));
 
   return async (ctx, next) => {
     if (!ownedByProvider(ctx.path)) return next();
     if (ctx.path === OAUTH_ROUTES.authorization && ctx.method === 'GET') requireConsentForOfflineAccess(ctx);
-    if (ctx.path !== OAUTH_ROUTES.token || ctx.method !== 'POST') return providerMiddleware(ctx, next);
+    const chain = ctx.method === 'POST' ? chains.get(ctx.path) : undefined;
+    const isToken = ctx.path === OAUTH_ROUTES.token && ctx.method === 'POST';
+    if (!chain && !isToken) return providerMiddleware(ctx, next);
     const original = ctx.req;
     try {
-      await readTokenForm(ctx);
-      await tokenChain(ctx, next);
+      await readForm(ctx);
+      await (chain ?? providerMiddleware)(ctx, next);
     } catch (error) {
-      if (!isAppError(error) || error.code !== 'UNAVAILABLE') throw error;
+      if (!isToken || !isAppError(error) || error.code !== 'UNAVAILABLE') throw error;
       unavailable(ctx, 'The authorization server is temporarily unavailable');
       return;
     } finally {
       ctx.req = original;
     }
-    if (ctx.status >= 500) unavailable(ctx, 'The authorization server is temporarily unavailable');
+    if (isToken && ctx.status >= 500) unavailable(ctx, 'The authorization server is temporarily unavailable');
   };
 }
 
 /**
- * The token request's form, read once for our middleware (ctx.state.oauthForm); the provider then
+ * A POSTed form, read once for our middleware (ctx.state.oauthForm); the provider then
  * reads the same bytes from a replay of the request stream, as if nothing had touched it.
  */
-async function readTokenForm(ctx: Context): Promise<void> {
+async function readForm(ctx: Context): Promise<void> {
   if (!ctx.is('application/x-www-form-urlencoded')) return;
   const chunks: Buffer[] = [];
   let size = 0;

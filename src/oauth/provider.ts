@@ -95,7 +95,9 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
+      // A connector revokes its own tokens only; API keys reported by any client are handled
+      // before the provider (see key-revocation.ts).
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       // The shared introspection endpoint (API keys and tokens alike) is Tessera's own.
       introspection: { enabled: false },
       userinfo: { enabled: true },

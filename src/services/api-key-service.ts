@@ -116,6 +116,20 @@ export class ApiKeyService {
   }
 
   /**
+   * Whoever holds a leaked key may report it (RFC 7009 revocation by any authenticated client):
+   * the key is revoked at once. Returns false when the token is no (usable) API key.
+   */
+  async revokeReported(token: string, clientId: string): Promise<boolean> {
+    const key = await this.deps.apiKeys.findByHash(hashKey(token));
+    if (!key || key.revokedAt !== null) return key !== null;
+    const revoked = await this.deps.apiKeys.update(key.id, { revokedAt: this.deps.clock.now(), active: false }, { notRevoked: true });
+    if (!revoked) return true;
+    await this.deps.events.publish({ kind: 'api_key', hash: revoked.hash, id: revoked.id });
+    await this.deps.audit.record({ credential: { kind: 'oauth_client', clientId } }, revoked.orgId, 'api_key.revoked', revoked.id, { reportedBy: clientId });
+    return true;
+  }
+
+  /**
    * A new key with the same name, scopes, env and limits. The old key is revoked at once, or
    * kept usable for `graceSeconds` so that deployments can switch over. Of concurrent rotations
    * of one key exactly one succeeds (a conditional update on the old key decides).

@@ -1,6 +1,6 @@
 import type { AuditAction, AuditEvent } from '../domain/audit.ts';
 import { newId } from '../domain/ids.ts';
-import type { Actor } from '../domain/principal.ts';
+import type { Actor, Credential } from '../domain/principal.ts';
 import { ForbiddenError, ValidationError } from '../errors/index.ts';
 import { roleAtLeast } from '../domain/accounts.ts';
 import { requireScope } from '../domain/permissions.ts';
@@ -24,13 +24,14 @@ export class AuditLog {
     this.clock = clock;
   }
 
-  async record(actor: Actor | null, orgId: string, action: AuditAction, targetId: string, details: Record<string, unknown> = {}): Promise<void> {
+  /** `who`: the acting member, or only a credential when no member acted (a client, the CLI). */
+  async record(who: Actor | { credential: Credential } | null, orgId: string, action: AuditAction, targetId: string, details: Record<string, unknown> = {}): Promise<void> {
     await this.store.insert({
       id: newId('evt'),
       orgId,
       action,
-      actorUserId: actor?.userId ?? null,
-      credential: actor?.credential ?? { kind: 'cli' },
+      actorUserId: who && 'userId' in who ? who.userId : null,
+      credential: who?.credential ?? { kind: 'cli' },
       targetType: action.startsWith('connected_app.') ? 'connected_app' : 'api_key',
       targetId,
       details,

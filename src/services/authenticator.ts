@@ -7,6 +7,7 @@ import type { AccessTokenInfo, AccessTokenLookup, ApiKeyStore, ClientStore, Cloc
 import type { FailureThrottle } from './failure-throttle.ts';
 import { hashKey } from './key-hash.ts';
 import type { LastUsedTracker } from './last-used-tracker.ts';
+import type { PrincipalCache } from './principal-cache.ts';
 
 /** Why a bearer is not usable: for tests and logs only — callers all see the same 401. */
 export type InactiveReason =
@@ -61,23 +62,36 @@ export interface AuthenticatorDeps {
  */
 export class Authenticator {
   private readonly deps: AuthenticatorDeps;
+  private cache: PrincipalCache | null = null;
 
   constructor(deps: AuthenticatorDeps) {
     this.deps = deps;
+  }
+
+  /** Serve lookups through a cache (which resolves misses with `resolve`). */
+  useCache(cache: PrincipalCache): void {
+    this.cache = cache;
+  }
+
+  /** Who the bearer is, through the cache when there is one; records the use of a usable bearer. */
+  async lookup(bearer: string): Promise<Resolution> {
+    const resolution = this.cache ? await this.cache.lookup(bearer) : await this.resolve(bearer);
+    if (resolution.status === 'active') {
+      const { principal } = resolution;
+      if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId!);
+      else this.deps.appsLastUsed.touch(principal.grantId!);
+    }
+    return resolution;
   }
 
   /** The whole check for a request: throttling of failures per client address, then resolve. */
   async authenticate(bearer: string | null, clientAddress: string): Promise<AuthOutcome> {
     const wait = await this.deps.throttle.blocked(clientAddress);
     if (wait !== null) return { kind: 'throttled', retryAfterSeconds: wait };
-    const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.resolve(bearer);
+    const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.lookup(bearer);
     switch (resolution.status) {
-      case 'active': {
-        const { principal } = resolution;
-        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId!);
-        else this.deps.appsLastUsed.touch(principal.grantId!);
-        return { kind: 'authenticated', principal };
-      }
+      case 'active':
+        return { kind: 'authenticated', principal: resolution.principal };
       case 'forbidden':
         return { kind: 'forbidden', message: resolution.message };
       case 'inactive': {

@@ -11,7 +11,9 @@ export type BearerEvent =
       id: string;
     }
   /** Every token of this grant (a connected app) changed. */
-  | { kind: 'grant'; id: string };
+  | { kind: 'grant'; id: string }
+  /** Every token of this OAuth client changed (it was disabled or enabled). */
+  | { kind: 'client'; id: string };
 
 /**
  * Tells every instance, through Redis pub/sub, that a bearer changed. The store of record is
@@ -22,6 +24,8 @@ export type BearerEvent =
 export class BearerEvents {
   private readonly ephemeral: EphemeralStore;
   private readonly onError: (error: unknown) => void;
+  /** This instance's own subscribers, told synchronously before anything goes to Redis. */
+  private readonly local = new Set<(event: BearerEvent) => void>();
 
   constructor(ephemeral: EphemeralStore, onError: (error: unknown) => void) {
     this.ephemeral = ephemeral;
@@ -29,6 +33,9 @@ export class BearerEvents {
   }
 
   async publish(event: BearerEvent): Promise<void> {
+    // This instance must not answer from a stale cache even for the moment its own message takes
+    // to come back from Redis.
+    for (const handler of this.local) handler(event);
     try {
       await this.ephemeral.publish(BEARER_EVENTS_CHANNEL, JSON.stringify(event));
     } catch (error) {
@@ -36,13 +43,18 @@ export class BearerEvents {
     }
   }
 
-  subscribe(handler: (event: BearerEvent) => void): Promise<() => Promise<void>> {
-    return this.ephemeral.subscribe(BEARER_EVENTS_CHANNEL, (message) => {
+  async subscribe(handler: (event: BearerEvent) => void): Promise<() => Promise<void>> {
+    this.local.add(handler);
+    const unsubscribe = await this.ephemeral.subscribe(BEARER_EVENTS_CHANNEL, (message) => {
       try {
         handler(JSON.parse(message) as BearerEvent);
       } catch (error) {
         this.onError(error);
       }
     });
+    return async () => {
+      this.local.delete(handler);
+      await unsubscribe();
+    };
   }
 }

@@ -4,6 +4,7 @@ import { randomBase62 } from '../domain/ids.ts';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { ClientStore, Clock } from '../ports.ts';
+import type { BearerEvents } from './bearer-events.ts';
 
 export interface NewClient {
   id?: string;
@@ -13,6 +14,8 @@ export interface NewClient {
   scopes?: string[];
   /** A secret brought from another system; generated when absent. */
   secret?: string;
+  /** Resource servers only: the one organization whose bearers it may introspect. */
+  orgId?: string | null;
 }
 
 export interface IssuedClient {
@@ -48,11 +51,13 @@ export class ClientService {
   private readonly clients: ClientStore;
   private readonly catalog: ScopeCatalog;
   private readonly clock: Clock;
+  private readonly events: BearerEvents;
 
-  constructor(clients: ClientStore, catalog: ScopeCatalog, clock: Clock) {
+  constructor(clients: ClientStore, catalog: ScopeCatalog, clock: Clock, events: BearerEvents) {
     this.clients = clients;
     this.catalog = catalog;
     this.clock = clock;
+    this.events = events;
   }
 
   async create(input: NewClient): Promise<IssuedClient> {
@@ -78,13 +83,17 @@ export class ClientService {
       redirectUris: type === 'connector' ? [...new Set(redirectUris)] : [],
       scopes: [...new Set(scopes)].sort(),
       disabled: false,
+      orgId: type === 'resource_server' ? (input.orgId ?? null) : null,
       createdAt: this.clock.now(),
     };
     await this.clients.insert(client);
     return { client, secret };
   }
 
+  /** A disabled client's tokens stop working at once, on every instance. */
   async setDisabled(id: string, disabled: boolean): Promise<OAuthClient | null> {
-    return this.clients.update(id, { disabled });
+    const client = await this.clients.update(id, { disabled });
+    if (client) await this.events.publish({ kind: 'client', id });
+    return client;
   }
 }

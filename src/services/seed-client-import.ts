@@ -46,6 +46,7 @@ export async function planClients(deps: ClientImportDeps, entries: SeedClient[])
         redirectUris: type === 'connector' ? [...new Set(entry.redirect_uris)] : [],
         scopes: [...new Set(entry.scopes)].sort(),
         disabled: entry.disabled ?? false,
+        orgId: type === 'resource_server' ? (entry.org_id ?? null) : null,
         createdAt: deps.clock.now(),
       },
     });
@@ -67,6 +68,7 @@ export async function applyClients(deps: ClientImportDeps, planned: PlannedClien
     if (existing.redirectUris.join(' ') !== record.redirectUris.join(' ')) patch.redirectUris = record.redirectUris;
     if (existing.scopes.join(' ') !== record.scopes.join(' ')) patch.scopes = record.scopes;
     if (existing.disabled !== record.disabled) patch.disabled = record.disabled;
+    if (existing.orgId !== record.orgId) patch.orgId = record.orgId;
     if (Object.keys(patch).length === 0) {
       counts.unchanged++;
       continue;

@@ -74,6 +74,8 @@ const seedClient = z
     redirect_uris: z.array(z.string()).default([]),
     scopes: z.array(z.string().regex(SCOPE_PATTERN, 'must be a list of scope strings')).default([]),
     disabled: z.boolean().optional(),
+    /** Resource servers only: the organization whose bearers it may introspect. */
+    org_id: id.optional(),
   })
   .strict();
 

@@ -20,6 +20,7 @@ function client(overrides: Partial<OAuthClient> = {}): OAuthClient {
     redirectUris: ['https://zapier.com/dashboard/auth/oauth/return/App123CLIAPI/', 'https://example.com/cb?x=1'],
     scopes: ['openid', 'keys:read', 'usage:read'],
     disabled: false,
+    orgId: null,
     createdAt: at('2026-01-02T03:04:05.678Z'),
     ...overrides,
   };

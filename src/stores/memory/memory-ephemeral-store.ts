@@ -71,6 +71,11 @@ export class MemoryEphemeralStore implements EphemeralStore {
     };
   }
 
+  /** In one process nothing can be missed. */
+  subscriptionState(): { healthy: boolean; epoch: number } {
+    return { healthy: !this.closed, epoch: 0 };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);

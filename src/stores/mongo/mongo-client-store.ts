@@ -14,6 +14,7 @@ interface ClientDoc {
   redirectUris: string[];
   scopes: string[];
   disabled: boolean;
+  orgId: string | null;
   createdAt: Date;
 }
 
@@ -26,6 +27,7 @@ const clientSchema = new Schema<ClientDoc>(
     redirectUris: { type: [String], default: [] },
     scopes: { type: [String], default: [] },
     disabled: { type: Boolean, default: false },
+    orgId: { type: String, default: null },
     createdAt: { type: Date, required: true },
   },
   { collection: 'oauth_clients', versionKey: false, strict: 'throw' },
@@ -100,6 +102,7 @@ function toDoc(client: OAuthClient): ClientDoc {
     redirectUris: [...client.redirectUris],
     scopes: [...client.scopes],
     disabled: client.disabled,
+    orgId: client.orgId,
     createdAt: client.createdAt,
   };
 }
@@ -113,6 +116,7 @@ function toClient(doc: ClientDoc): OAuthClient {
     redirectUris: [...(doc.redirectUris ?? [])],
     scopes: [...(doc.scopes ?? [])],
     disabled: doc.disabled === true,
+    orgId: doc.orgId ?? null,
     createdAt: new Date(doc.createdAt),
   };
 }

@@ -29,6 +29,9 @@ export class RedisEphemeralStore implements EphemeralStore {
   readonly health: HealthCheck;
   private readonly client: Redis;
   private subscriber: Redis | null = null;
+  private subscriberReady = false;
+  /** Incremented whenever the subscriber connection drops: messages may have been missed. */
+  private epoch = 0;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
   private readonly options: RedisStoreOptions;
   private readonly url: string;
@@ -103,6 +106,10 @@ export class RedisEphemeralStore implements EphemeralStore {
     };
   }
 
+  subscriptionState(): { healthy: boolean; epoch: number } {
+    return { healthy: this.subscriberReady, epoch: this.epoch };
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
     this.client.disconnect();
@@ -114,6 +121,13 @@ export class RedisEphemeralStore implements EphemeralStore {
     if (this.subscriber) return this.subscriber;
     const subscriber = new Redis(this.url, { ...this.clientOptions(), autoResubscribe: true });
     subscriber.on('error', () => undefined);
+    subscriber.on('ready', () => {
+      this.subscriberReady = true;
+    });
+    subscriber.on('close', () => {
+      if (this.subscriberReady) this.epoch++;
+      this.subscriberReady = false;
+    });
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.handlers.get(channel) ?? []) handler(message);
     });

@@ -42,6 +42,7 @@ describe('mongodb OAuth client store: what the contract cannot see', () => {
       redirectUris: [],
       scopes: ['introspect'],
       disabled: false,
+      orgId: 'org_bound',
       createdAt,
     });
     const raw = await mongo.connection.collection('oauth_clients').findOne({ _id: 'cli_raw' as never });
@@ -53,6 +54,7 @@ describe('mongodb OAuth client store: what the contract cannot see', () => {
       redirectUris: [],
       scopes: ['introspect'],
       disabled: false,
+      orgId: 'org_bound',
       createdAt,
     });
     expect(raw?.['createdAt']).toBeInstanceOf(Date);
