@@ -232,10 +232,9 @@ export function createOAuthServer(config: Config, stores: Stores, services: Serv
     clients: stores.clients,
     users: stores.users,
     clock,
-  });
-  // When the provider ends a grant (refresh token reuse, /oauth/revoke), the connected app ends too.
-  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
-    services.connectedApps.revokeGrant(grantId).catch((error: unknown) => logger?.error({ err: { message: (error as Error).message } }, 'grant revocation not recorded'));
+    // Whenever the provider ends a grant (a replayed code, refresh token reuse, /oauth/revoke),
+    // the connected app ends too and every instance's cache is told.
+    revokeGrant: (grantId) => services.connectedApps.revokeGrant(grantId),
   });
   provider.on('server_error', (_ctx: unknown, error: Error) => logger?.error({ err: { name: error.name, message: error.message } }, 'oauth server error'));
   return provider;

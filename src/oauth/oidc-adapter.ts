@@ -10,6 +10,8 @@ export interface AdapterDeps {
   store: OAuthModelStore;
   clients: ClientStore;
   clock: Clock;
+  /** Ends a grant everywhere: its records, its connected app, and every instance's caches. */
+  revokeGrant: (grantId: string) => Promise<void>;
 }
 
 /**
@@ -58,7 +60,7 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
       if (won || !SINGLE_USE.has(this.name)) return;
       const record = await deps.store.find(this.name, id);
       const grantId = record?.payload.grantId;
-      if (typeof grantId === 'string') await deps.store.revokeByGrantId(grantId);
+      if (typeof grantId === 'string') await deps.revokeGrant(grantId);
       throw new errors.InvalidGrant(`${this.name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
     }
 
@@ -67,7 +69,7 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await deps.store.revokeByGrantId(grantId);
+      await deps.revokeGrant(grantId);
     }
   };
 }

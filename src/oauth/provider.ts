@@ -20,6 +20,7 @@ export interface ProviderOptions {
   clients: ClientStore;
   users: UserStore;
   clock: Clock;
+  revokeGrant: (grantId: string) => Promise<void>;
 }
 
 /** The resource that tokens are for when a request names none: Tessera's own API. */
@@ -52,7 +53,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const now = () => Math.floor(options.clock.now().getTime() / 1000);
 
   const configuration: Configuration = {
-    adapter: adapterFactory({ store: options.store, clients: options.clients, clock: options.clock }),
+    adapter: adapterFactory({ store: options.store, clients: options.clients, clock: options.clock, revokeGrant: options.revokeGrant }),
     jwks: options.jwks as Configuration['jwks'],
     cookies: { keys: options.cookieKeys },
     routes: OAUTH_ROUTES,

@@ -40,18 +40,33 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
 
     const id = createHash('sha256').update(token).digest('hex');
     const outcomeKey = `refresh:${id}`;
-    // The first presentation within the window rotates; any other waits for its answer.
-    if (await options.ephemeral.setIfAbsent(`${outcomeKey}:lock`, '1', Math.max(LOCK_MS, options.windowSeconds * 1000))) {
-      await next();
-      const body = ctx.body as Record<string, unknown> | undefined;
-      const outcome: StoredOutcome = ctx.status === 200 && body?.refresh_token ? { clientId, sealed: seal(token, JSON.stringify(body)) } : { clientId };
-      await options.ephemeral.set(outcomeKey, JSON.stringify(outcome), options.windowSeconds * 1000);
-      return;
-    }
-    const outcome = await waitFor(options.ephemeral, outcomeKey, waitMs);
+    const lockKey = `${outcomeKey}:lock`;
+    // Within the window, the answer of the first presentation is replayed.
+    let outcome = await readOutcome(options.ephemeral, outcomeKey);
     if (outcome === null) {
-      unavailable(ctx, 'A refresh with this token is still in progress');
-      return;
+      if (await options.ephemeral.setIfAbsent(lockKey, '1', LOCK_MS)) {
+        // The first presentation rotates; its answer is kept for the window. After the window
+        // nothing is kept, and the provider treats a presentation as reuse (and revokes the grant).
+        try {
+          await next();
+          const body = ctx.body as Record<string, unknown> | undefined;
+          const succeeded = ctx.status === 200 && typeof body?.refresh_token === 'string';
+          // A failure the caller may retry (503) is not remembered: the token was not consumed.
+          if (succeeded || ctx.status < 500) {
+            const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)) } : { clientId };
+            await options.ephemeral.set(outcomeKey, JSON.stringify(stored), options.windowSeconds * 1000);
+          }
+        } finally {
+          await options.ephemeral.delete(lockKey).catch(() => undefined);
+        }
+        return;
+      }
+      // Another request is rotating this token right now: wait for its answer.
+      outcome = await waitFor(options.ephemeral, outcomeKey, lockKey, waitMs);
+      if (outcome === null) {
+        unavailable(ctx, 'A refresh with this token is still in progress');
+        return;
+      }
     }
     if (!outcome.sealed || outcome.clientId !== clientId) return next();
     ctx.status = 200;
@@ -67,13 +82,22 @@ export function unavailable(ctx: Context, description: string): void {
   ctx.body = { error: 'temporarily_unavailable', error_description: description };
 }
 
-async function waitFor(ephemeral: EphemeralStore, key: string, ms: number): Promise<StoredOutcome | null> {
+async function readOutcome(ephemeral: EphemeralStore, key: string): Promise<StoredOutcome | null> {
+  const value = await ephemeral.get(key);
+  return value === null ? null : (JSON.parse(value) as StoredOutcome);
+}
+
+/**
+ * The first request's answer, once it has one. Null when it ended without one to share (it
+ * failed and may be retried) or did not end within `ms`.
+ */
+async function waitFor(ephemeral: EphemeralStore, key: string, lockKey: string, ms: number): Promise<StoredOutcome | null> {
   const until = Date.now() + ms;
   for (;;) {
-    const value = await ephemeral.get(key);
-    if (value !== null) return JSON.parse(value) as StoredOutcome;
-    if (Date.now() > until) return null;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    const outcome = await readOutcome(ephemeral, key);
+    if (outcome !== null) return outcome;
+    if ((await ephemeral.get(lockKey)) === null || Date.now() > until) return null;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -326,14 +326,15 @@ export function describeOAuthModelStore(name: string, open: () => Promise<Opened
         await expect(store.destroy('AccessToken', newId())).resolves.toBeUndefined();
       });
 
-      it('forgets the consumption: the id upserted again is a fresh record', async () => {
+      it('never forgets a consumption: the id upserted again stays consumed', async () => {
+        // A redemption that read the record before it was destroyed must still lose afterwards.
         const id = newId();
         await store.upsert('AuthorizationCode', id, { v: 1 }, inAnHour());
         expect(await store.consume('AuthorizationCode', id, clock.now())).toBe(true);
         await store.destroy('AuthorizationCode', id);
         await store.upsert('AuthorizationCode', id, { v: 2 }, inAnHour());
-        expect((await store.find('AuthorizationCode', id))?.consumedAt).toBeNull();
-        expect(await store.consume('AuthorizationCode', id, clock.now())).toBe(true);
+        expect((await store.find('AuthorizationCode', id))?.consumedAt).not.toBeNull();
+        expect(await store.consume('AuthorizationCode', id, clock.now())).toBe(false);
       });
     });
 
@@ -359,10 +360,11 @@ export function describeOAuthModelStore(name: string, open: () => Promise<Opened
           expect(await store.consume(model, mine, clock.now())).toBe(false);
         }
         expect(await store.find('Session', ungranted)).not.toBeNull();
-        // The consumption went with the record.
+        // The consumption outlives the record: consumed once, consumed for good.
         const refresh = ids.get('RefreshToken')!.mine;
         await store.upsert('RefreshToken', refresh, { grantId: grant }, inAnHour());
-        expect((await store.find('RefreshToken', refresh))?.consumedAt).toBeNull();
+        expect((await store.find('RefreshToken', refresh))?.consumedAt).not.toBeNull();
+        expect(await store.consume('RefreshToken', refresh, clock.now())).toBe(false);
       });
 
       it('is no error for a grant with no records', async () => {

@@ -87,12 +87,14 @@ export function describeAuthenticatedRoute(harness: () => ApiHarness, route: Aut
     it('answers 403 when the organization is disabled', async () => {
       const { secret } = await h.keyFor(h.members.ownerB);
       await h.tessera.stores.organizations.update(h.orgB, { disabled: true });
+      h.clock.advance(h.tessera.config.principalCacheMaxAgeMs); // past any cached principal
       try {
         const res = await call({ key: secret });
         expect(res.status).toBe(403);
         expect(res.body).toEqual({ error: { code: 'FORBIDDEN', message: 'This organization is disabled' } });
       } finally {
         await h.tessera.stores.organizations.update(h.orgB, { disabled: false });
+        h.clock.advance(h.tessera.config.principalCacheMaxAgeMs);
       }
     });
 

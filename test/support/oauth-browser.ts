@@ -369,7 +369,8 @@ export async function startOAuthApp(mode: OAuthStoreMode, options: OAuthAppOptio
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await tessera.close();
-      if (mode === 'external') {
+      // A suite's own server is thrown away with its data; on the shared one, drop the database.
+      if (mode === 'external' && !options.mongodbUri) {
         const connection = await mongoose.createConnection(storeEnv.MONGODB_URI!).asPromise();
         await connection.dropDatabase();
         await connection.close();

@@ -18,7 +18,7 @@ interface Entry {
  * invisible at once and deleted lazily (when met) and by a periodic sweep, so memory stays bounded.
  *
  * Consumption belongs to the id while the record lives: re-upserting a consumed record keeps it
- * consumed (once consumed, always consumed); only destroy, revokeByGrantId or expiry forget it.
+ * consumed (once consumed, always consumed), even after destroy or revokeByGrantId; only expiry forgets it.
  */
 export class MemoryOAuthModelStore implements OAuthModelStore {
   /** By `${model}:${id}`. */
@@ -38,6 +38,12 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
     this.sweeper.unref();
   }
 
+  /**
+   * Consumption outlives its record until the record's own expiry (as MongoDB's markers do): an id
+   * destroyed or revoked and upserted again stays consumed. Once consumed, always consumed.
+   */
+  private readonly consumed = new Map<string, { at: number; expiresAt: number | null }>();
+
   stop(): void {
     clearInterval(this.sweeper);
   }
@@ -46,11 +52,12 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
     const key = recordKey(model, id);
     const previous = this.live(key);
     if (this.records.has(key)) this.remove(key);
+    const marker = this.consumed.get(key);
     const entry: Entry = {
       model,
       payload: structuredClone(payload),
       expiresAt: expiresAt === null ? null : expiresAt.getTime(),
-      consumedAt: previous?.consumedAt ?? null,
+      consumedAt: previous?.consumedAt ?? (marker && (marker.expiresAt === null || marker.expiresAt > this.clock.now().getTime()) ? new Date(marker.at) : null),
       uid: stringField(payload, 'uid'),
       userCode: stringField(payload, 'userCode'),
       grantId: stringField(payload, 'grantId'),
@@ -78,6 +85,7 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
     const entry = this.live(recordKey(model, id));
     if (!entry || entry.consumedAt !== null) return false;
     entry.consumedAt = new Date(at);
+    this.consumed.set(recordKey(model, id), { at: at.getTime(), expiresAt: entry.expiresAt });
     return true;
   }
 
@@ -98,6 +106,9 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
         this.remove(key);
         deleted += 1;
       }
+    }
+    for (const [key, marker] of this.consumed) {
+      if (marker.expiresAt !== null && marker.expiresAt <= now) this.consumed.delete(key);
     }
     return deleted;
   }

@@ -181,17 +181,17 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     }
   }
 
-  // The record before its marker: in between, a consume finds no record rather than no marker.
+  /*
+   * Markers are never deleted with their records, only by expiry: a redemption that read the
+   * record before it was destroyed or revoked would otherwise find no marker and win. Once
+   * consumed, always consumed (markers carry their record's expiry, so they do not pile up).
+   */
   async destroy(model: string, id: string): Promise<void> {
-    const _id = recordKey(model, id);
-    await mongoCall(() => this.records.deleteOne({ _id }).exec());
-    await mongoCall(() => this.consumed.deleteOne({ _id }).exec());
+    await mongoCall(() => this.records.deleteOne({ _id: recordKey(model, id) }).exec());
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    const docs = await mongoCall(() => this.records.find({ grantId }, { _id: 1 }).lean<Pick<OAuthModelDoc, '_id'>[]>().exec());
     await mongoCall(() => this.records.deleteMany({ grantId }).exec());
-    if (docs.length > 0) await mongoCall(() => this.consumed.deleteMany({ _id: { $in: docs.map((d) => d._id) } }).exec());
   }
 
   private async findOneBy(filter: QueryFilter<OAuthModelDoc>): Promise<OAuthRecord | null> {

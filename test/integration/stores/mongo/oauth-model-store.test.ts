@@ -102,10 +102,12 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await raw('oauth_consumed').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual({ _id: 'AuthorizationCode:c1', at, expiresAt });
     await store.destroy('AuthorizationCode', 'c1');
     expect(await ids('oauth_models')).toEqual([]);
-    expect(await ids('oauth_consumed')).toEqual([]);
+    expect(await ids('oauth_consumed')).toEqual(['AuthorizationCode:c1']); // until it expires
   });
 
-  it('deletes the markers of revoked records with them', async () => {
+  it('keeps the markers of revoked records until they expire: consumption is never undone', async () => {
+    // A redemption that read the record before the grant was revoked must still lose when it
+    // tries to consume afterwards: deleting the marker would let it win.
     const expiresAt = new Date(clock.now().getTime() + 60_000);
     await store.upsert('RefreshToken', 'r1', { grantId: 'g1' }, expiresAt);
     await store.upsert('RefreshToken', 'r2', { grantId: 'g2' }, expiresAt);
@@ -113,7 +115,9 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await store.consume('RefreshToken', 'r2', clock.now())).toBe(true);
     await store.revokeByGrantId('g1');
     expect(await ids('oauth_models')).toEqual(['RefreshToken:r2']);
-    expect(await ids('oauth_consumed')).toEqual(['RefreshToken:r2']);
+    expect(await ids('oauth_consumed')).toEqual(['RefreshToken:r1', 'RefreshToken:r2']);
+    await store.upsert('RefreshToken', 'r1', { grantId: 'g1' }, expiresAt);
+    expect(await store.consume('RefreshToken', 'r1', clock.now())).toBe(false);
   });
 
   it('sweeps expired records and markers, keeping a marker as long as its re-upserted record', async () => {

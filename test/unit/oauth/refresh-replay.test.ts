@@ -1,0 +1,159 @@
+/**
+ * The refresh idempotency window (src/oauth/refresh-replay.ts) on its own, with the memory
+ * ephemeral store on a frozen clock and a stand-in for the provider: duplicates within the window
+ * get the first answer; after the window, and after a failed first attempt, a presentation must
+ * reach the provider (which rotates, or detects reuse) — never hang on a lock nobody will release.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { Context, Next } from 'koa';
+import { refreshReplay } from '../../../src/oauth/refresh-replay.ts';
+import { hashClientSecret } from '../../../src/services/client-service.ts';
+import { MemoryClientStore } from '../../../src/stores/memory/memory-client-store.ts';
+import { MemoryEphemeralStore } from '../../../src/stores/memory/memory-ephemeral-store.ts';
+import { FrozenClock } from '../../support/frozen-clock.ts';
+import { recordSecret } from '../../support/log-capture.ts';
+
+const CLIENT = { id: 'zapier', secret: recordSecret('s'.repeat(20) + 'connector-secret-value') };
+const OTHER = { id: 'make', secret: recordSecret('m'.repeat(20) + 'connector-secret-value') };
+const REFRESH_TOKEN = recordSecret('R'.repeat(43));
+const WAIT_MS = 300;
+
+interface FakeContext {
+  state: { oauthForm: URLSearchParams };
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+  get(name: string): string;
+  set(name: string, value: string): void;
+}
+
+function tokenRequest(client: { id: string; secret: string }, refreshToken = REFRESH_TOKEN): FakeContext {
+  const authorization = recordSecret(`Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`);
+  const headers: Record<string, string> = {};
+  return {
+    state: { oauthForm: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }) },
+    status: 404,
+    body: undefined,
+    headers,
+    get: (name) => (name.toLowerCase() === 'authorization' ? authorization : ''),
+    set: (name, value) => {
+      headers[name.toLowerCase()] = value;
+    },
+  };
+}
+
+/** A stand-in for oidc-provider's token endpoint: each call rotates (a new pair) after a moment. */
+function fakeProvider(answer: (call: number) => { status: number; body: unknown } | Error = (n) => ({ status: 200, body: { access_token: `access-${n}`, refresh_token: `refresh-${n}`, token_type: 'Bearer' } })) {
+  let calls = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const next = (ctx: FakeContext): Next => async () => {
+    const call = ++calls;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise((r) => setTimeout(r, 20));
+    inFlight--;
+    const result = answer(call);
+    if (result instanceof Error) throw result;
+    ctx.status = result.status;
+    ctx.body = result.body;
+  };
+  return { next, calls: () => calls, maxInFlight: () => maxInFlight };
+}
+
+async function setup(windowSeconds: number) {
+  const clock = new FrozenClock(new Date());
+  const ephemeral = new MemoryEphemeralStore(clock);
+  const clients = new MemoryClientStore();
+  for (const c of [CLIENT, OTHER]) {
+    await clients.insert({
+      id: c.id,
+      name: c.id,
+      type: 'connector',
+      secretHash: hashClientSecret(c.secret),
+      redirectUris: ['https://example.com/cb'],
+      scopes: [],
+      disabled: false,
+      orgId: null,
+      createdAt: clock.now(),
+    });
+  }
+  const middleware = refreshReplay({ windowSeconds, ephemeral, clients, waitMs: WAIT_MS });
+  const run = async (ctx: FakeContext, next: (ctx: FakeContext) => Next): Promise<FakeContext> => {
+    await middleware(ctx as unknown as Context, next(ctx));
+    return ctx;
+  };
+  return { clock, run, close: () => ephemeral.close() };
+}
+
+describe('refresh replay window', () => {
+  it('two presentations at once: the provider rotates once and both get the same pair', async () => {
+    const { run, close } = await setup(30);
+    const provider = fakeProvider();
+    const [a, b] = await Promise.all([run(tokenRequest(CLIENT), provider.next), run(tokenRequest(CLIENT), provider.next)]);
+    expect(provider.calls()).toBe(1);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(b.body).toEqual(a.body);
+    await close();
+  });
+
+  it('a presentation within the window gets the same pair without reaching the provider', async () => {
+    const { clock, run, close } = await setup(30);
+    const provider = fakeProvider();
+    const first = await run(tokenRequest(CLIENT), provider.next);
+    clock.advance(20_000);
+    const again = await run(tokenRequest(CLIENT), provider.next);
+    expect(provider.calls()).toBe(1);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    await close();
+  });
+
+  it('another client presenting the token does not get the pair: it goes to the provider', async () => {
+    const { run, close } = await setup(30);
+    const provider = fakeProvider();
+    await run(tokenRequest(CLIENT), provider.next);
+    const other = await run(tokenRequest(OTHER), provider.next);
+    expect(provider.calls()).toBe(2);
+    expect(other.body).toEqual(expect.objectContaining({ access_token: 'access-2' }));
+    await close();
+  });
+
+  it('after a window shorter than the lock, a presentation reaches the provider at once (which then detects reuse)', async () => {
+    const { clock, run, close } = await setup(1);
+    const provider = fakeProvider();
+    await run(tokenRequest(CLIENT), provider.next);
+    clock.advance(1_500);
+    const started = Date.now();
+    const late = await run(tokenRequest(CLIENT), provider.next);
+    expect({ calls: provider.calls(), status: late.status }).toEqual({ calls: 2, status: 200 });
+    expect(Date.now() - started).toBeLessThan(WAIT_MS);
+    await close();
+  });
+
+  it('after a first attempt that failed (5xx), retries at once are still one at a time: one rotation, one pair for both', async () => {
+    const { run, close } = await setup(30);
+    const provider = fakeProvider((n) =>
+      n === 1 ? { status: 503, body: { error: 'temporarily_unavailable' } } : { status: 200, body: { access_token: `access-${n}`, refresh_token: `refresh-${n}` } },
+    );
+    const failed = await run(tokenRequest(CLIENT), provider.next);
+    expect(failed.status).toBe(503);
+    const [a, b] = await Promise.all([run(tokenRequest(CLIENT), provider.next), run(tokenRequest(CLIENT), provider.next)]);
+    // Two concurrent rotations of one refresh token are reuse: the provider would revoke the grant.
+    expect({ calls: provider.calls() - 1, maxInFlight: provider.maxInFlight() }).toEqual({ calls: 1, maxInFlight: 1 });
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(b.body).toEqual(a.body);
+    await close();
+  });
+
+  it('after a first attempt that threw (a store lost mid-request), a retry reaches the provider instead of waiting for a lock nobody holds', async () => {
+    const { run, close } = await setup(30);
+    const provider = fakeProvider((n) => (n === 1 ? new Error('store lost') : { status: 200, body: { access_token: `access-${n}`, refresh_token: `refresh-${n}` } }));
+    await expect(run(tokenRequest(CLIENT), provider.next)).rejects.toThrow('store lost');
+    const started = Date.now();
+    const retry = await run(tokenRequest(CLIENT), provider.next);
+    expect({ calls: provider.calls(), status: retry.status }).toEqual({ calls: 2, status: 200 });
+    expect(Date.now() - started).toBeLessThan(WAIT_MS);
+    await close();
+  });
+});
