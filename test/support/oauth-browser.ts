@@ -379,7 +379,7 @@ export async function startOAuthApp(mode: OAuthStoreMode, options: OAuthAppOptio
   };
 }
 
-export interface Connection {
+export interface CodeGrant {
   code: string;
   verifier: string;
   state: string;
@@ -391,7 +391,7 @@ export async function connect(
   baseUrl: string,
   fixture: OAuthFixture,
   options: { orgId?: string; scope?: string; browser?: OAuthBrowser } = {},
-): Promise<Connection> {
+): Promise<CodeGrant> {
   const browser = options.browser ?? new OAuthBrowser();
   const { verifier, challenge } = pkce();
   const state = randomBytes(12).toString('base64url');

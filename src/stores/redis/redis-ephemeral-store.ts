@@ -143,6 +143,9 @@ export class RedisEphemeralStore implements EphemeralStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: this.options.timeoutMs,
+      // After a refused connection the socket never reports "close" again, and ioredis would keep
+      // the process alive for its default 2 s before destroying it.
+      disconnectTimeout: 200,
       commandTimeout: this.options.timeoutMs,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
     };

@@ -11,6 +11,7 @@ import {
   connect,
   connectAndExchange,
   csrfOf,
+  oauthPost,
   OAuthBrowser,
   pkce,
   startOAuthApp,
@@ -316,6 +317,24 @@ describe.each(['memory', 'external'] as const)('OAuth security (%s stores)', (mo
         expect({ round, apps: after }).toEqual({ round, apps: before });
       }
     }, 60_000);
+
+    it('an access token revoked at /oauth/revoke is refused at once, even right after it was used', async () => {
+      const tokens = await connectAndExchange(app.url, app.fixture);
+      expect((await apiCall(app.url, 'GET', '/api/v1/me', tokens.access_token)).status).toBe(200);
+      const revoked = await oauthPost(app.url, '/oauth/revoke', app.fixture.connector, { token: tokens.access_token, token_type_hint: 'access_token' });
+      expect(revoked.status).toBe(200);
+      expectUnauthorized(await apiCall(app.url, 'GET', '/api/v1/me', tokens.access_token));
+    });
+
+    it('another client cannot revoke the connector’s tokens: they keep working', async () => {
+      const tokens = await connectAndExchange(app.url, app.fixture);
+      for (const token of [tokens.refresh_token, tokens.access_token]) {
+        const attempt = await oauthPost(app.url, '/oauth/revoke', app.fixture.resourceServer, { token });
+        expect([200, 400, 401]).toContain(attempt.status);
+      }
+      expect((await apiCall(app.url, 'GET', '/api/v1/me', tokens.access_token)).status).toBe(200);
+      expect((await refresh(app, tokens.refresh_token)).status).toBe(200);
+    });
 
     it('a disabled client: its access token answers 403 at /api/v1/me, it cannot refresh nor start an authorization', async () => {
       const own = await startOAuthApp(mode, { label: 'oauth-disabled' });

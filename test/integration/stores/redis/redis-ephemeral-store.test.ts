@@ -46,17 +46,22 @@ describe('RedisEphemeralStore outside the contract', () => {
     await store.close();
   });
 
-  it('resubscribes after Redis comes back', async () => {
+  it('resubscribes after Redis comes back, in a new epoch (messages may have been missed)', async () => {
     const store = await RedisEphemeralStore.open(own.url, { keyPrefix: 's:', timeoutMs: 1_000 });
     const got: string[] = [];
+    expect(store.subscriptionState().healthy).toBe(false); // no subscriber yet: nothing is heard
     await store.subscribe('news', (m) => got.push(m));
+    const before = store.subscriptionState();
+    expect(before.healthy).toBe(true);
     await own.kill('SIGKILL');
+    await waitFor(async () => !store.subscriptionState().healthy);
     await own.restart();
     await waitFor(async () => {
       await store.publish('news', 'after restart').catch(() => undefined);
       return got.includes('after restart');
     });
     expect(got).toContain('after restart');
+    expect(store.subscriptionState()).toEqual({ healthy: true, epoch: before.epoch + 1 });
     await store.close();
   });
 });

@@ -1,0 +1,389 @@
+/**
+ * Revocation across instances, measured (DESIGN.md, Revocation). Two Tessera processes share one
+ * MongoDB database and one private Redis (same key prefix), as the two replicas of
+ * docker-compose.yml. Keys and connected-app grants are revoked through A while B's principal
+ * cache holds them; B must answer `{"active":false}` at introspection within 100 ms at p99 over
+ * 100 trials of each. Then Redis dies: a revocation through A is never followed by B (or A)
+ * accepting the bearer, both report not ready, and Redis coming back empty revives nothing.
+ *
+ * Honesty of the measurement: a B that always read MongoDB would pass the latency assertion
+ * trivially. So, before and after the trials of each kind, a control shows that B really answers
+ * from its cache: the same bearer is disabled in MongoDB behind Tessera's back (no event), and at
+ * that moment A — which holds no entry for it — answers inactive from the store while B keeps
+ * answering active. Another control shows that without an event an entry lives for the cache's
+ * bound (TESSERA_CACHE_MAX_AGE_MS, 5000 ms by default), far above the latencies measured: only the
+ * invalidation through Redis can end it within milliseconds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mongoose, { type Connection } from 'mongoose';
+import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
+import { recordSecret } from '../support/log-capture.ts';
+import { basicAuthorization, connectAndExchange, oauthFixture, RESOURCE_SCOPES } from '../support/oauth-browser.ts';
+import { startRedis, type RunningServer } from '../support/servers.ts';
+import { startTessera, type TesseraProcess } from '../support/tessera-process.ts';
+import { mongoUriFor, uniqueName } from '../support/unique.ts';
+
+const TRIALS = 100;
+const P99_BUDGET_MS = 100;
+/** Tessera's default TESSERA_CACHE_MAX_AGE_MS: the pair runs with it. */
+const CACHE_MAX_AGE_MS = 5_000;
+/** How long a poll may go on before the trial is declared lost (well past the cache bound). */
+const POLL_GIVE_UP_MS = 10_000;
+const INACTIVE = '{"active":false}';
+const KEY_PATTERN = /^tsr_live_[0-9A-Za-z]{38}$/;
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-latency-'));
+
+interface Reply {
+  status: number;
+  text: string;
+  headers: Headers;
+  /** performance.now() when the response headers arrived. */
+  at: number;
+  json(): Record<string, unknown>;
+}
+
+async function send(url: string, init: RequestInit): Promise<Reply> {
+  const res = await fetch(url, init);
+  const at = performance.now();
+  const text = await res.text();
+  return { status: res.status, text, headers: res.headers, at, json: () => JSON.parse(text) as Record<string, unknown> };
+}
+
+function api(base: string, method: string, path: string, bearer: string, body?: unknown): Promise<Reply> {
+  return send(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+function isInactive(reply: Reply): boolean {
+  return reply.status === 200 && reply.text === INACTIVE;
+}
+
+function isActive(reply: Reply): boolean {
+  return reply.status === 200 && reply.text.startsWith('{"active":true');
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface Stats {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+}
+
+function stats(latencies: number[]): Stats {
+  const sorted = [...latencies].sort((x, y) => x - y);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]!, n: sorted.length };
+}
+
+function summary(label: string, s: Stats, extra = ''): string {
+  const ms = (v: number): string => `${v.toFixed(1)} ms`;
+  return `[revocation latency] ${label}: p50 ${ms(s.p50)}, p95 ${ms(s.p95)}, p99 ${ms(s.p99)}, max ${ms(s.max)} over ${s.n} trials${extra}`;
+}
+
+async function waitUntilReady(tessera: TesseraProcess, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${tessera.url}/health/ready`).catch(() => null);
+    if (res?.status === 200) return;
+    await res?.text();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Tessera at ${tessera.url} was not ready within ${timeoutMs} ms:\n${tessera.output()}`);
+}
+
+describe('revocation across two processes, measured', () => {
+  const database = uniqueName('e2e_latency');
+  const mongoUri = mongoUriFor(database);
+  const fixture = oauthFixture();
+  /** Owner of org1, all scopes its role allows: creates and deletes the trial keys. */
+  const bootstrap = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
+  /** The resource server's client_secret_basic value (recorded by basicAuthorization). */
+  const resourceServer = basicAuthorization(fixture.resourceServer);
+  let redis: RunningServer; // private: the outage test kills and restarts it
+  let a: TesseraProcess;
+  let b: TesseraProcess;
+  let db: Connection;
+
+  function introspect(base: string, token: string): Promise<Reply> {
+    return send(`${base}/oauth/introspect`, {
+      method: 'POST',
+      headers: { authorization: resourceServer, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    });
+  }
+
+  /** Introspects twice on `base`: the first answer is stored in its cache, the second served from it. */
+  async function warm(base: string, token: string, expected: Record<string, unknown>): Promise<Record<string, unknown>> {
+    let body: Record<string, unknown> = {};
+    for (let i = 0; i < 2; i++) {
+      const reply = await introspect(base, token);
+      expect({ status: reply.status, active: isActive(reply) }).toEqual({ status: 200, active: true });
+      body = reply.json();
+      expect(body).toMatchObject(expected);
+    }
+    return body;
+  }
+
+  /**
+   * Polls B's introspection back to back from `since` (the moment the revocation returned) until
+   * it answers inactive; returns the milliseconds elapsed. Any answer other than active or
+   * inactive fails the trial.
+   */
+  async function msUntilInactive(base: string, token: string, since: number): Promise<number> {
+    for (;;) {
+      const reply = await introspect(base, token);
+      if (isInactive(reply)) return reply.at - since;
+      if (!isActive(reply)) throw new Error(`introspection at ${base} answered ${reply.status} ${reply.text}`);
+      if (reply.at - since > POLL_GIVE_UP_MS) throw new Error(`still active at ${base} ${POLL_GIVE_UP_MS} ms after the revocation returned`);
+    }
+  }
+
+  async function createKey(name: string): Promise<{ id: string; key: string }> {
+    const created = await api(a.url, 'POST', '/api/v1/api-keys', bootstrap, { name });
+    expect(created.status).toBe(201);
+    const body = created.json();
+    const key = recordSecret(String(body.key));
+    expect(key).toMatch(KEY_PATTERN);
+    return { id: String(body.id), key };
+  }
+
+  /** A connected app of the fixture's user in org2, through the real pages on A; its access token. */
+  async function connectApp(): Promise<string> {
+    const tokens = await connectAndExchange(a.url, fixture);
+    return recordSecret(tokens.access_token);
+  }
+
+  async function deleteKey(base: string, id: string): Promise<Reply> {
+    return api(base, 'DELETE', `/api/v1/api-keys/${id}`, bootstrap);
+  }
+
+  async function deleteApp(base: string, grantId: string): Promise<Reply> {
+    return api(base, 'DELETE', `/api/v1/connected-apps/${grantId}`, fixture.keys.org2);
+  }
+
+  /** A change to a bearer's document that no instance is told about. */
+  async function silently(collection: 'api_keys' | 'connected_apps', id: string, set: Record<string, unknown>): Promise<void> {
+    const result = await db.collection(collection).updateOne({ _id: id as never }, { $set: set });
+    expect(result.matchedCount).toBe(1);
+  }
+
+  /**
+   * The control: `token`, warm in B's cache, is made unusable in MongoDB behind Tessera's back. A
+   * (no entry for it) reads the store and answers inactive; B keeps answering active for the next
+   * 300 ms — its answers come from its cache. The change is then undone, still silently.
+   */
+  async function expectServedFromCache(token: string, expected: Record<string, unknown>, collection: 'api_keys' | 'connected_apps', id: string): Promise<void> {
+    await warm(b.url, token, expected);
+    const field = collection === 'api_keys' ? { active: false } : { revokedAt: new Date() };
+    await silently(collection, id, field);
+    expect(isInactive(await introspect(a.url, token))).toBe(true);
+    const until = performance.now() + 300;
+    let answers = 0;
+    while (performance.now() < until) {
+      const reply = await introspect(b.url, token);
+      expect({ status: reply.status, active: isActive(reply) }).toEqual({ status: 200, active: true });
+      answers++;
+    }
+    expect(answers).toBeGreaterThan(10);
+    await silently(collection, id, collection === 'api_keys' ? { active: true } : { revokedAt: null });
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const seed = {
+      ...fixture.seed,
+      api_keys: [...(fixture.seed.api_keys as unknown[]), { key: bootstrap, user: fixture.user.id, org: fixture.org1, name: 'bootstrap' }],
+    };
+    const seedFile = join(dir, `${database}.json`);
+    writeFileSync(seedFile, JSON.stringify(seed));
+    const env = {
+      MONGODB_URI: mongoUri,
+      REDIS_URL: redis.url,
+      TESSERA_REDIS_PREFIX: `${database}:`,
+      TESSERA_SEED: seedFile,
+      TESSERA_SCOPES: RESOURCE_SCOPES,
+      TESSERA_STORE_TIMEOUT_MS: '1500',
+    };
+    a = await startTessera(env, 'revocation-latency-a');
+    await waitUntilReady(a);
+    b = await startTessera(env, 'revocation-latency-b');
+    await waitUntilReady(b);
+    db = await mongoose.createConnection(mongoUri).asPromise();
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+    if (db) {
+      await db.dropDatabase();
+      await db.close();
+    }
+  });
+
+  it('both run on the same seed: A created it, B found it unchanged', () => {
+    expect(a.output()).toContain('"api_keys":{"created":3,"updated":0,"unchanged":0}');
+    expect(b.output()).toContain('"api_keys":{"created":0,"updated":0,"unchanged":3}');
+  });
+
+  it(`without an event, B's cache entry lives for the cache bound (${CACHE_MAX_AGE_MS} ms), not less`, async () => {
+    const k = await createKey('bound');
+    const warmedAt = performance.now();
+    await warm(b.url, k.key, { kind: 'api_key', key_id: k.id });
+    await silently('api_keys', k.id, { active: false });
+    expect(isInactive(await introspect(a.url, k.key))).toBe(true);
+    const elapsed = await msUntilInactive(b.url, k.key, warmedAt);
+    expect(elapsed).toBeGreaterThan(CACHE_MAX_AGE_MS - 500);
+    expect(elapsed).toBeLessThan(CACHE_MAX_AGE_MS + 1_000);
+    expect((await deleteKey(a.url, k.id)).status).toBe(204);
+  }, 20_000);
+
+  it(`API keys: deleted on A, inactive on B within ${P99_BUDGET_MS} ms at p99 over ${TRIALS} trials, B answering from its cache until then`, async () => {
+    const control = await createKey('control-before');
+    await expectServedFromCache(control.key, { kind: 'api_key', key_id: control.id }, 'api_keys', control.id);
+
+    const latencies: number[] = [];
+    for (let i = 0; i < TRIALS; i++) {
+      const k = await createKey(`trial-${i}`);
+      await warm(b.url, k.key, { kind: 'api_key', key_id: k.id, sub: fixture.user.id, org_id: fixture.org1 });
+      const deleted = await deleteKey(a.url, k.id);
+      expect(deleted.status).toBe(204);
+      latencies.push(await msUntilInactive(b.url, k.key, deleted.at));
+      expect(isInactive(await introspect(a.url, k.key))).toBe(true);
+    }
+
+    // The cache was on throughout: the control holds after the trials too, and the control keys
+    // themselves, deleted through A, end as fast.
+    const after = await createKey('control-after');
+    await expectServedFromCache(after.key, { kind: 'api_key', key_id: after.id }, 'api_keys', after.id);
+    for (const k of [control, after]) {
+      await warm(b.url, k.key, { key_id: k.id });
+      const deleted = await deleteKey(a.url, k.id);
+      expect(deleted.status).toBe(204);
+      expect(await msUntilInactive(b.url, k.key, deleted.at)).toBeLessThan(P99_BUDGET_MS);
+    }
+
+    const s = stats(latencies);
+    console.log(summary('api keys', s));
+    expect(s.n).toBe(TRIALS);
+    expect(s.p99).toBeLessThan(P99_BUDGET_MS);
+    // Only the invalidation can do this: an entry left alone lives CACHE_MAX_AGE_MS (test above).
+    expect(s.max).toBeLessThan(CACHE_MAX_AGE_MS / 10);
+  }, 180_000);
+
+  it(`connected apps: a grant revoked on A, its access token inactive on B within ${P99_BUDGET_MS} ms at p99 over ${TRIALS} trials`, async () => {
+    const expected = { kind: 'oauth', client_id: fixture.connector.id, sub: fixture.user.id, org_id: fixture.org2 };
+    const controlToken = await connectApp();
+    const controlGrant = String((await warm(b.url, controlToken, expected)).grant_id);
+    await expectServedFromCache(controlToken, expected, 'connected_apps', controlGrant);
+
+    const latencies: number[] = [];
+    const flows: number[] = [];
+    for (let i = 0; i < TRIALS; i++) {
+      // One full authorization flow per trial (authorize, sign in, consent, code exchange) on A.
+      const started = performance.now();
+      const token = await connectApp();
+      flows.push(performance.now() - started);
+      const grantId = String((await warm(b.url, token, expected)).grant_id);
+      expect(grantId).not.toBe(controlGrant);
+      const deleted = await deleteApp(a.url, grantId);
+      expect(deleted.status).toBe(204);
+      latencies.push(await msUntilInactive(b.url, token, deleted.at));
+      expect(isInactive(await introspect(a.url, token))).toBe(true);
+    }
+
+    await expectServedFromCache(controlToken, expected, 'connected_apps', controlGrant);
+    await warm(b.url, controlToken, expected);
+    const deleted = await deleteApp(a.url, controlGrant);
+    expect(deleted.status).toBe(204);
+    expect(await msUntilInactive(b.url, controlToken, deleted.at)).toBeLessThan(P99_BUDGET_MS);
+
+    const s = stats(latencies);
+    const flow = stats(flows);
+    console.log(summary('connected apps', s, ` (one authorization flow per trial: p50 ${flow.p50.toFixed(0)} ms, max ${flow.max.toFixed(0)} ms)`));
+    expect(s.n).toBe(TRIALS);
+    expect(s.p99).toBeLessThan(P99_BUDGET_MS);
+    expect(s.max).toBeLessThan(CACHE_MAX_AGE_MS / 10);
+  }, 300_000);
+
+  it('Redis stopped: a key and a grant revoked on A are never accepted again by B or A; both report not ready; Redis back empty revives nothing', async () => {
+    const k = await createKey('outage');
+    const token = await connectApp();
+    const expected = { kind: 'oauth', client_id: fixture.connector.id };
+    const grantId = String((await warm(b.url, token, expected)).grant_id);
+    await warm(b.url, k.key, { kind: 'api_key', key_id: k.id });
+    expect((await api(b.url, 'GET', '/api/v1/me', k.key)).status).toBe(200);
+
+    await redis.kill('SIGKILL');
+
+    const deletedKey = await deleteKey(a.url, k.id);
+    const deletedApp = await deleteApp(a.url, grantId);
+    for (const deleted of [deletedKey, deletedApp]) {
+      expect([204, 503]).toContain(deleted.status);
+      if (deleted.status === 503) {
+        expect(deleted.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+        expect(deleted.headers.get('retry-after')).toMatch(/^\d+$/);
+      }
+    }
+
+    // Never active again, on either instance, for a while (at introspection and at the API):
+    // inactive from the store of record, or 503.
+    const refused = (reply: Reply): boolean => isInactive(reply) || reply.status === 503;
+    const refusedAtApi = (reply: Reply): boolean => reply.status === 401 || reply.status === 503;
+    const seen = new Set<string>();
+    const until = performance.now() + 500;
+    while (performance.now() < until) {
+      for (const tessera of [b, a]) {
+        for (const bearer of [k.key, token]) {
+          const reply = await introspect(tessera.url, bearer);
+          seen.add(`introspect ${reply.status}`);
+          expect({ status: reply.status, text: reply.text, refused: refused(reply) }).toMatchObject({ refused: true });
+          const me = await api(tessera.url, 'GET', '/api/v1/me', bearer);
+          seen.add(`me ${me.status}`);
+          expect({ status: me.status, text: me.text, refused: refusedAtApi(me) }).toMatchObject({ refused: true });
+        }
+      }
+    }
+    console.log(`[revocation latency] Redis down: DELETE key ${deletedKey.status}, DELETE app ${deletedApp.status}; answers seen: ${[...seen].sort().join(', ')}`);
+
+    for (const tessera of [a, b]) {
+      const ready = await send(`${tessera.url}/health/ready`, {});
+      expect(ready.status).toBe(503);
+      expect(ready.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      expect(String((ready.json().error as { message: string }).message)).toMatch(/redis/i);
+    }
+
+    // Redis comes back empty: MongoDB, the store of record, keeps both revoked.
+    await redis.restart();
+    await waitUntilReady(a);
+    await waitUntilReady(b);
+    if (deletedKey.status === 503) expect((await deleteKey(a.url, k.id)).status).toBe(204);
+    if (deletedApp.status === 503) expect((await deleteApp(a.url, grantId)).status).toBe(204);
+    for (const tessera of [b, a]) {
+      for (const bearer of [k.key, token]) {
+        expect(isInactive(await introspect(tessera.url, bearer))).toBe(true);
+        expect((await api(tessera.url, 'GET', '/api/v1/me', bearer)).status).toBe(401);
+      }
+    }
+    expect((await api(b.url, 'GET', '/api/v1/me', bootstrap)).status).toBe(200);
+
+    // And revocation across instances works again once the subscriptions are back.
+    const fresh = await createKey('after-outage');
+    await warm(b.url, fresh.key, { kind: 'api_key', key_id: fresh.id });
+    const deleted = await deleteKey(a.url, fresh.id);
+    expect(deleted.status).toBe(204);
+    expect(await msUntilInactive(b.url, fresh.key, deleted.at)).toBeLessThan(P99_BUDGET_MS);
+  }, 60_000);
+});

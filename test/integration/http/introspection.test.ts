@@ -1,0 +1,3 @@
+import { describeIntrospection } from '../../suites/introspection.suite.ts';
+
+describeIntrospection('external');

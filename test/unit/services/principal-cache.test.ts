@@ -1,0 +1,157 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import type { Principal } from '../../../src/domain/principal.ts';
+import type { Resolution } from '../../../src/services/authenticator.ts';
+import { BearerEvents } from '../../../src/services/bearer-events.ts';
+import { hashKey } from '../../../src/services/key-hash.ts';
+import { PrincipalCache } from '../../../src/services/principal-cache.ts';
+import { MemoryEphemeralStore } from '../../../src/stores/memory/memory-ephemeral-store.ts';
+import { FrozenClock } from '../../support/frozen-clock.ts';
+
+/** An ephemeral store whose subscription health and epoch the test controls. */
+class ControlledEphemeral extends MemoryEphemeralStore {
+  state = { healthy: true, epoch: 0 };
+  override subscriptionState(): { healthy: boolean; epoch: number } {
+    return this.state;
+  }
+}
+
+function principal(overrides: Partial<Principal> = {}): Principal {
+  return {
+    kind: 'api_key',
+    userId: 'usr_1',
+    orgId: 'org_1',
+    scopes: ['leads:read'],
+    role: 'owner',
+    keyId: 'key_1',
+    env: 'live',
+    rateLimitPerMinute: null,
+    issuedAt: new Date('2026-01-01T00:00:00Z'),
+    expiresAt: null,
+    ...overrides,
+  };
+}
+
+let clock: FrozenClock;
+let ephemeral: ControlledEphemeral;
+let answers: Map<string, Resolution>;
+let calls: string[];
+let cache: PrincipalCache;
+
+beforeEach(() => {
+  clock = new FrozenClock('2026-06-01T00:00:00Z');
+  ephemeral = new ControlledEphemeral(clock);
+  answers = new Map();
+  calls = [];
+  cache = new PrincipalCache(
+    async (bearer) => {
+      calls.push(bearer);
+      return answers.get(bearer) ?? { status: 'inactive', reason: 'unknown' };
+    },
+    ephemeral,
+    clock,
+    { maxAgeMs: 5_000, maxEntries: 3 },
+  );
+});
+
+const active = (p: Principal): Resolution => ({ status: 'active', principal: p });
+
+describe('PrincipalCache', () => {
+  it('answers a second lookup without resolving again (no store round trip)', async () => {
+    answers.set('tok', active(principal()));
+    expect(await cache.lookup('tok')).toEqual(active(principal()));
+    expect(await cache.lookup('tok')).toEqual(active(principal()));
+    expect(calls).toEqual(['tok']);
+  });
+
+  it('drops a key when its event arrives, and resolves it again', async () => {
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    answers.set('tok', { status: 'inactive', reason: 'revoked' });
+    cache.invalidate({ kind: 'api_key', hash: hashKey('tok'), id: 'key_1' });
+    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked' });
+    expect(calls).toEqual(['tok', 'tok']);
+  });
+
+  it('drops every token of a grant, and of a client, on their events', async () => {
+    const oauth = (grantId: string, clientId: string) => principal({ kind: 'oauth', keyId: undefined, env: undefined, grantId, clientId });
+    answers.set('a', active(oauth('g1', 'c1')));
+    answers.set('b', active(oauth('g1', 'c1')));
+    answers.set('c', active(oauth('g2', 'c2')));
+    for (const t of ['a', 'b', 'c']) await cache.lookup(t);
+    cache.invalidate({ kind: 'grant', id: 'g1' });
+    for (const t of ['a', 'b', 'c']) await cache.lookup(t);
+    expect(calls).toEqual(['a', 'b', 'c', 'a', 'b']);
+    cache.invalidate({ kind: 'client', id: 'c2' });
+    await cache.lookup('c');
+    expect(calls.at(-1)).toBe('c');
+  });
+
+  it('hears events published through BearerEvents, including this instance’s own, at once', async () => {
+    const events = new BearerEvents(ephemeral, () => undefined);
+    await cache.start(events);
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    await events.publish({ kind: 'api_key', hash: hashKey('tok'), id: 'key_1' });
+    await cache.lookup('tok'); // no tick has passed: the local delivery was synchronous
+    expect(calls).toEqual(['tok', 'tok']);
+  });
+
+  it('bounds a lost invalidation: an entry is trusted for at most maxAgeMs', async () => {
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    answers.set('tok', { status: 'inactive', reason: 'revoked' }); // ...and the message is lost
+    clock.advance(4_999);
+    expect((await cache.lookup('tok')).status).toBe('active');
+    clock.advance(1);
+    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked' });
+  });
+
+  it('never outlives the bearer’s own expiry', async () => {
+    answers.set('tok', active(principal({ expiresAt: new Date(clock.now().getTime() + 1_000) })));
+    await cache.lookup('tok');
+    clock.advance(1_000);
+    await cache.lookup('tok');
+    expect(calls).toEqual(['tok', 'tok']);
+  });
+
+  it('distrusts everything cached before the subscription dropped (a new epoch)', async () => {
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    ephemeral.state = { healthy: true, epoch: 1 };
+    await cache.lookup('tok');
+    expect(calls).toEqual(['tok', 'tok']);
+  });
+
+  it('serves nothing from the cache, and caches nothing, while the subscription is down', async () => {
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    ephemeral.state = { healthy: false, epoch: 0 };
+    await cache.lookup('tok');
+    await cache.lookup('tok');
+    expect(calls).toEqual(['tok', 'tok', 'tok']);
+    expect(cache.size).toBe(0);
+  });
+
+  it('caches unknown bearers but not malformed ones (they cost no lookup anyway)', async () => {
+    answers.set('bad', { status: 'inactive', reason: 'malformed' });
+    await cache.lookup('nobody');
+    await cache.lookup('nobody');
+    await cache.lookup('bad');
+    await cache.lookup('bad');
+    expect(calls).toEqual(['nobody', 'bad', 'bad']);
+  });
+
+  it('keeps at most maxEntries, evicting the oldest', async () => {
+    for (const t of ['t1', 't2', 't3', 't4']) await cache.lookup(t);
+    expect(cache.size).toBe(3);
+    await cache.lookup('t1');
+    expect(calls).toEqual(['t1', 't2', 't3', 't4', 't1']);
+  });
+
+  it('keys entries by the SHA-256 of the bearer, never the bearer', async () => {
+    answers.set('secret-bearer-value', active(principal()));
+    await cache.lookup('secret-bearer-value');
+    const keys = [...(cache as unknown as { entries: Map<string, unknown> }).entries.keys()];
+    expect(keys).toEqual([hashKey('secret-bearer-value')]);
+  });
+});
