@@ -204,7 +204,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   return {
     health: new HealthService(stores.health),
     accounts: new AccountService(accountDeps),
-    seedImporter: new SeedImporter({ ...accountDeps, apiKeys: stores.apiKeys, clients: stores.clients, format: config.apiKeyFormat, catalog }),
+    seedImporter: new SeedImporter({ ...accountDeps, apiKeys: stores.apiKeys, clients: stores.clients, format: config.apiKeyFormat, catalog, events }),
     audit,
     catalog,
     apiKeys: new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, catalog, format: config.apiKeyFormat, clock }),

@@ -1,7 +1,8 @@
 /**
  * One measured load run with autocannon in this process: a fixed number of keep-alive
  * connections, each cycling through the same list of requests (so consecutive requests carry
- * different tokens). Latencies are also recorded exactly (autocannon's histogram keeps whole
+ * different tokens), each from its own starting point — otherwise every connection would send
+ * the same token at the same moment, which no real traffic does. Latencies are also recorded exactly (autocannon's histogram keeps whole
  * milliseconds), from autocannon's own per-response timings.
  */
 import autocannon from 'autocannon';
@@ -45,6 +46,9 @@ export interface LoadResult {
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   let latencies = new Float64Array(1 << 18);
   let count = 0;
+  let clients = 0;
+  const n = options.requests.length;
+  const step = Math.max(1, Math.floor(n / options.connections));
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -53,6 +57,10 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         duration: options.durationSeconds,
         pipelining: 1,
         requests: options.requests,
+        setupClient: (client) => {
+          const offset = (clients++ * step) % n;
+          client.setRequests([...options.requests.slice(offset), ...options.requests.slice(0, offset)]);
+        },
         timeout: 10,
       },
       (error, result) => {

@@ -40,13 +40,15 @@ try {
     },
   });
 
+  const connector = await provider.Client.find('connector');
+  if (!connector) throw new Error('the connector client is not registered');
   const tokens: string[] = [];
   for (let i = 0; i < TOKENS; i++) {
     const accountId = `user-${i % 10}`;
     const grant = new provider.Grant({ accountId, clientId: 'connector' });
     grant.addResourceScope(RESOURCE, SCOPE);
     const grantId = await grant.save();
-    const token = new provider.AccessToken({ accountId, clientId: 'connector', grantId, scope: SCOPE, gty: 'authorization_code', expiresIn: 3600 });
+    const token = new provider.AccessToken({ accountId, client: connector, grantId, scope: SCOPE, gty: 'authorization_code', expiresIn: 3600 });
     token.setAudience(RESOURCE);
     tokens.push(await token.save());
   }

@@ -36,6 +36,7 @@ export interface ConnectedAppsDeps {
  */
 export class ConnectedAppsService {
   private readonly deps: ConnectedAppsDeps;
+  private readonly revoking = new Map<string, Promise<void>>();
 
   constructor(deps: ConnectedAppsDeps) {
     this.deps = deps;
@@ -86,6 +87,15 @@ export class ConnectedAppsService {
    * authorization server itself revokes a grant (refresh token reuse, /oauth/revoke).
    */
   async revokeGrant(grantId: string): Promise<void> {
+    // oidc-provider ends a grant once per token model, in parallel: do the work once.
+    const running = this.revoking.get(grantId);
+    if (running) return running;
+    const work = this.endGrant(grantId).finally(() => this.revoking.delete(grantId));
+    this.revoking.set(grantId, work);
+    return work;
+  }
+
+  private async endGrant(grantId: string): Promise<void> {
     await this.deps.connectedApps.revoke(grantId, this.deps.clock.now());
     await this.deps.oauth.revokeByGrantId(grantId);
     await this.deps.oauth.destroy('Grant', grantId);

@@ -2,6 +2,7 @@ import type { OAuthClient } from '../domain/oauth.ts';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { ClientPatch, ClientStore, Clock } from '../ports.ts';
+import type { BearerEvents } from './bearer-events.ts';
 import { hashClientSecret, redirectUriProblem } from './client-service.ts';
 import type { SeedClient } from './seed-file.ts';
 
@@ -9,6 +10,8 @@ export interface ClientImportDeps {
   clients: ClientStore;
   catalog: ScopeCatalog;
   clock: Clock;
+  /** Tells every instance's cache when an import disables (or enables) a client. */
+  events: BearerEvents;
 }
 
 interface PlannedClient {
@@ -74,6 +77,7 @@ export async function applyClients(deps: ClientImportDeps, planned: PlannedClien
       continue;
     }
     await deps.clients.update(record.id, patch);
+    if (patch.disabled !== undefined) await deps.events.publish({ kind: 'client', id: record.id });
     counts.updated++;
   }
   return counts;

@@ -75,6 +75,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+interface Poll {
+  /** From the revocation's response to the first inactive answer. */
+  ms: number;
+  /** Introspection requests sent, the inactive one included. */
+  polls: number;
+  /** Duration of the request that answered inactive. */
+  lastMs: number;
+}
+
 interface Stats {
   p50: number;
   p95: number;
@@ -91,6 +100,13 @@ function stats(latencies: number[]): Stats {
 function summary(label: string, s: Stats, extra = ''): string {
   const ms = (v: number): string => `${v.toFixed(1)} ms`;
   return `[revocation latency] ${label}: p50 ${ms(s.p50)}, p95 ${ms(s.p95)}, p99 ${ms(s.p99)}, max ${ms(s.max)} over ${s.n} trials${extra}`;
+}
+
+/** Where the time goes: how often the very first poll was already inactive, and what that answer cost. */
+function pollDetails(polls: Poll[]): string {
+  const first = polls.filter((p) => p.polls === 1).length;
+  const last = stats(polls.map((p) => p.lastMs));
+  return ` (inactive at the first poll in ${first}/${polls.length}; the inactive answer itself took p50 ${last.p50.toFixed(1)} ms, p99 ${last.p99.toFixed(1)} ms)`;
 }
 
 async function waitUntilReady(tessera: TesseraProcess, timeoutMs = 15_000): Promise<void> {
@@ -143,9 +159,15 @@ describe('revocation across two processes, measured', () => {
    * inactive fails the trial.
    */
   async function msUntilInactive(base: string, token: string, since: number): Promise<number> {
-    for (;;) {
+    return (await pollUntilInactive(base, token, since)).ms;
+  }
+
+  /** As msUntilInactive, with how many polls it took and how long the inactive answer itself took. */
+  async function pollUntilInactive(base: string, token: string, since: number): Promise<Poll> {
+    for (let polls = 1; ; polls++) {
+      const sent = performance.now();
       const reply = await introspect(base, token);
-      if (isInactive(reply)) return reply.at - since;
+      if (isInactive(reply)) return { ms: reply.at - since, polls, lastMs: reply.at - sent };
       if (!isActive(reply)) throw new Error(`introspection at ${base} answered ${reply.status} ${reply.text}`);
       if (reply.at - since > POLL_GIVE_UP_MS) throw new Error(`still active at ${base} ${POLL_GIVE_UP_MS} ms after the revocation returned`);
     }
@@ -254,13 +276,13 @@ describe('revocation across two processes, measured', () => {
     const control = await createKey('control-before');
     await expectServedFromCache(control.key, { kind: 'api_key', key_id: control.id }, 'api_keys', control.id);
 
-    const latencies: number[] = [];
+    const polls: Poll[] = [];
     for (let i = 0; i < TRIALS; i++) {
       const k = await createKey(`trial-${i}`);
       await warm(b.url, k.key, { kind: 'api_key', key_id: k.id, sub: fixture.user.id, org_id: fixture.org1 });
       const deleted = await deleteKey(a.url, k.id);
       expect(deleted.status).toBe(204);
-      latencies.push(await msUntilInactive(b.url, k.key, deleted.at));
+      polls.push(await pollUntilInactive(b.url, k.key, deleted.at));
       expect(isInactive(await introspect(a.url, k.key))).toBe(true);
     }
 
@@ -275,9 +297,12 @@ describe('revocation across two processes, measured', () => {
       expect(await msUntilInactive(b.url, k.key, deleted.at)).toBeLessThan(P99_BUDGET_MS);
     }
 
-    const s = stats(latencies);
-    console.log(summary('api keys', s));
+    const s = stats(polls.map((p) => p.ms));
+    console.log(summary('api keys', s, pollDetails(polls)));
     expect(s.n).toBe(TRIALS);
+    // "A revocation that returned 2xx is honoured by every instance immediately": B's very first
+    // answer after the DELETE returned was already inactive (allowing one trial in a hundred).
+    expect(polls.filter((p) => p.polls > 1).length).toBeLessThanOrEqual(TRIALS / 100);
     expect(s.p99).toBeLessThan(P99_BUDGET_MS);
     // Only the invalidation can do this: an entry left alone lives CACHE_MAX_AGE_MS (test above).
     expect(s.max).toBeLessThan(CACHE_MAX_AGE_MS / 10);
@@ -289,7 +314,7 @@ describe('revocation across two processes, measured', () => {
     const controlGrant = String((await warm(b.url, controlToken, expected)).grant_id);
     await expectServedFromCache(controlToken, expected, 'connected_apps', controlGrant);
 
-    const latencies: number[] = [];
+    const polls: Poll[] = [];
     const flows: number[] = [];
     for (let i = 0; i < TRIALS; i++) {
       // One full authorization flow per trial (authorize, sign in, consent, code exchange) on A.
@@ -300,7 +325,7 @@ describe('revocation across two processes, measured', () => {
       expect(grantId).not.toBe(controlGrant);
       const deleted = await deleteApp(a.url, grantId);
       expect(deleted.status).toBe(204);
-      latencies.push(await msUntilInactive(b.url, token, deleted.at));
+      polls.push(await pollUntilInactive(b.url, token, deleted.at));
       expect(isInactive(await introspect(a.url, token))).toBe(true);
     }
 
@@ -310,10 +335,13 @@ describe('revocation across two processes, measured', () => {
     expect(deleted.status).toBe(204);
     expect(await msUntilInactive(b.url, controlToken, deleted.at)).toBeLessThan(P99_BUDGET_MS);
 
-    const s = stats(latencies);
+    const s = stats(polls.map((p) => p.ms));
     const flow = stats(flows);
-    console.log(summary('connected apps', s, ` (one authorization flow per trial: p50 ${flow.p50.toFixed(0)} ms, max ${flow.max.toFixed(0)} ms)`));
+    console.log(summary('connected apps', s, `${pollDetails(polls)}; one authorization flow per trial: p50 ${flow.p50.toFixed(0)} ms, max ${flow.max.toFixed(0)} ms`));
     expect(s.n).toBe(TRIALS);
+    // "A revocation that returned 2xx is honoured by every instance immediately": B's very first
+    // answer after the DELETE returned was already inactive (allowing one trial in a hundred).
+    expect(polls.filter((p) => p.polls > 1).length).toBeLessThanOrEqual(TRIALS / 100);
     expect(s.p99).toBeLessThan(P99_BUDGET_MS);
     expect(s.max).toBeLessThan(CACHE_MAX_AGE_MS / 10);
   }, 300_000);

@@ -1,0 +1,117 @@
+/** What the machine is, and how busy all of its cores were over an interval (from /proc/stat). */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+export interface Machine {
+  cores: number;
+  model: string;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  date: string;
+}
+
+export function describeMachine(): Machine {
+  let model = cpus()[0]?.model ?? 'unknown';
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (match) model = match[1]!.trim();
+  } catch {
+    // not Linux: os.cpus() it is
+  }
+  return {
+    cores: cpus().length,
+    model,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export interface CpuTimes {
+  busy: number;
+  total: number;
+}
+
+/** Cumulative jiffies of all cores; null where /proc/stat does not exist. */
+export function systemCpu(): CpuTimes | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** Busy share of the whole machine between two readings, in percent of ONE core (200 % = 2 cores busy). */
+export function busyPercent(before: CpuTimes | null, after: CpuTimes | null, cores: number): number | null {
+  if (!before || !after || after.total === before.total) return null;
+  return ((after.busy - before.busy) / (after.total - before.total)) * 100 * cores;
+}
+
+/**
+ * CPU jiffies (user + system) of this process and all its descendants still alive — the load
+ * generator, the targets, Redis and the MongoDB server — so that what *other* processes on the
+ * machine used during a run can be told apart. Null where /proc does not exist.
+ */
+export function ownTreeCpu(): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const name of entries) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // The command name may contain spaces and parentheses: fields start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(name), Number(fields[1]));
+      ticks.set(Number(name), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; p = parent.get(p) ?? 0, hops++) if (p === process.pid) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, t] of ticks) if (inTree(pid)) total += t;
+  return total;
+}
+
+/** Jiffies → % of one core over an interval measured in /proc/stat jiffies of all cores. */
+export function treePercent(ticksBefore: number | null, ticksAfter: number | null, before: CpuTimes | null, after: CpuTimes | null, cores: number): number | null {
+  if (ticksBefore === null || ticksAfter === null || !before || !after || after.total === before.total) return null;
+  return ((ticksAfter - ticksBefore) / (after.total - before.total)) * 100 * cores;
+}
+
+/**
+ * Waits until processes outside this benchmark use less than `maxPercent` of one core over a
+ * one-second sample, for at most `timeoutMs`; returns the last sample (% of one core).
+ */
+export async function waitForQuiet(maxPercent: number, timeoutMs: number, onWait: (busy: number) => void): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  let warned = false;
+  for (;;) {
+    const m0 = systemCpu();
+    const t0 = ownTreeCpu();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const m1 = systemCpu();
+    const t1 = ownTreeCpu();
+    const all = busyPercent(m0, m1, cpus().length);
+    const ours = treePercent(t0, t1, m0, m1, cpus().length);
+    if (all === null || ours === null) return null;
+    const others = Math.max(0, all - ours);
+    if (others < maxPercent || Date.now() >= deadline) return others;
+    if (!warned) onWait(others);
+    warned = true;
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The benchmark's output: a console table, the ratios and target verdicts, bench/results.md and
+ * the bar chart bench/results.svg (hand-written SVG, no dependencies).
+ */
+import type { LoadResult } from './load.ts';
+import type { Machine } from './machine.ts';
+
+export type CaseGroup = 'ceiling' | 'provider' | 'tessera' | 'tessera-warn';
+
+export interface CaseResult {
+  id: string;
+  label: string;
+  group: CaseGroup;
+  load: LoadResult;
+  /** CPU time of the server process over the measured run, in % of one core. */
+  serverCpu: number | null;
+  /** Event-loop utilisation of the server process over the measured run (0–1). */
+  serverElu: number | null;
+  /** CPU of this process (autocannon), in % of one core. */
+  loaderCpu: number;
+  /** All cores of the machine, in % of one core (200 % = both of 2 cores). */
+  machineBusy: number | null;
+  /** What processes outside the benchmark used meanwhile, in % of one core. */
+  otherCpu: number | null;
+  /** Tessera only: bearer lookups and store resolutions (cache misses) during the measured run. */
+  cache?: { lookups: number; resolves: number };
+}
+
+export interface Settings {
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  tokens: number;
+  cacheMaxAgeMs: number;
+  mongo: string;
+  logFile: string;
+  profiled: boolean;
+}
+
+export interface Ratio {
+  name: string;
+  value: number;
+  target: number;
+  met: boolean;
+}
+
+export interface Verdict {
+  what: string;
+  met: boolean;
+  detail: string;
+}
+
+export const TARGET_SHARE_OF_CEILING = 0.4;
+export const TARGET_TIMES_PROVIDER = 2;
+export const TARGET_P99_MS = 10;
+
+export function hitRatio(result: CaseResult): number | null {
+  if (!result.cache || result.cache.lookups === 0) return null;
+  return 1 - result.cache.resolves / result.cache.lookups;
+}
+
+export function evaluate(results: Map<string, CaseResult>): { ratios: Ratio[]; verdicts: Verdict[] } {
+  const rps = (id: string): number => results.get(id)?.load.requestsPerSecond ?? Number.NaN;
+  const ratios: Ratio[] = [];
+  const ratio = (name: string, top: string, bottom: string, target: number): void => {
+    if (!results.has(top) || !results.has(bottom)) return;
+    const value = rps(top) / rps(bottom);
+    ratios.push({ name, value, target, met: value >= target });
+  };
+  ratio('c/a', 'c', 'a', TARGET_SHARE_OF_CEILING);
+  ratio('d/a', 'd', 'a', TARGET_SHARE_OF_CEILING);
+  ratio('c/b', 'c', 'b', TARGET_TIMES_PROVIDER);
+  ratio('d/b', 'd', 'b', TARGET_TIMES_PROVIDER);
+  ratio('e/a', 'e', 'a', TARGET_SHARE_OF_CEILING);
+  const verdicts: Verdict[] = [];
+  for (const id of ['c', 'd']) {
+    const r = results.get(id);
+    if (!r) continue;
+    const share = ratios.find((x) => x.name === `${id}/a`);
+    const times = ratios.find((x) => x.name === `${id}/b`);
+    if (share) verdicts.push({ what: `(${id}) ≥ ${TARGET_SHARE_OF_CEILING * 100} % of (a)`, met: share.met, detail: `${pct(share.value)} of (a)` });
+    if (times) verdicts.push({ what: `(${id}) ≥ ${TARGET_TIMES_PROVIDER}× (b)`, met: times.met, detail: `${times.value.toFixed(2)}× (b)` });
+    verdicts.push({ what: `(${id}) p99 ≤ ${TARGET_P99_MS} ms`, met: r.load.p99 <= TARGET_P99_MS, detail: `p99 ${ms(r.load.p99)} ms` });
+  }
+  return { ratios, verdicts };
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(1)} %`;
+const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const int = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '–');
+const opt = (v: number | null, f: (x: number) => string): string => (v === null ? '–' : f(v));
+
+function rows(results: CaseResult[]): string[][] {
+  return results.map((r) => [
+    `(${r.id})`,
+    r.label,
+    int(r.load.requestsPerSecond),
+    ms(r.load.p50),
+    ms(r.load.p99),
+    ms(r.load.max),
+    int(r.load.total),
+    opt(r.serverCpu, (v) => `${v.toFixed(0)} %`),
+    opt(r.serverElu, (v) => v.toFixed(2)),
+    `${r.loaderCpu.toFixed(0)} %`,
+    opt(r.machineBusy, (v) => `${v.toFixed(0)} %`),
+    opt(r.otherCpu, (v) => `${v.toFixed(0)} %`),
+    opt(hitRatio(r), (v) => `${(v * 100).toFixed(2)} %`),
+  ]);
+}
+
+const HEADER = ['case', 'what', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'server CPU', 'server ELU', 'autocannon CPU', 'machine CPU', 'other CPU', 'cache hits'];
+
+export function consoleTable(results: CaseResult[]): string {
+  const body = rows(results);
+  const widths = HEADER.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function markdownTable(results: CaseResult[]): string {
+  const body = rows(results);
+  return [
+    `| ${HEADER.join(' | ')} |`,
+    `|${HEADER.map((_, i) => (i <= 1 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...body.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+export function consoleRatios(ratios: Ratio[], verdicts: Verdict[]): string {
+  const lines = ratios.map((r) => `  ${r.name} = ${r.name.endsWith('/b') ? `${r.value.toFixed(2)}×` : pct(r.value)}   (target ≥ ${r.name.endsWith('/b') ? `${r.target}×` : pct(r.target)}: ${r.met ? 'met' : 'MISSED'})`);
+  lines.push('', ...verdicts.map((v) => `  ${v.met ? 'MET   ' : 'MISSED'}  ${v.what}: ${v.detail}`));
+  return lines.join('\n');
+}
+
+export function markdown(machine: Machine, settings: Settings, results: CaseResult[], ratios: Ratio[], verdicts: Verdict[], notes: string[]): string {
+  const headline = results.filter((r) => r.group !== 'tessera-warn');
+  const warn = results.filter((r) => r.group === 'tessera-warn');
+  const allMet = verdicts.every((v) => v.met);
+  return `# Introspection benchmark
+
+Generated by \`npm run bench\` (bench/run.ts) on ${machine.date}. A benchmark, not a test: CI times nothing.
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${machine.model}, ${machine.cores} cores |
+| memory | ${machine.memoryGiB} GiB |
+| Node.js | ${machine.node} (${machine.platform}) |
+| MongoDB | ${settings.mongo} |
+| date | ${machine.date} |
+
+## Method
+
+- Every server under test runs in its own Node.js process; the load generator (autocannon, in
+  the parent process) shares the machine with it — and, for Tessera, with Redis and the MongoDB
+  server. All traffic is on loopback.
+- Each case: ${settings.connections} keep-alive connections, no pipelining; ${settings.warmupSeconds} s warm-up (discarded), then
+  ${settings.durationSeconds} s measured. Every request is a \`POST\` with a form body \`token=…\` and HTTP Basic
+  authentication of a resource-server client; the connections cycle through ${settings.tokens} different tokens.
+- Before measuring, each target's answer is checked once (active for a–d, inactive for e), and a
+  run with any error, timeout or non-2xx response fails the benchmark.
+- req/s is autocannon's mean of per-second counts; p50/p99/max are exact, from every response's
+  time (autocannon's own histogram keeps whole milliseconds). Server CPU and event-loop
+  utilisation (ELU) are the server process's own over the measured run; machine CPU is all
+  cores from /proc/stat (${machine.cores * 100} % = every core busy); "other CPU" is what processes outside the
+  benchmark used meanwhile (before each case the benchmark waits for them to go quiet).
+- Cases:
+  - **(a)** bare \`node:http\` answering the very bytes Tessera answers for an API key — the ceiling;
+  - **(b)** plain oidc-provider 9, its built-in \`POST /token/introspection\`, default in-memory
+    adapter, opaque access tokens each bound to a saved grant;
+  - **(c)(d)(e)** Tessera \`POST /oauth/introspect\` as \`src/main.ts\` builds it (\`createTessera\`,
+    NODE_ENV=production) on MongoDB (${settings.mongo}) and Redis, logging one line per request
+    at LOG_LEVEL=info to a file (${settings.logFile}); with API keys, OAuth access tokens (stored as
+    oidc-provider stores them, with their connected app), and unknown 43-character tokens.
+    The principal cache keeps entries ${settings.cacheMaxAgeMs} ms (the default), so every token is
+    resolved from the stores again every ${settings.cacheMaxAgeMs / 1000} s: "cache hits" is the share of lookups served
+    without a store read during the measured run.${settings.profiled ? '\n- **The Tessera process ran under `--cpu-prof`: its numbers are lower than without the profiler.**' : ''}
+
+## Results
+
+![requests per second per case](results.svg)
+
+${markdownTable(headline)}
+${warn.length > 0 ? `\nFor reference, the same Tessera cases at LOG_LEVEL=warn (no access-log line per request):\n\n${markdownTable(warn)}\n` : ''}
+## Ratios and targets
+
+| ratio | value | target | |
+| --- | ---: | ---: | --- |
+${ratios.map((r) => `| ${r.name} | ${r.name.endsWith('/b') ? `${r.value.toFixed(2)}×` : pct(r.value)} | ≥ ${r.name.endsWith('/b') ? `${r.target}×` : pct(r.target)} | ${r.met ? 'met' : '**missed**'} |`).join('\n')}
+
+| target | result | |
+| --- | --- | --- |
+${verdicts.map((v) => `| ${v.what} | ${v.detail} | ${v.met ? 'met' : '**missed**'} |`).join('\n')}
+
+**${allMet ? 'All targets met in this run.' : 'Not every target was met in this run.'}**
+${notes.length > 0 ? `\n## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+}
+
+const COLORS: Record<CaseGroup, string> = { ceiling: '#8a8f98', provider: '#e07b39', tessera: '#2f6fdf', 'tessera-warn': '#93b5f0' };
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+}
+
+/** Horizontal bars of req/s per case, with the target lines 40 % of (a) and 2× (b). */
+export function svgChart(results: CaseResult[], title: string): string {
+  const labelWidth = 380;
+  const barArea = 470;
+  const valueWidth = 170;
+  const rowHeight = 34;
+  const top = 56;
+  const width = labelWidth + barArea + valueWidth;
+  const height = top + results.length * rowHeight + 58;
+  const a = results.find((r) => r.id === 'a')?.load.requestsPerSecond;
+  const b = results.find((r) => r.id === 'b')?.load.requestsPerSecond;
+  const max = Math.max(...results.map((r) => r.load.requestsPerSecond), a ? a * TARGET_SHARE_OF_CEILING : 0, b ? b * TARGET_TIMES_PROVIDER : 0) * 1.05;
+  const x = (v: number): number => labelWidth + (v / max) * barArea;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="16" y="26" font-size="16" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="16" y="44" fill="#555">requests per second (higher is better); p50 / p99 latency in ms</text>`,
+  ];
+  results.forEach((r, i) => {
+    const y = top + i * rowHeight;
+    const w = Math.max(1, x(r.load.requestsPerSecond) - labelWidth);
+    parts.push(
+      `<text x="${labelWidth - 10}" y="${y + 20}" text-anchor="end">${escapeXml(`(${r.id}) ${r.label}`)}</text>`,
+      `<rect x="${labelWidth}" y="${y + 5}" width="${w.toFixed(1)}" height="${rowHeight - 10}" fill="${COLORS[r.group]}" rx="2"/>`,
+      `<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 20}">${escapeXml(`${Math.round(r.load.requestsPerSecond).toLocaleString('en-US')} req/s · ${r.load.p50.toFixed(1)} / ${r.load.p99.toFixed(1)} ms`)}</text>`,
+    );
+  });
+  const bottom = top + results.length * rowHeight;
+  const marker = (value: number, text: string, color: string, row: number): void => {
+    const mx = x(value).toFixed(1);
+    parts.push(
+      `<line x1="${mx}" y1="${top - 2}" x2="${mx}" y2="${bottom + 4}" stroke="${color}" stroke-width="1.5" stroke-dasharray="5,4"/>`,
+      `<text x="${mx}" y="${bottom + 20 + row * 16}" text-anchor="middle" fill="${color}" font-size="12">${escapeXml(text)}</text>`,
+    );
+  };
+  if (a) marker(a * TARGET_SHARE_OF_CEILING, `target: 40 % of (a) = ${Math.round(a * TARGET_SHARE_OF_CEILING).toLocaleString('en-US')}`, '#b03030', 0);
+  if (b) marker(b * TARGET_TIMES_PROVIDER, `target: 2× (b) = ${Math.round(b * TARGET_TIMES_PROVIDER).toLocaleString('en-US')}`, '#7a4fb0', 1);
+  parts.push(`<line x1="${labelWidth}" y1="${top - 2}" x2="${labelWidth}" y2="${bottom + 4}" stroke="#333"/>`, '</svg>');
+  return `${parts.join('\n')}\n`;
+}

@@ -1,0 +1,364 @@
+/**
+ * `npm run bench`: introspection throughput and latency, side by side, in one run on loopback.
+ *
+ *   (a) bare node:http answering a fixed principal — the ceiling
+ *   (b) oidc-provider's built-in introspection endpoint, opaque access tokens
+ *   (c) Tessera POST /oauth/introspect with API keys
+ *   (d) … with OAuth access tokens
+ *   (e) … with unknown tokens
+ *
+ * Prints req/s and p50/p99 per case, the ratios c/a, d/a, c/b, d/b and whether the targets are
+ * met, and writes bench/results.md and bench/results.svg. A benchmark, not a test.
+ *
+ * Options (after `npm run bench --`):
+ *   --duration <s>      measured seconds per case (10)
+ *   --warmup <s>        discarded warm-up seconds per case (3)
+ *   --connections <n>   concurrent connections (50)
+ *   --tokens <n>        tokens per case (100)
+ *   --no-warn-variant   skip the reference run of (c)(d)(e) at LOG_LEVEL=warn
+ *   --profile           run the Tessera target under --cpu-prof (profiles in bench/tmp/profiles;
+ *                       summarise with bench/profile-summary.ts); its numbers are then lower
+ *   --only <ids>        run only these cases, e.g. --only c,d (a and b are kept for the ratios
+ *                       only when listed)
+ *   --no-write          print only; leave bench/results.md and results.svg alone
+ *   --quiet-wait <s>    before each case, wait up to this long for processes outside the
+ *                       benchmark to go quiet (< 20 % of a core) (180); their CPU during each
+ *                       run is reported as "other CPU"
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateSigningKey } from '../src/config/load-config.ts';
+import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
+import { runLoad, type LoadRequest, type LoadResult } from './lib/load.ts';
+import { busyPercent, describeMachine, ownTreeCpu, systemCpu, treePercent, waitForQuiet } from './lib/machine.ts';
+import { consoleRatios, consoleTable, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
+import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
+import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    tokens: { type: 'string', default: '100' },
+    'no-warn-variant': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    'quiet-wait': { type: 'string', default: '180' },
+  },
+  strict: true,
+});
+
+const DURATION = positive(args.duration, 'duration');
+const WARMUP = positive(args.warmup, 'warmup', true);
+const CONNECTIONS = positive(args.connections, 'connections');
+const TOKENS = positive(args.tokens, 'tokens');
+const ONLY = args.only ? new Set(args.only.split(',').map((s) => s.trim())) : null;
+const wanted = (id: string): boolean => ONLY === null || ONLY.has(id);
+const CORES = describeMachine().cores;
+/** Before each case, wait for other processes to use less than this (% of one core)… */
+const QUIET_PERCENT = 20;
+/** …for at most this long. */
+const QUIET_WAIT_MS = Number(args['quiet-wait']) * 1000;
+
+function positive(raw: string, name: string, zeroOk = false): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!zeroOk && n === 0)) throw new Error(`--${name}: expected a positive number, got "${raw}"`);
+  return n;
+}
+
+/** Everything started here, stopped in reverse order whatever happens. */
+const cleanups: Array<() => Promise<void>> = [];
+let cleaningUp: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaningUp ??= (async () => {
+    await stopAllTargets().catch(() => undefined);
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  })();
+  return cleaningUp;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench: ${signal}: stopping every server`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+process.once('exit', killAllTargetsNow);
+
+function basicAuth(id: string, secret: string): string {
+  // RFC 6749 §2.3.1: form-urlencode each part, then Base64 of "id:secret".
+  const enc = (s: string): string => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+function requestsFor(path: string, authorization: string, tokens: string[]): LoadRequest[] {
+  return tokens.map((token) => ({
+    method: 'POST',
+    path,
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  }));
+}
+
+interface Case {
+  id: string;
+  label: string;
+  group: CaseGroup;
+  target: Target;
+  requests: LoadRequest[];
+  /** Checks one answer; returns what is wrong, or null. */
+  check: (status: number, body: Record<string, unknown>) => string | null;
+}
+
+async function verify(c: Case): Promise<string> {
+  const url = `http://127.0.0.1:${c.target.port}`;
+  // Every token of the case, not just one: a misconfigured token set must not slip through.
+  let first = '';
+  for (const request of c.requests) {
+    const res = await fetch(`${url}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+    const text = await res.text();
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new Error(`(${c.id}) ${c.label}: answer is not JSON (HTTP ${res.status}): ${text.slice(0, 300)}`);
+    }
+    const problem = c.check(res.status, body);
+    if (problem) throw new Error(`(${c.id}) ${c.label}: wrong answer (HTTP ${res.status}): ${problem}\n${text.slice(0, 500)}`);
+    first ||= text;
+  }
+  return first;
+}
+
+const activeAs = (kind?: string) => (status: number, body: Record<string, unknown>): string | null => {
+  if (status !== 200) return 'expected HTTP 200';
+  if (body['active'] !== true) return 'expected active: true';
+  if (kind !== undefined && body['kind'] !== kind) return `expected kind: ${kind}`;
+  if (typeof body['sub'] !== 'string') return 'expected a sub';
+  return null;
+};
+const inactive = (status: number, body: Record<string, unknown>): string | null =>
+  status === 200 && body['active'] === false && Object.keys(body).length === 1 ? null : 'expected exactly {"active":false}';
+
+function others(all: number | null, ours: number | null): number | null {
+  return all === null || ours === null ? null : Math.max(0, all - ours);
+}
+
+function elu(before: { idle: number; active: number }, after: { idle: number; active: number }): number | null {
+  const active = after.active - before.active;
+  const total = active + (after.idle - before.idle);
+  return total > 0 ? active / total : null;
+}
+
+async function measure(c: Case): Promise<CaseResult> {
+  const url = `http://127.0.0.1:${c.target.port}`;
+  // Other work on the machine (a test run, a compiler) would be measured as our slowness.
+  await waitForQuiet(QUIET_PERCENT, QUIET_WAIT_MS, (busy) =>
+    console.log(`(${c.id}) other processes use ${busy.toFixed(0)} % of a core: waiting up to ${QUIET_WAIT_MS / 1000} s for a quiet machine…`),
+  );
+  process.stdout.write(`(${c.id}) ${c.label}: warm-up ${WARMUP} s… `);
+  if (WARMUP > 0) {
+    const warm = await runLoad({ url, requests: c.requests, connections: CONNECTIONS, durationSeconds: WARMUP });
+    assertClean(c, warm, 'warm-up');
+  }
+  await c.target.reset();
+  const before = await c.target.stats();
+  const loaderBefore = process.cpuUsage();
+  const machineBefore = systemCpu();
+  const treeBefore = ownTreeCpu();
+  const wallBefore = process.hrtime.bigint();
+  process.stdout.write(`measuring ${DURATION} s… `);
+  const load = await runLoad({ url, requests: c.requests, connections: CONNECTIONS, durationSeconds: DURATION });
+  const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1000;
+  const machineAfter = systemCpu();
+  const treeAfter = ownTreeCpu();
+  const loader = process.cpuUsage(loaderBefore);
+  const after = await c.target.stats();
+  assertClean(c, load, 'measured run');
+  const serverUs = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
+  const result: CaseResult = {
+    id: c.id,
+    label: c.label,
+    group: c.group,
+    load,
+    serverCpu: (serverUs / wallUs) * 100,
+    serverElu: elu(before.elu, after.elu),
+    loaderCpu: ((loader.user + loader.system) / wallUs) * 100,
+    machineBusy: busyPercent(machineBefore, machineAfter, CORES),
+    otherCpu: others(busyPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore, treeAfter, machineBefore, machineAfter, CORES)),
+    ...('lookups' in after.counters ? { cache: { lookups: after.counters['lookups']!, resolves: after.counters['resolves']! } } : {}),
+  };
+  const hits = hitRatio(result);
+  console.log(
+    `${Math.round(load.requestsPerSecond).toLocaleString('en-US')} req/s, p50 ${load.p50.toFixed(2)} ms, p99 ${load.p99.toFixed(2)} ms` +
+      (hits === null ? '' : `, cache hits ${(hits * 100).toFixed(2)} % (${result.cache!.resolves} store resolutions)`),
+  );
+  return result;
+}
+
+function assertClean(c: Case, load: LoadResult, phase: string): void {
+  if (load.errors > 0 || load.timeouts > 0 || load.non2xx > 0 || load.total === 0) {
+    throw new Error(
+      `(${c.id}) ${c.label}: ${phase} was not clean — ${load.total} responses, ${load.non2xx} non-2xx, ${load.errors} errors, ${load.timeouts} timeouts; status codes ${JSON.stringify(load.statusCodes)}`,
+    );
+  }
+}
+
+function tesseraEnv(mongo: RunningServer, redis: RunningServer, tag: string): Record<string, string> {
+  const mongoUri = new URL(mongo.url);
+  mongoUri.pathname = `/bench_${tag}`;
+  return {
+    NODE_ENV: 'production',
+    BASE_URL: 'http://127.0.0.1:3000',
+    MONGODB_URI: mongoUri.toString(),
+    REDIS_URL: redis.url,
+    TESSERA_REDIS_PREFIX: `bench:${tag}:`,
+    TESSERA_COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    TESSERA_OAUTH_JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
+    TESSERA_SCOPES: BENCH_SCOPES.join(' '),
+  };
+}
+
+async function startTessera(base: Record<string, string>, logLevel: string, logFile: string): Promise<Target> {
+  rmSync(logFile, { force: true });
+  return startTarget(`tessera-${logLevel}`, 'tessera.ts', {
+    env: { BENCH_TESSERA_ENV: JSON.stringify({ ...base, LOG_LEVEL: logLevel, TESSERA_LOG_FILE: logFile }) },
+    nodeFlags: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(TMP_DIR, 'profiles')}`, `--cpu-prof-name=tessera-${logLevel}-${Date.now()}.cpuprofile`] : [],
+  });
+}
+
+function tesseraCases(target: Target, seed: TesseraSeed, group: CaseGroup): Case[] {
+  const auth = basicAuth(seed.resourceServer.id, seed.resourceServer.secret);
+  const suffix = group === 'tessera-warn' ? '-warn' : '';
+  const note = group === 'tessera-warn' ? ', LOG_LEVEL=warn' : '';
+  return [
+    { id: `c${suffix}`, label: `Tessera, API keys${note}`, group, target, requests: requestsFor('/oauth/introspect', auth, seed.apiKeys), check: activeAs('api_key') },
+    { id: `d${suffix}`, label: `Tessera, OAuth access tokens${note}`, group, target, requests: requestsFor('/oauth/introspect', auth, seed.accessTokens), check: activeAs('oauth') },
+    { id: `e${suffix}`, label: `Tessera, unknown tokens${note}`, group, target, requests: requestsFor('/oauth/introspect', auth, seed.unknownTokens), check: inactive },
+  ].filter((c) => wanted(c.id.replace('-warn', '')));
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  mkdirSync(TMP_DIR, { recursive: true });
+  console.log(`bench: ${machine.model}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`);
+  console.log(`bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per case, ${TOKENS} tokens per case${args.profile ? ', Tessera under --cpu-prof' : ''}`);
+
+  const needTessera = ['a', 'c', 'd', 'e'].some(wanted);
+  const results: CaseResult[] = [];
+  const notes: string[] = [];
+  let settingsMongo = 'not used';
+  const logFile = join(TMP_DIR, 'tessera-info.log');
+  let cacheMaxAgeMs = 0;
+
+  let seed: TesseraSeed | undefined;
+  let base: Record<string, string> | undefined;
+  let tessera: Target | undefined;
+  let principalJson = '';
+  if (needTessera) {
+    console.log('bench: starting MongoDB-compatible server and Redis…');
+    const [mongo, redis] = await Promise.all([startMongo(), startRedis()]);
+    cleanups.push(() => mongo.stop(), () => redis.stop());
+    settingsMongo = mongo.kind === 'ferretdb' ? 'FerretDB (SQLite backend), the test suites’ MongoDB-wire server' : 'mongod (one-member replica set)';
+    const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+    base = tesseraEnv(mongo, redis, tag);
+    process.stdout.write(`bench: seeding ${TOKENS} API keys and ${TOKENS} OAuth access tokens… `);
+    const started = Date.now();
+    seed = await seedTessera(base, TOKENS, join(TMP_DIR, 'seed.log'));
+    console.log(`${((Date.now() - started) / 1000).toFixed(1)} s`);
+    tessera = await startTessera(base, 'info', logFile);
+    cacheMaxAgeMs = Number(tessera.info['cacheMaxAgeMs'] ?? 0);
+    // (a) answers exactly the bytes Tessera answers for an API key.
+    const auth = basicAuth(seed.resourceServer.id, seed.resourceServer.secret);
+    principalJson = await verify({ id: 'c', label: 'Tessera, API keys', group: 'tessera', target: tessera, requests: requestsFor('/oauth/introspect', auth, seed.apiKeys.slice(0, 1)), check: activeAs('api_key') });
+  }
+
+  if (wanted('a')) {
+    const bare = await startTarget('bare', 'bare.ts', { env: { BENCH_BODY: principalJson } });
+    const tokens = seed!.apiKeys;
+    const c: Case = { id: 'a', label: 'bare node:http, fixed principal', group: 'ceiling', target: bare, requests: requestsFor('/oauth/introspect', basicAuth('resource-server', 'x'), tokens), check: activeAs('api_key') };
+    await verify(c);
+    results.push(await measure(c));
+    await bare.stop();
+  }
+
+  if (wanted('b')) {
+    const provider = await startTarget('oidc-provider', 'oidc-provider.ts', { env: { BENCH_TOKENS: String(TOKENS) } });
+    const info = provider.info as { tokens: string[]; clientId: string; clientSecret: string; path: string };
+    const c: Case = { id: 'b', label: 'oidc-provider built-in introspection', group: 'provider', target: provider, requests: requestsFor(info.path, basicAuth(info.clientId, info.clientSecret), info.tokens), check: activeAs() };
+    await verify(c);
+    results.push(await measure(c));
+    await provider.stop();
+  }
+
+  if (tessera && seed && base) {
+    for (const c of tesseraCases(tessera, seed, 'tessera')) {
+      await verify(c);
+      results.push(await measure(c));
+    }
+    await tessera.stop();
+    if (!args['no-warn-variant']) {
+      const warn = await startTessera(base, 'warn', join(TMP_DIR, 'tessera-warn.log'));
+      for (const c of tesseraCases(warn, seed, 'tessera-warn')) {
+        await verify(c);
+        results.push(await measure(c));
+      }
+      await warn.stop();
+    }
+  }
+
+  await cleanup();
+
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const { ratios, verdicts } = evaluate(byId);
+  console.log(`\n${consoleTable(results)}\n\n${consoleRatios(ratios, verdicts)}\n`);
+
+  const info = results.find((r) => r.id === 'c');
+  const warnC = results.find((r) => r.id === 'c-warn');
+  if (info && warnC) {
+    notes.push(
+      `The access log (one pino line per request, written synchronously to a file) costs ${(100 * (1 - info.load.requestsPerSecond / warnC.load.requestsPerSecond)).toFixed(0)} % of (c)'s throughput: ` +
+        `${Math.round(info.load.requestsPerSecond).toLocaleString('en-US')} req/s at info vs ${Math.round(warnC.load.requestsPerSecond).toLocaleString('en-US')} at warn.`,
+    );
+  }
+  if (cacheMaxAgeMs > 0) {
+    notes.push(
+      `Principal cache: entries live ${cacheMaxAgeMs} ms, so each of the ${TOKENS} tokens of a case is resolved from MongoDB again every ${cacheMaxAgeMs / 1000} s ` +
+        '(the "cache hits" column counts lookups answered without a store read during the measured run).',
+    );
+  }
+  const noisy = results.filter((r) => (r.otherCpu ?? 0) > QUIET_PERCENT);
+  if (noisy.length > 0) {
+    notes.push(
+      `**Other processes were busy during ${noisy.map((r) => `(${r.id})`).join(', ')}** (the "other CPU" column): those figures are lower than this machine can do.`,
+    );
+  }
+  if (args.profile) notes.push('The Tessera target ran under --cpu-prof: its figures are lower than in a normal run.');
+
+  if (!args['no-write']) {
+    const settings: Settings = {
+      connections: CONNECTIONS,
+      warmupSeconds: WARMUP,
+      durationSeconds: DURATION,
+      tokens: TOKENS,
+      cacheMaxAgeMs,
+      mongo: settingsMongo,
+      logFile: relative(join(BENCH_DIR, '..'), logFile),
+      profiled: args.profile,
+    };
+    writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection on loopback, ${CONNECTIONS} connections — ${machine.cores} × ${machine.model}`));
+    writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes));
+    console.log('bench: wrote bench/results.md and bench/results.svg');
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`\nbench: FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await cleanup();
+  process.exitCode = 1;
+}

@@ -1,0 +1,111 @@
+/**
+ * node:http and Express adapter of the kit:
+ *
+ *   // Express (or connect, polka…): (req, res, next)
+ *   app.get('/leads', requireBearerNode(introspector, { scopes: ['leads:read'] }), (req, res) => res.json(req.principal))
+ *
+ *   // bare node:http
+ *   createServer(withBearer(introspector, (req, res) => { res.end(req.principal.org_id) }, { scopes: ['leads:read'] }))
+ *
+ * Refusals are written with DESIGN.md's JSON body and headers; the next handler is never called
+ * for them. No Express types are needed: requests and responses are node:http's.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkScopeList, decide, scopeRefusal, type BearerIntrospector, type Refusal } from './bearer.ts';
+import type { Principal } from './principal.ts';
+
+/** A request that passed requireBearerNode / withBearer. */
+export interface BearerRequest extends IncomingMessage {
+  principal: Principal;
+}
+
+export interface NodeBearerOptions {
+  /** Scopes the bearer must all hold; a missing one is 403 FORBIDDEN naming it. */
+  scopes?: string[];
+}
+
+export type NextFunction = (error?: unknown) => void;
+
+const INTERNAL_BODY = JSON.stringify({ error: { code: 'INTERNAL', message: 'Internal error' } });
+
+/** Writes a refusal (status, headers, JSON body) unless a response was already started. */
+export function sendRefusal(res: ServerResponse, refusal: Refusal): void {
+  if (res.headersSent) return;
+  const body = JSON.stringify(refusal.body);
+  res.writeHead(refusal.status, { ...refusal.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function authorizationOf(req: IncomingMessage): string | undefined {
+  return req.headers.authorization;
+}
+
+/**
+ * Express-style middleware: sets `req.principal` and calls `next()`, or answers 401/403/503.
+ * Unexpected errors go to `next(error)`.
+ */
+export function requireBearerNode(introspector: BearerIntrospector, options: NodeBearerOptions = {}): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
+  const scopes = checkScopeList(options.scopes ?? []);
+  return (req, res, next) => {
+    decide(introspector, authorizationOf(req), scopes).then(
+      (decision) => {
+        if (!decision.ok) {
+          sendRefusal(res, decision.refusal);
+          return;
+        }
+        (req as BearerRequest).principal = decision.principal;
+        next();
+      },
+      (error: unknown) => next(error),
+    );
+  };
+}
+
+/** Per-route scopes after requireBearerNode: 403 naming the missing ones; 500 (via next) if no principal. */
+export function requireScopesNode(...scopes: string[]): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
+  const required = checkScopeList(scopes);
+  return (req, res, next) => {
+    const principal = (req as Partial<BearerRequest>).principal;
+    if (!principal) {
+      next(new Error('no principal on this request: mount requireBearerNode() before it'));
+      return;
+    }
+    const refusal = scopeRefusal(principal, required);
+    if (refusal) {
+      sendRefusal(res, refusal);
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * Wraps a bare node:http handler: it runs only for an active bearer holding `scopes`, with
+ * `req.principal` set. An error thrown by the check or by the handler is a 500 with the
+ * DESIGN.md body (if nothing was sent yet).
+ */
+export function withBearer(
+  introspector: BearerIntrospector,
+  handler: (req: BearerRequest, res: ServerResponse) => void | Promise<void>,
+  options: NodeBearerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const scopes = checkScopeList(options.scopes ?? []);
+  return async (req, res) => {
+    try {
+      const decision = await decide(introspector, authorizationOf(req), scopes);
+      if (!decision.ok) {
+        sendRefusal(res, decision.refusal);
+        return;
+      }
+      (req as BearerRequest).principal = decision.principal;
+      await handler(req as BearerRequest, res);
+    } catch {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(INTERNAL_BODY) });
+        res.end(INTERNAL_BODY);
+      } else {
+        res.destroy();
+      }
+    }
+  };
+}
