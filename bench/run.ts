@@ -21,6 +21,8 @@
  *   --only <ids>        run only these cases, e.g. --only c,d (a and b are kept for the ratios
  *                       only when listed)
  *   --no-write          print only; leave bench/results.md and results.svg alone
+ *   --set NAME=VALUE    extra Tessera setting for a diagnostic run, e.g.
+ *                       --set TESSERA_CACHE_MAX_AGE_MS=300000 (repeatable; noted in results.md)
  *   --quiet-wait <s>    before each case, wait up to this long for processes outside the
  *                       benchmark to go quiet (< 20 % of a core) (180); their CPU during each
  *                       run is reported as "other CPU"
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     'quiet-wait': { type: 'string', default: '180' },
+    set: { type: 'string', multiple: true, default: [] },
   },
   strict: true,
 });
@@ -207,6 +210,15 @@ function assertClean(c: Case, load: LoadResult, phase: string): void {
   }
 }
 
+/** --set NAME=VALUE overrides of the Tessera environment. */
+const OVERRIDES: Record<string, string> = Object.fromEntries(
+  (args.set ?? []).map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--set: expected NAME=VALUE, got "${pair}"`);
+    return [pair.slice(0, eq), pair.slice(eq + 1)];
+  }),
+);
+
 function tesseraEnv(mongo: RunningServer, redis: RunningServer, tag: string): Record<string, string> {
   const mongoUri = new URL(mongo.url);
   mongoUri.pathname = `/bench_${tag}`;
@@ -219,6 +231,7 @@ function tesseraEnv(mongo: RunningServer, redis: RunningServer, tag: string): Re
     TESSERA_COOKIE_KEYS: randomBytes(32).toString('base64url'),
     TESSERA_OAUTH_JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
     TESSERA_SCOPES: BENCH_SCOPES.join(' '),
+    ...OVERRIDES,
   };
 }
 
@@ -250,6 +263,7 @@ async function main(): Promise<void> {
   const needTessera = ['a', 'c', 'd', 'e'].some(wanted);
   const results: CaseResult[] = [];
   const notes: string[] = [];
+  const profiled: string[] = [];
   let settingsMongo = 'not used';
   const logFile = join(TMP_DIR, 'tessera-info.log');
   let cacheMaxAgeMs = 0;
@@ -299,18 +313,26 @@ async function main(): Promise<void> {
       await verify(c);
       results.push(await measure(c));
     }
+    const served = (await tessera.stats()).counters['lifetimeLookups'];
     await tessera.stop();
+    if (args.profile) profiled.push(`LOG_LEVEL=info target: ${served} introspections in its lifetime`);
     if (!args['no-warn-variant']) {
       const warn = await startTessera(base, 'warn', join(TMP_DIR, 'tessera-warn.log'));
       for (const c of tesseraCases(warn, seed, 'tessera-warn')) {
         await verify(c);
         results.push(await measure(c));
       }
+      const servedWarn = (await warn.stats()).counters['lifetimeLookups'];
       await warn.stop();
+      if (args.profile) profiled.push(`LOG_LEVEL=warn target: ${servedWarn} introspections in its lifetime`);
     }
   }
 
   await cleanup();
+  if (args.profile) {
+    console.log(`bench: CPU profiles in ${relative(process.cwd(), join(TMP_DIR, 'profiles'))}/ (${profiled.join('; ')});`);
+    console.log('       summarise with: node --disable-warning=ExperimentalWarning bench/profile-summary.ts <file> <introspections>');
+  }
 
   const byId = new Map(results.map((r) => [r.id, r]));
   const { ratios, verdicts } = evaluate(byId);
@@ -335,6 +357,9 @@ async function main(): Promise<void> {
     notes.push(
       `**Other processes were busy during ${noisy.map((r) => `(${r.id})`).join(', ')}** (the "other CPU" column): those figures are lower than this machine can do.`,
     );
+  }
+  if (Object.keys(OVERRIDES).length > 0) {
+    notes.push(`**Diagnostic run:** Tessera ran with ${Object.entries(OVERRIDES).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (not its defaults).`);
   }
   if (args.profile) notes.push('The Tessera target ran under --cpu-prof: its figures are lower than in a normal run.');
 

@@ -196,7 +196,7 @@ export function createIntrospector(options: IntrospectorOptions): Introspector {
     // Messages may have been missed while down: nothing cached before is trusted any longer.
     cache.clear();
     bump();
-    options.onSubscriptionChange?.(value);
+    if (!closed) options.onSubscriptionChange?.(value);
     if (value) for (const wake of subscriptionWaiters) wake(true);
   }
 

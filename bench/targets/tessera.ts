@@ -21,11 +21,13 @@ try {
   const tessera = await createTessera(config, { logger });
 
   const counts = { lookups: 0, resolves: 0 };
+  let lifetimeLookups = 0;
   const authenticator = tessera.services.authenticator;
   const lookup = authenticator.lookup.bind(authenticator);
   const resolve = authenticator.resolve.bind(authenticator);
   authenticator.lookup = (bearer) => {
     counts.lookups++;
+    lifetimeLookups++;
     return lookup(bearer);
   };
   authenticator.resolve = (bearer) => {
@@ -43,7 +45,7 @@ try {
   process.once('SIGINT', stop);
   await serveTarget(
     server,
-    () => ({ ...counts, cacheEntries: tessera.services.principalCache.size }),
+    () => ({ ...counts, lifetimeLookups, cacheEntries: tessera.services.principalCache.size }),
     () => {
       counts.lookups = 0;
       counts.resolves = 0;

@@ -1,0 +1,117 @@
+/**
+ * Summarises a V8 CPU profile (`node --cpu-prof`, e.g. from `npm run bench -- --profile`): where
+ * the process spent its time, by package/file and by function, as a share of the busy (non-idle)
+ * time and in microseconds per request when the request count is given.
+ *
+ *   node --disable-warning=ExperimentalWarning bench/profile-summary.ts <file.cpuprofile> [requests] [--top N]
+ *
+ * "self" is time in the function itself; "total" counts a function once per sample whose stack
+ * contains it (synchronous callers only: an await breaks the stack, so a koa middleware's total
+ * covers the work it does before its first await and in each continuation, not its `next()`).
+ */
+import { readFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Which part of the code a frame belongs to: a src/ file, an npm package, Node itself, or V8. */
+export function category(frame: CallFrame): string {
+  const { url, functionName } = frame;
+  if (url === '') return functionName.startsWith('(') ? functionName : `(native) ${functionName || 'anonymous'}`;
+  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:');
+  const path = url.replace(/^file:\/\//, '');
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  if (pkg) return `npm:${pkg[1]}`;
+  return relative(ROOT, path);
+}
+
+function frameName(frame: CallFrame): string {
+  const where = category(frame);
+  return `${frame.functionName || '(anonymous)'}  ${where}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+}
+
+export interface Summary {
+  busyUs: number;
+  idleUs: number;
+  byCategory: Array<[string, number]>;
+  bySelf: Array<[string, number]>;
+  byTotal: Array<[string, number]>;
+}
+
+export function summarise(profile: Profile): Summary {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+
+  const byCategory = new Map<string, number>();
+  const bySelf = new Map<string, number>();
+  const byTotal = new Map<string, number>();
+  let idleUs = 0;
+  let busyUs = 0;
+  // Depth-first with the set of function names on the stack, so a recursive function counts once.
+  const onStack = new Map<string, number>();
+  const visit = (id: number): void => {
+    const node = nodes.get(id)!;
+    const name = frameName(node.callFrame);
+    onStack.set(name, (onStack.get(name) ?? 0) + 1);
+    const self = selfUs.get(id) ?? 0;
+    if (node.callFrame.functionName === '(idle)') idleUs += self;
+    else if (self > 0) {
+      busyUs += self;
+      const cat = category(node.callFrame);
+      byCategory.set(cat, (byCategory.get(cat) ?? 0) + self);
+      bySelf.set(name, (bySelf.get(name) ?? 0) + self);
+      for (const onPath of onStack.keys()) byTotal.set(onPath, (byTotal.get(onPath) ?? 0) + self);
+    }
+    for (const child of node.children ?? []) visit(child);
+    const left = onStack.get(name)! - 1;
+    if (left === 0) onStack.delete(name);
+    else onStack.set(name, left);
+  };
+  visit(profile.nodes[0]!.id);
+  const sorted = (m: Map<string, number>): Array<[string, number]> => [...m.entries()].sort((a, b) => b[1] - a[1]);
+  return { busyUs, idleUs, byCategory: sorted(byCategory), bySelf: sorted(bySelf), byTotal: sorted(byTotal).filter(([name]) => !name.startsWith('(root)')) };
+}
+
+function main(): void {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
+  const [file, requestsRaw] = positionals;
+  if (!file) {
+    console.error('usage: bench/profile-summary.ts <file.cpuprofile> [requests] [--top N]');
+    process.exit(2);
+  }
+  const top = Number(values.top);
+  const requests = requestsRaw ? Number(requestsRaw) : 0;
+  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile);
+  const share = (us: number): string => `${((us / s.busyUs) * 100).toFixed(1).padStart(5)} %`;
+  const perReq = (us: number): string => (requests > 0 ? `${(us / requests).toFixed(1).padStart(7)} µs/req` : '');
+  const print = (title: string, rows: Array<[string, number]>): void => {
+    console.log(`\n${title}`);
+    for (const [name, us] of rows.slice(0, top)) console.log(`  ${share(us)}  ${perReq(us)}  ${name}`);
+  };
+  console.log(`busy ${(s.busyUs / 1e6).toFixed(2)} s, idle ${(s.idleUs / 1e6).toFixed(2)} s${requests > 0 ? `, ${requests} requests → ${(s.busyUs / requests).toFixed(1)} µs of CPU per request` : ''}`);
+  print('self time by package / file', s.byCategory);
+  print('self time by function', s.bySelf);
+  print('total (inclusive, synchronous) time by function', s.byTotal);
+}
+
+if (import.meta.main) main();

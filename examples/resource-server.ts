@@ -1,0 +1,205 @@
+/**
+ * A small resource server protected by Tessera through the kit: a "leads" API in Koa.
+ *
+ *   GET  /leads    needs leads:read   the leads of the caller's organization (principal.org_id), only
+ *   POST /leads    needs leads:write  adds one: {"name": "...", "email": "..."} → 201
+ *   GET  /health   no bearer          whether bearer invalidations arrive through Redis, cache counters
+ *
+ * Either bearer kind works — an API key or an OAuth access token of a connected app — since both
+ * are introspected at Tessera and come back as the same principal. Refusals have DESIGN.md's
+ * body: 401 (WWW-Authenticate: Bearer), 403 FORBIDDEN naming the missing scope, 503 when Tessera
+ * cannot be asked.
+ *
+ * Configuration (environment):
+ *   TESSERA_URL            Tessera's base URL, e.g. http://localhost:3000            (required)
+ *   TESSERA_CLIENT_ID      a client of type resource_server registered in Tessera   (required)
+ *   TESSERA_CLIENT_SECRET  its secret                                               (required)
+ *   REDIS_URL              Tessera's Redis: revocations then take effect at once; without it,
+ *                          within 1 s (the kit's short TTL)
+ *   TESSERA_REDIS_PREFIX   Tessera's key prefix (default tessera:)
+ *   PORT                   default 4000; 0 picks a free port (the one chosen is printed)
+ *   HOST                   interface to listen on (default: all)
+ *   LEADS_FILE             optional JSON file of initial leads: {"<org id>": [{"name": "...", "email": "..."}]}
+ *
+ * Run: node --disable-warning=ExperimentalWarning examples/resource-server.ts
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa, { type Context } from 'koa';
+import { createIntrospector, principalOf, requireBearer, requireScopes } from '../kit/index.ts';
+
+interface Lead {
+  id: string;
+  org_id: string;
+  name: string;
+  email: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+function say(line: string): void {
+  process.stdout.write(`[leads-api] ${line}\n`);
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    process.stderr.write(`[leads-api] ${name} is required (see the top of examples/resource-server.ts)\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function fail(ctx: Context, status: number, code: string, message: string): void {
+  ctx.status = status;
+  ctx.body = { error: { code, message } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data: in memory, keyed by organization. A lead is only ever read through its org's list.
+
+const leadsByOrg = new Map<string, Lead[]>();
+
+function leadsOf(orgId: string): Lead[] {
+  let leads = leadsByOrg.get(orgId);
+  if (!leads) leadsByOrg.set(orgId, (leads = []));
+  return leads;
+}
+
+function loadLeads(path: string): void {
+  const data = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Array<{ name: string; email?: string | null }>>;
+  for (const [orgId, leads] of Object.entries(data)) {
+    for (const lead of leads) {
+      leadsOf(orgId).push({ id: randomUUID(), org_id: orgId, name: lead.name, email: lead.email ?? null, created_by: 'seed', created_at: new Date().toISOString() });
+    }
+  }
+}
+
+/** `{"name": 1–200 chars, "email"?: string|null}` and nothing else, or the reason it is not. */
+function parseLead(body: unknown): { name: string; email: string | null } | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object';
+  const { name, email, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) return `unknown field: ${unknown[0]}`;
+  if (typeof name !== 'string' || name.trim().length === 0 || name.trim().length > 200) return 'name must be 1–200 characters';
+  if (email !== undefined && email !== null && (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)) return 'email must be an email address';
+  return { name: name.trim(), email: typeof email === 'string' ? email : null };
+}
+
+async function readJson(ctx: Context): Promise<unknown> {
+  if (!ctx.is('application/json')) {
+    fail(ctx, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send application/json');
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      fail(ctx, 413, 'PAYLOAD_TOO_LARGE', `The body is larger than ${MAX_BODY_BYTES} bytes`);
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    fail(ctx, 400, 'VALIDATION_FAILED', 'The body is not valid JSON');
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+const redisUrl = process.env.REDIS_URL;
+const introspector = createIntrospector({
+  url: required('TESSERA_URL'),
+  clientId: required('TESSERA_CLIENT_ID'),
+  clientSecret: required('TESSERA_CLIENT_SECRET'),
+  ...(redisUrl ? { redis: { url: redisUrl, prefix: process.env.TESSERA_REDIS_PREFIX ?? 'tessera:' } } : {}),
+  onSubscriptionChange: (subscribed) =>
+    say(subscribed ? 'bearer invalidations: subscribed through Redis (cache TTL 5 s)' : 'bearer invalidations: Redis subscription down, cache TTL 1 s until it is back'),
+  onError: (() => {
+    // Redis retries every second while it is down: say each distinct error once in a row.
+    let last = '';
+    return (error: Error) => {
+      if (error.message !== last) say(`redis: ${error.message}`);
+      last = error.message;
+    };
+  })(),
+});
+if (process.env.LEADS_FILE) loadLeads(process.env.LEADS_FILE);
+
+const app = new Koa();
+app.proxy = false;
+app.silent = true;
+app.use(async (ctx, next) => {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) fail(ctx, 404, 'NOT_FOUND', 'Not found');
+  } catch (error) {
+    say(`error on ${ctx.method} ${ctx.path}: ${(error as Error).message}`);
+    fail(ctx, 500, 'INTERNAL', 'Internal error');
+  }
+});
+
+const router = new Router();
+router.get('/health', (ctx) => {
+  const status = introspector.status();
+  ctx.body = {
+    status: 'ok',
+    invalidation: status.subscribed ? 'redis' : 'short-ttl',
+    cache: { ttl_ms: status.ttlMs, entries: status.entries, hits: status.hits, misses: status.misses, introspections: status.requests },
+  };
+});
+router.get('/leads', requireBearer(introspector, { scopes: ['leads:read'] }), (ctx) => {
+  ctx.body = { data: leadsOf(principalOf(ctx).org_id) };
+});
+router.post('/leads', requireBearer(introspector), requireScopes('leads:write'), async (ctx) => {
+  const body = await readJson(ctx);
+  if (body === undefined) return;
+  const input = parseLead(body);
+  if (typeof input === 'string') {
+    fail(ctx, 400, 'VALIDATION_FAILED', input);
+    return;
+  }
+  const principal = principalOf(ctx);
+  const lead: Lead = { id: randomUUID(), org_id: principal.org_id, ...input, created_by: principal.sub, created_at: new Date().toISOString() };
+  leadsOf(principal.org_id).push(lead);
+  ctx.status = 201;
+  ctx.body = lead;
+});
+app.use(router.routes());
+app.use(router.allowedMethods());
+
+if (redisUrl && !(await introspector.waitForSubscription(3_000))) {
+  say('Redis not reachable yet: serving with the 1 s cache TTL, retrying in the background');
+}
+if (!redisUrl) say('no REDIS_URL: revocations take effect here within 1 s (the cache TTL without invalidations)');
+
+const server = app.listen(Number(process.env.PORT ?? 4000), process.env.HOST);
+await new Promise<void>((resolve, reject) => {
+  server.once('listening', resolve);
+  server.once('error', reject);
+});
+const { port } = server.address() as AddressInfo;
+say(`listening on http://${process.env.HOST ?? 'localhost'}:${port} (port ${port})`);
+
+let stopping = false;
+function stop(signal: string): void {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping`);
+  server.close(() => {
+    void introspector.close().then(() => process.exit(0));
+  });
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 5_000).unref();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
