@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
 import { runLoad, type LoadRequest, type LoadResult } from './lib/load.ts';
-import { busyPercent, describeMachine, ownTreeCpu, systemCpu, treePercent, waitForQuiet } from './lib/machine.ts';
+import { busyPercent, describeMachine, ownTreeCpu, processPercent, systemCpu, treePercent, waitForQuiet } from './lib/machine.ts';
 import { consoleRatios, consoleTable, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
 import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
@@ -191,7 +191,7 @@ async function measure(c: Case): Promise<CaseResult> {
     serverElu: elu(before.elu, after.elu),
     loaderCpu: ((loader.user + loader.system) / wallUs) * 100,
     machineBusy: busyPercent(machineBefore, machineAfter, CORES),
-    otherCpu: others(busyPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore, treeAfter, machineBefore, machineAfter, CORES)),
+    otherCpu: others(processPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore, treeAfter, machineBefore, machineAfter, CORES)),
     ...('lookups' in after.counters ? { cache: { lookups: after.counters['lookups']!, resolves: after.counters['resolves']! } } : {}),
   };
   const hits = hitRatio(result);

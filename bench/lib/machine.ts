@@ -31,6 +31,8 @@ export function describeMachine(): Machine {
 
 export interface CpuTimes {
   busy: number;
+  /** user + nice + system: time charged to processes (not irq/softirq, not steal). */
+  processes: number;
   total: number;
 }
 
@@ -41,7 +43,8 @@ export function systemCpu(): CpuTimes | null {
     const fields = line.trim().split(/\s+/).slice(1).map(Number);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
     const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
+    const processes = (fields[0] ?? 0) + (fields[1] ?? 0) + (fields[2] ?? 0);
+    return { busy: total - idle, processes, total };
   } catch {
     return null;
   }
@@ -87,6 +90,12 @@ export function ownTreeCpu(): number | null {
   return total;
 }
 
+/** Time charged to any process between two readings, in % of one core. */
+export function processPercent(before: CpuTimes | null, after: CpuTimes | null, cores: number): number | null {
+  if (!before || !after || after.total === before.total) return null;
+  return ((after.processes - before.processes) / (after.total - before.total)) * 100 * cores;
+}
+
 /** Jiffies → % of one core over an interval measured in /proc/stat jiffies of all cores. */
 export function treePercent(ticksBefore: number | null, ticksAfter: number | null, before: CpuTimes | null, after: CpuTimes | null, cores: number): number | null {
   if (ticksBefore === null || ticksAfter === null || !before || !after || after.total === before.total) return null;
@@ -106,7 +115,7 @@ export async function waitForQuiet(maxPercent: number, timeoutMs: number, onWait
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const m1 = systemCpu();
     const t1 = ownTreeCpu();
-    const all = busyPercent(m0, m1, cpus().length);
+    const all = processPercent(m0, m1, cpus().length);
     const ours = treePercent(t0, t1, m0, m1, cpus().length);
     if (all === null || ours === null) return null;
     const others = Math.max(0, all - ours);
