@@ -25,6 +25,7 @@ import { introspectionRoutes } from './http/routes/introspection-routes.ts';
 import { ClientAuthenticator } from './services/client-authenticator.ts';
 import { IntrospectionService } from './services/introspection-service.ts';
 import { PrincipalCache } from './services/principal-cache.ts';
+import { RevocationMarkers } from './services/revocation-markers.ts';
 import { refreshReplay } from './oauth/refresh-replay.ts';
 import type Provider from 'oidc-provider';
 import { ClientService } from './services/client-service.ts';
@@ -181,6 +182,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const counter = new WindowCounter(stores.ephemeral, new MemoryEphemeralStore(clock), warn('Redis unreachable: counting limits in this process'));
   const audit = new AuditLog(stores.audit, clock);
   const events = new BearerEvents(stores.ephemeral, warn('Redis unreachable: bearer change not broadcast'));
+  const markers = new RevocationMarkers(stores.ephemeral, config.refreshTokenLifetimeDays * 86_400_000);
   const lastUsed = (touch: TouchLastUsed, prefix: string) =>
     new LastUsedTracker(touch, prefix, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded'));
   const authenticator = new Authenticator({
@@ -194,6 +196,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     accessTokens: new OidcAccessTokenLookup(stores.oauth, clock),
     connectedApps: stores.connectedApps,
     clients: stores.clients,
+    markers,
     defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
   });
   const principalCache = new PrincipalCache((bearer) => authenticator.resolve(bearer), stores.ephemeral, clock, {
@@ -207,12 +210,12 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     seedImporter: new SeedImporter({ ...accountDeps, apiKeys: stores.apiKeys, clients: stores.clients, format: config.apiKeyFormat, catalog, events }),
     audit,
     catalog,
-    apiKeys: new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, catalog, format: config.apiKeyFormat, clock }),
+    apiKeys: new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock }),
     authenticator,
     rateLimiter: new RateLimiter(counter, clock),
     clients: new ClientService(stores.clients, catalog, clock, events),
     clientAuthenticator: new ClientAuthenticator(stores.clients, clock),
-    connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, audit, clock }),
+    connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
     loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute),
     introspection: new IntrospectionService(authenticator, config.baseUrl),
     principalCache,

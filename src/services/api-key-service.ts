@@ -10,6 +10,7 @@ import type { ApiKeyPatch, ApiKeyStore, Clock } from '../ports.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { BearerEvents } from './bearer-events.ts';
 import { hashKey } from './key-hash.ts';
+import type { RevocationMarkers } from './revocation-markers.ts';
 
 export interface CreateKeyInput {
   name?: string | null;
@@ -37,6 +38,7 @@ export interface IssuedKey {
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
 
 export interface ApiKeyServiceDeps {
+  markers: RevocationMarkers;
   apiKeys: ApiKeyStore;
   audit: AuditLog;
   events: BearerEvents;
@@ -111,7 +113,7 @@ export class ApiKeyService {
     await this.visible(actor, id);
     const revoked = await this.deps.apiKeys.update(id, { revokedAt: this.deps.clock.now(), active: false }, { notRevoked: true });
     if (!revoked) throw new NotFoundError('API key');
-    await this.deps.events.publish({ kind: 'api_key', hash: revoked.hash, id });
+    await this.announceRevocation(revoked);
     await this.deps.audit.record(actor, actor.orgId, 'api_key.revoked', id);
   }
 
@@ -124,7 +126,7 @@ export class ApiKeyService {
     if (!key || key.revokedAt !== null) return key !== null;
     const revoked = await this.deps.apiKeys.update(key.id, { revokedAt: this.deps.clock.now(), active: false }, { notRevoked: true });
     if (!revoked) return true;
-    await this.deps.events.publish({ kind: 'api_key', hash: revoked.hash, id: revoked.id });
+    await this.announceRevocation(revoked);
     await this.deps.audit.record({ credential: { kind: 'oauth_client', clientId } }, revoked.orgId, 'api_key.revoked', revoked.id, { reportedBy: clientId });
     return true;
   }
@@ -158,9 +160,20 @@ export class ApiKeyService {
       await this.deps.apiKeys.update(issued.record.id, { revokedAt: now, active: false });
       throw new ConflictError('This API key was rotated or revoked at the same time; nothing was changed');
     }
-    await this.deps.events.publish({ kind: 'api_key', hash: rotated.hash, id });
+    if (graceSeconds === 0) await this.announceRevocation(rotated);
+    else await this.deps.events.publish({ kind: 'api_key', hash: rotated.hash, id });
     await this.deps.audit.record(actor, actor.orgId, 'api_key.rotated', id, { newKeyId: issued.record.id, graceSeconds });
     return issued;
+  }
+
+  /**
+   * After the store of record: a Redis marker that outlives the key's remaining life, then the
+   * event that drops (and, being final, replaces) every instance's cache entry.
+   */
+  private async announceRevocation(key: ApiKey): Promise<void> {
+    const remaining = key.expiresAt === null ? null : key.expiresAt.getTime() - this.deps.clock.now().getTime();
+    await this.deps.markers.markKey(key.hash, remaining);
+    await this.deps.events.publish({ kind: 'api_key', hash: key.hash, id: key.id, final: true });
   }
 
   /** Every scope the actor could put on a key. */

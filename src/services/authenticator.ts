@@ -8,6 +8,7 @@ import type { FailureThrottle } from './failure-throttle.ts';
 import { hashKey } from './key-hash.ts';
 import type { LastUsedTracker } from './last-used-tracker.ts';
 import type { PrincipalCache } from './principal-cache.ts';
+import type { RevocationMarkers } from './revocation-markers.ts';
 
 /** Why a bearer is not usable: for tests and logs only — callers all see the same 401. */
 export type InactiveReason =
@@ -52,6 +53,7 @@ export interface AuthenticatorDeps {
   accessTokens: AccessTokenLookup;
   connectedApps: ConnectedAppStore;
   clients: ClientStore;
+  markers: RevocationMarkers;
   defaultRateLimitPerMinute: number | null;
 }
 
@@ -107,10 +109,16 @@ export class Authenticator {
     const shape = inspectKey(this.deps.format, bearer).kind;
     // A key of our shape with a failing checksum is refused before any lookup.
     if (shape === 'bad-checksum') return inactive('bad-checksum');
-    const key = await this.deps.apiKeys.findByHash(hashKey(bearer));
+    const hash = hashKey(bearer);
+    // Redis knows revoked keys: no store round trip for them.
+    if (await this.deps.markers.isKeyRevoked(hash)) return inactive('revoked');
+    // A bearer not of the key shape may be a key imported from elsewhere or a connected app's
+    // access token: both lookups at once.
+    const [key, token] = await Promise.all([
+      this.deps.apiKeys.findByHash(hash),
+      shape === 'foreign' ? this.deps.accessTokens.find(bearer) : Promise.resolve(null),
+    ]);
     if (key) return this.resolveKey(key);
-    // Not a key: perhaps a connected app's access token (never of the key shape).
-    const token = shape === 'foreign' ? await this.deps.accessTokens.find(bearer) : null;
     return token ? this.resolveToken(token) : inactive('unknown');
   }
 
@@ -125,6 +133,7 @@ export class Authenticator {
   }
 
   private async resolveToken(token: AccessTokenInfo): Promise<Resolution> {
+    if (await this.deps.markers.isGrantRevoked(token.grantId)) return inactive('grant-revoked');
     const [app, client] = await Promise.all([this.deps.connectedApps.findById(token.grantId), this.deps.clients.findById(token.clientId)]);
     // A token whose grant is not (or no longer) a connected app was revoked.
     if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked');

@@ -9,11 +9,17 @@ export type BearerEvent =
       /** SHA-256 of the bearer: caches are keyed by it, never by the bearer itself. */
       hash: string;
       id: string;
+      /** Revoked for good: caches may answer "inactive" from memory from now on. */
+      final?: boolean;
     }
-  /** Every token of this grant (a connected app) changed. */
-  | { kind: 'grant'; id: string }
+  /** Every token of this grant (a connected app) changed; `final`: the grant was revoked. */
+  | { kind: 'grant'; id: string; final?: boolean }
   /** Every token of this OAuth client changed (it was disabled or enabled). */
-  | { kind: 'client'; id: string };
+  | { kind: 'client'; id: string }
+  /** Every bearer of this user changed (disabled, role changed, left an organization). */
+  | { kind: 'user'; id: string }
+  /** Every bearer of this organization changed (disabled or enabled). */
+  | { kind: 'organization'; id: string };
 
 /**
  * Tells every instance, through Redis pub/sub, that a bearer changed. The store of record is

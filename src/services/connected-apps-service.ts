@@ -6,6 +6,7 @@ import { NotFoundError } from '../errors/index.ts';
 import type { ClientStore, Clock, ConnectedAppStore, OAuthModelStore } from '../ports.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { BearerEvents } from './bearer-events.ts';
+import type { RevocationMarkers } from './revocation-markers.ts';
 
 export interface ConnectedAppView {
   app: ConnectedApp;
@@ -21,6 +22,7 @@ export interface ConsentRecord {
 }
 
 export interface ConnectedAppsDeps {
+  markers: RevocationMarkers;
   connectedApps: ConnectedAppStore;
   clients: ClientStore;
   oauth: OAuthModelStore;
@@ -99,6 +101,7 @@ export class ConnectedAppsService {
     await this.deps.connectedApps.revoke(grantId, this.deps.clock.now());
     await this.deps.oauth.revokeByGrantId(grantId);
     await this.deps.oauth.destroy('Grant', grantId);
-    await this.deps.events.publish({ kind: 'grant', id: grantId });
+    await this.deps.markers.markGrant(grantId);
+    await this.deps.events.publish({ kind: 'grant', id: grantId, final: true });
   }
 }

@@ -60,11 +60,18 @@ export class PrincipalCache {
   }
 
   invalidate(event: BearerEvent): void {
+    const { healthy, epoch } = this.ephemeral.subscriptionState();
+    const now = this.clock.now().getTime();
     if (event.kind === 'api_key') {
       this.drop(event.hash);
+      // A revocation is final: answer it from memory, without another store round trip.
+      if (event.final && healthy) this.store(event.hash, { status: 'inactive', reason: 'revoked' }, now, epoch);
       return;
     }
-    for (const hash of [...(this.byGroup.get(`${event.kind}:${event.id}`) ?? [])]) this.drop(hash);
+    for (const hash of [...(this.byGroup.get(`${event.kind}:${event.id}`) ?? [])]) {
+      this.drop(hash);
+      if (event.kind === 'grant' && event.final && healthy) this.store(hash, { status: 'inactive', reason: 'grant-revoked' }, now, epoch);
+    }
   }
 
   clear(): void {
@@ -76,9 +83,12 @@ export class PrincipalCache {
     return this.entries.size;
   }
 
-  /** Bad shapes cost nothing to recompute; unknown bearers are cached too (random probes are bounded by maxEntries). */
+  /**
+   * Bad shapes cost nothing to recompute. Unknown bearers are cached too (random probes are
+   * bounded by maxEntries), and so are final answers (revoked keys and grants).
+   */
   private cacheable(resolution: Resolution): boolean {
-    return resolution.status !== 'inactive' || resolution.reason === 'unknown';
+    return resolution.status !== 'inactive' || ['unknown', 'revoked', 'grant-revoked'].includes(resolution.reason);
   }
 
   private store(hash: string, resolution: Resolution, now: number, epoch: number): void {
@@ -115,8 +125,11 @@ export class PrincipalCache {
   }
 }
 
-/** The events that must drop a cached OAuth token: its grant's and its client's. */
+/** The events, besides its own, that must drop a cached bearer: its user's and organization's, and an OAuth token's grant and client. */
 function groupsOf(resolution: Resolution): string[] {
-  if (resolution.status === 'inactive' || resolution.principal.kind !== 'oauth') return [];
-  return [`grant:${resolution.principal.grantId}`, `client:${resolution.principal.clientId}`];
+  if (resolution.status === 'inactive') return [];
+  const p = resolution.principal;
+  const groups = [`user:${p.userId}`, `organization:${p.orgId}`];
+  if (p.kind === 'oauth') groups.push(`grant:${p.grantId}`, `client:${p.clientId}`);
+  return groups;
 }

@@ -177,6 +177,8 @@ export class SeedImporter {
         patch.passwordHash = await this.deps.hasher.hash(entry.password);
       }
       await this.applyPatch(counts, patch, () => this.deps.users.update(id, patch));
+      // Running instances must not keep serving a disabled user's bearers from their caches.
+      if (patch.disabled !== undefined) await this.deps.events.publish({ kind: 'user', id });
     }
     return counts;
   }
@@ -200,6 +202,7 @@ export class SeedImporter {
       if (entry.plan !== undefined && entry.plan !== existing.plan) patch.plan = entry.plan;
       if (entry.disabled !== undefined && entry.disabled !== existing.disabled) patch.disabled = entry.disabled;
       await this.applyPatch(counts, patch, () => this.deps.organizations.update(id, patch));
+      if (patch.disabled !== undefined) await this.deps.events.publish({ kind: 'organization', id });
     }
     return counts;
   }
@@ -213,8 +216,11 @@ export class SeedImporter {
         continue;
       }
       await this.deps.memberships.upsert({ id: newId('mem'), userId, orgId, role, createdAt: this.deps.clock.now() });
-      if (existing) counts.updated++;
-      else counts.created++;
+      if (existing) {
+        counts.updated++;
+        // A new role changes what the user's bearers may do, at once.
+        await this.deps.events.publish({ kind: 'user', id: userId });
+      } else counts.created++;
     }
     return counts;
   }

@@ -5,6 +5,7 @@ import { newId } from '../domain/ids.ts';
 import { normalizeScopes, type ScopeCatalog } from '../domain/scopes.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { ApiKeyPatch, ApiKeyStore, Clock } from '../ports.ts';
+import type { BearerEvents } from './bearer-events.ts';
 import { hashKey } from './key-hash.ts';
 import type { SeedApiKey } from './seed-file.ts';
 
@@ -13,6 +14,7 @@ export interface KeyImportDeps {
   format: KeyFormat;
   catalog: ScopeCatalog;
   clock: Clock;
+  events: BearerEvents;
 }
 
 export interface KeyOwner {
@@ -115,7 +117,8 @@ export async function applyKeys(deps: KeyImportDeps, planned: PlannedKey[]): Pro
       continue;
     }
     // A revoked key stays revoked: importing it again never brings it back.
-    await deps.apiKeys.update(existing.id, patch, { notRevoked: true });
+    const updated = await deps.apiKeys.update(existing.id, patch, { notRevoked: true });
+    if (updated) await deps.events.publish({ kind: 'api_key', hash: updated.hash, id: updated.id });
     counts.updated++;
   }
   return counts;

@@ -230,7 +230,7 @@ export function describeApiKeysApi(mode: StoreMode): void {
         await eventually(async () => heard.length >= 2);
         expect(heard).toEqual([
           { kind: 'api_key', id: made.id, hash: hashKey(made.key!) },
-          { kind: 'api_key', id: made.id, hash: hashKey(made.key!) },
+          { kind: 'api_key', id: made.id, hash: hashKey(made.key!), final: true },
         ]);
       } finally {
         await stop();

@@ -30,6 +30,7 @@ export class RedisEphemeralStore implements EphemeralStore {
   private readonly client: Redis;
   private subscriber: Redis | null = null;
   private subscriberReady = false;
+  private closing = false;
   /** Incremented whenever the subscriber connection drops: messages may have been missed. */
   private epoch = 0;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
@@ -86,43 +87,62 @@ export class RedisEphemeralStore implements EphemeralStore {
     await this.call(() => this.client.publish(this.options.keyPrefix + channel, message));
   }
 
+  /**
+   * The handler is registered first: if Redis cannot be reached now, the channel is subscribed as
+   * soon as the subscriber connects (and the call still rejects, so the caller knows).
+   */
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
     const full = this.options.keyPrefix + channel;
-    const subscriber = await this.subscriberConnection();
     let set = this.handlers.get(full);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(full, set);
-      await this.call(() => subscriber.subscribe(full));
-    }
+    const first = !set;
+    if (!set) this.handlers.set(full, (set = new Set()));
     set.add(handler);
-    return async () => {
+    const unsubscribe = async (): Promise<void> => {
       const current = this.handlers.get(full);
       current?.delete(handler);
       if (current && current.size === 0) {
         this.handlers.delete(full);
-        await subscriber.unsubscribe(full).catch(() => undefined);
+        await this.subscriber?.unsubscribe(full).catch(() => undefined);
       }
     };
+    const subscriber = await this.subscriberConnection();
+    if (first && this.subscriberReady) await this.call(() => subscriber.subscribe(full));
+    return unsubscribe;
   }
 
+  /** Healthy only once every channel is subscribed on the current connection. */
   subscriptionState(): { healthy: boolean; epoch: number } {
     return { healthy: this.subscriberReady, epoch: this.epoch };
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
     this.client.disconnect();
     this.subscriber?.disconnect();
   }
 
-  /** A second connection: a Redis connection in subscriber mode can run no other commands. */
+  /**
+   * A second connection: a Redis connection in subscriber mode can run no other commands. It
+   * resubscribes by itself on every (re)connection and only then reports healthy, so that no
+   * message can be missed while the cache believes it is listening.
+   */
   private async subscriberConnection(): Promise<Redis> {
-    if (this.subscriber) return this.subscriber;
-    const subscriber = new Redis(this.url, { ...this.clientOptions(), autoResubscribe: true });
+    if (this.subscriber) {
+      if (!this.subscriberReady) throw new UnavailableError('Redis subscriber is not connected', 2);
+      return this.subscriber;
+    }
+    const subscriber = new Redis(this.url, { ...this.clientOptions(), autoResubscribe: false });
     subscriber.on('error', () => undefined);
     subscriber.on('ready', () => {
-      this.subscriberReady = true;
+      const channels = [...this.handlers.keys()];
+      const subscribed = channels.length === 0 ? Promise.resolve() : subscriber.subscribe(...channels).then(() => undefined);
+      subscribed.then(
+        () => {
+          this.subscriberReady = true;
+        },
+        () => subscriber.disconnect(true), // try the whole connection again
+      );
     });
     subscriber.on('close', () => {
       if (this.subscriberReady) this.epoch++;
@@ -132,8 +152,19 @@ export class RedisEphemeralStore implements EphemeralStore {
       for (const handler of this.handlers.get(channel) ?? []) handler(message);
     });
     this.subscriber = subscriber;
-    await this.call(() => withTimeout(subscriber.connect(), this.options.timeoutMs, 'Redis subscriber connect timed out'));
+    await this.call(async () => {
+      await withTimeout(subscriber.connect(), this.options.timeoutMs, 'Redis subscriber connect timed out');
+      await this.untilReady();
+    });
     return subscriber;
+  }
+
+  private async untilReady(): Promise<void> {
+    const until = Date.now() + this.options.timeoutMs;
+    while (!this.subscriberReady) {
+      if (this.closing || Date.now() > until) throw new Error('Redis subscriber did not become ready');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   private clientOptions(): RedisOptions {

@@ -4,6 +4,8 @@ import type { Config } from '../../../src/config/index.ts';
 import type { ApiKeyStore, Stores } from '../../../src/ports.ts';
 import type { Services } from '../../../src/app.ts';
 import { operatorActor } from '../../../src/services/operator-actor.ts';
+import { hashKey } from '../../../src/services/key-hash.ts';
+import { RevocationMarkers } from '../../../src/services/revocation-markers.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 import { recordSecret } from '../../support/log-capture.ts';
 import { testConfig } from '../../support/test-config.ts';
@@ -97,5 +99,11 @@ describe('Authenticator', () => {
     expect(keys.touches).toBe(2);
     const [stored] = await stores.apiKeys.listForOrg((await stores.memberships.listForUser((await stores.users.findByEmail('owner@example.com'))!.id))[0]!.orgId);
     expect(stored!.lastUsedAt).toEqual(clock.now());
+  });
+
+  it('answers a key Redis marks as revoked without asking the store', async () => {
+    await new RevocationMarkers(stores.ephemeral, 86_400_000).markKey(hashKey(secret), null);
+    expect(await services.authenticator.resolve(secret)).toEqual({ status: 'inactive', reason: 'revoked' });
+    expect(keys.lookups).toBe(0);
   });
 });

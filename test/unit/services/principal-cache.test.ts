@@ -154,4 +154,27 @@ describe('PrincipalCache', () => {
     const keys = [...(cache as unknown as { entries: Map<string, unknown> }).entries.keys()];
     expect(keys).toEqual([hashKey('secret-bearer-value')]);
   });
+
+  it('answers a final revocation from memory, with no further lookup', async () => {
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    cache.invalidate({ kind: 'api_key', hash: hashKey('tok'), id: 'key_1', final: true });
+    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked' });
+    // Even on an instance that had never seen the key.
+    cache.invalidate({ kind: 'api_key', hash: hashKey('other'), id: 'key_2', final: true });
+    expect(await cache.lookup('other')).toEqual({ status: 'inactive', reason: 'revoked' });
+    expect(calls).toEqual(['tok']);
+  });
+
+  it('drops a user’s and an organization’s bearers on their events', async () => {
+    answers.set('a', active(principal({ userId: 'usr_a', orgId: 'org_x' })));
+    answers.set('b', active(principal({ userId: 'usr_b', orgId: 'org_y' })));
+    await cache.lookup('a');
+    await cache.lookup('b');
+    cache.invalidate({ kind: 'user', id: 'usr_a' });
+    cache.invalidate({ kind: 'organization', id: 'org_y' });
+    await cache.lookup('a');
+    await cache.lookup('b');
+    expect(calls).toEqual(['a', 'b', 'a', 'b']);
+  });
 });

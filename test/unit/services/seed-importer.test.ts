@@ -5,6 +5,7 @@ import type { Stores } from '../../../src/ports.ts';
 import type { SeedImporter } from '../../../src/services/seed-importer.ts';
 import type { Authenticator } from '../../../src/services/authenticator.ts';
 import { hashKey } from '../../../src/services/key-hash.ts';
+import { BearerEvents, type BearerEvent } from '../../../src/services/bearer-events.ts';
 import { argon2idHasher } from '../../../src/services/password-hasher.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 import { recordSecret } from '../../support/log-capture.ts';
@@ -243,5 +244,22 @@ describe('SeedImporter: clients', () => {
     expect((await importer.import({ clients: [ZAPIER] })).clients).toEqual({ created: 0, updated: 0, unchanged: 1 });
     expect((await importer.import({ clients: [{ ...ZAPIER, disabled: true }] })).clients).toEqual({ created: 0, updated: 1, unchanged: 0 });
     expect((await stores.clients.findById('zapier'))?.disabled).toBe(true);
+  });
+});
+
+describe('SeedImporter: telling running instances', () => {
+  it('publishes user, organization and key events for changes that affect bearers', async () => {
+    await importer.import(SEED);
+    const heard: BearerEvent[] = [];
+    await new BearerEvents(stores.ephemeral, () => undefined).subscribe((e) => heard.push(e));
+    const changed = structuredClone(SEED) as typeof SEED & { users: Array<Record<string, unknown>>; organizations: Array<Record<string, unknown>> };
+    changed.users[1]!.disabled = true;
+    changed.organizations[0]!.disabled = true;
+    changed.memberships[1]!.role = 'editor';
+    await importer.import(changed);
+    await new Promise((resolve) => setImmediate(resolve)); // delivered as Redis would: asynchronously
+    const bob = await stores.users.findByEmail('bob@example.com');
+    expect(heard).toEqual(expect.arrayContaining([{ kind: 'user', id: bob!.id }, { kind: 'organization', id: 'o_acme' }]));
+    expect(heard.filter((e) => e.kind === 'user')).toHaveLength(2); // disabled, and a new role
   });
 });
