@@ -4,6 +4,7 @@ import type { KeyEnv } from '../../domain/api-key-format.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
+import { UsageCollection } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ignoreExists } from './mongo-user-store.ts';
 
@@ -60,39 +61,24 @@ apiKeySchema.index({ orgId: 1, createdAt: -1 }, { name: 'orgId_1_createdAt_-1' }
 // An editor's own keys, newest first.
 apiKeySchema.index({ orgId: 1, userId: 1, createdAt: -1 }, { name: 'orgId_1_userId_1_createdAt_-1' });
 
-/**
- * When each key was last used lives in its own collection: the one write that happens on the
- * request path (coalesced, but from every instance) never rewrites the key document, so it can
- * never race a revocation or an edit — not even on FerretDB, whose updates are not atomic.
- */
-interface UsageDoc {
-  _id: string;
-  lastUsedAt: Date;
-}
-
-const usageSchema = new Schema<UsageDoc>(
-  { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true } },
-  { collection: 'api_key_usage', versionKey: false, strict: 'throw' },
-);
-
 export class MongoApiKeyStore implements ApiKeyStore {
   private readonly connection: Connection;
   private readonly model: Model<ApiKeyDoc>;
-  private readonly usage: Model<UsageDoc>;
+  private readonly usage: UsageCollection;
   /** Set by init() on FerretDB only; shared by every store on the same connection. */
   private queue: KeyedQueue | null = null;
 
   constructor(connection: Connection) {
     this.connection = connection;
     this.model = connection.model<ApiKeyDoc>('ApiKey', apiKeySchema);
-    this.usage = connection.model<UsageDoc>('ApiKeyUsage', usageSchema);
+    this.usage = new UsageCollection(connection, 'ApiKeyUsage', 'api_key_usage');
   }
 
   async init(): Promise<void> {
     await this.model.createCollection().catch(ignoreExists);
     await this.model.createIndexes();
-    await this.usage.createCollection().catch(ignoreExists);
     this.queue = await ferretQueueFor(this.connection);
+    await this.usage.init(this.queue);
   }
 
   async insert(key: ApiKey): Promise<void> {
@@ -146,31 +132,15 @@ export class MongoApiKeyStore implements ApiKeyStore {
   }
 
   async touchLastUsed(id: string, at: Date): Promise<void> {
-    // $max: concurrent touches never move it backwards.
-    const touch = () =>
-      mongoCall(
-        () => this.usage.updateOne({ _id: id }, { $max: { lastUsedAt: at } }, { upsert: true }).exec(),
-        () => new ConflictError('Concurrent first use', 'id'),
-      );
-    await this.serialized(`usage:${id}`, async () => {
-      try {
-        await touch();
-      } catch (error) {
-        // Two first touches can both try to insert the usage document; the loser retries.
-        if (!(error instanceof ConflictError)) throw error;
-        await touch();
-      }
-    });
+    await this.usage.touch(id, at);
   }
 
+
   private async withUsage(docs: ApiKeyDoc[]): Promise<ApiKey[]> {
-    if (docs.length === 0) return [];
-    const usage = await mongoCall(() =>
-      this.usage.find({ _id: { $in: docs.map((d) => d._id) } }).lean<UsageDoc[]>().exec(),
-    );
-    const lastUsed = new Map(usage.map((u) => [u._id, new Date(u.lastUsedAt)]));
+    const lastUsed = await this.usage.lastUsed(docs.map((d) => d._id));
     return docs.map((doc) => toApiKey(doc, lastUsed.get(doc._id) ?? null));
   }
+
 
   private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
     return this.queue ? this.queue.run(id, write) : write();

@@ -3,6 +3,7 @@ import type { ConnectedApp } from '../../domain/oauth.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ConnectedAppStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
+import { UsageCollection } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ignoreExists } from './mongo-user-store.ts';
 
@@ -33,39 +34,24 @@ connectedAppSchema.index({ userId: 1, orgId: 1, createdAt: -1 }, { name: 'userId
 // An organization's connected apps, newest first.
 connectedAppSchema.index({ orgId: 1, createdAt: -1 }, { name: 'orgId_1_createdAt_-1' });
 
-/**
- * When each grant was last used lives in its own collection, as for API keys: the write on the
- * request path never rewrites the grant document, so it can never undo a revocation — not even
- * on FerretDB, whose updates rewrite the whole document non-atomically.
- */
-interface UsageDoc {
-  _id: string;
-  lastUsedAt: Date;
-}
-
-const usageSchema = new Schema<UsageDoc>(
-  { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true } },
-  { collection: 'connected_app_usage', versionKey: false, strict: 'throw' },
-);
-
 export class MongoConnectedAppStore implements ConnectedAppStore {
   private readonly connection: Connection;
   private readonly model: Model<ConnectedAppDoc>;
-  private readonly usage: Model<UsageDoc>;
+  private readonly usage: UsageCollection;
   /** Set by init() on FerretDB only (see ferretQueueFor). */
   private queue: KeyedQueue | null = null;
 
   constructor(connection: Connection) {
     this.connection = connection;
     this.model = connection.model<ConnectedAppDoc>('ConnectedApp', connectedAppSchema);
-    this.usage = connection.model<UsageDoc>('ConnectedAppUsage', usageSchema);
+    this.usage = new UsageCollection(connection, 'ConnectedAppUsage', 'connected_app_usage');
   }
 
   async init(): Promise<void> {
     await this.model.createCollection().catch(ignoreExists);
     await this.model.createIndexes();
-    await this.usage.createCollection().catch(ignoreExists);
     this.queue = await ferretQueueFor(this.connection);
+    await this.usage.init(this.queue);
   }
 
   /**
@@ -126,22 +112,9 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
   }
 
   async touchLastUsed(id: string, at: Date): Promise<void> {
-    // $max: concurrent touches never move it backwards.
-    const touch = () =>
-      mongoCall(
-        () => this.usage.updateOne({ _id: id }, { $max: { lastUsedAt: at } }, { upsert: true }).exec(),
-        () => new ConflictError('Concurrent first use', 'id'),
-      );
-    await this.serialized(`usage:${id}`, async () => {
-      try {
-        await touch();
-      } catch (error) {
-        // Two first touches can both try to insert the usage document; the loser retries.
-        if (!(error instanceof ConflictError)) throw error;
-        await touch();
-      }
-    });
+    await this.usage.touch(id, at);
   }
+
 
   private replaceScopes(app: ConnectedApp): Promise<ConnectedAppDoc | null> {
     return mongoCall(() =>
@@ -158,13 +131,10 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
   }
 
   private async withUsage(docs: ConnectedAppDoc[]): Promise<ConnectedApp[]> {
-    if (docs.length === 0) return [];
-    const usage = await mongoCall(() =>
-      this.usage.find({ _id: { $in: docs.map((d) => d._id) } }).lean<UsageDoc[]>().exec(),
-    );
-    const lastUsed = new Map(usage.map((u) => [u._id, new Date(u.lastUsedAt)]));
+    const lastUsed = await this.usage.lastUsed(docs.map((d) => d._id));
     return docs.map((doc) => toConnectedApp(doc, lastUsed.get(doc._id) ?? null));
   }
+
 
   private serialized<T>(key: string, write: () => Promise<T>): Promise<T> {
     return this.queue ? this.queue.run(`connected_app:${key}`, write) : write();

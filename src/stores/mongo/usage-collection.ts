@@ -1,0 +1,59 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import { ConflictError } from '../../errors/index.ts';
+import { serialized, type KeyedQueue } from './ferret-write-queue.ts';
+import { mongoCall } from './mongo-errors.ts';
+import { ignoreExists } from './mongo-user-store.ts';
+
+interface UsageDoc {
+  _id: string;
+  lastUsedAt: Date;
+}
+
+/**
+ * When each record (an API key, a connected app) was last used, in a collection of its own: the
+ * one write on the request path (coalesced, but from every instance) never rewrites the record
+ * itself, so it can never race a revocation or an edit — not even on FerretDB, whose updates
+ * rewrite whole documents non-atomically.
+ */
+export class UsageCollection {
+  private readonly model: Model<UsageDoc>;
+  private queue: KeyedQueue | null = null;
+
+  constructor(connection: Connection, modelName: string, collection: string) {
+    const schema = new Schema<UsageDoc>(
+      { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true } },
+      { collection, versionKey: false, strict: 'throw' },
+    );
+    this.model = connection.models[modelName] ?? connection.model<UsageDoc>(modelName, schema);
+  }
+
+  async init(queue: KeyedQueue | null): Promise<void> {
+    await this.model.createCollection().catch(ignoreExists);
+    this.queue = queue;
+  }
+
+  /** lastUsedAt = max(lastUsedAt, at): concurrent touches never move it backwards. */
+  async touch(id: string, at: Date): Promise<void> {
+    const write = () =>
+      mongoCall(
+        () => this.model.updateOne({ _id: id }, { $max: { lastUsedAt: at } }, { upsert: true }).exec(),
+        () => new ConflictError('Concurrent first use', 'id'),
+      );
+    await serialized(this.queue, `usage:${this.model.collection.name}:${id}`, async () => {
+      try {
+        await write();
+      } catch (error) {
+        // Two first touches can both try to insert the usage document; the loser retries.
+        if (!(error instanceof ConflictError)) throw error;
+        await write();
+      }
+    });
+  }
+
+  /** Last use of each of these ids (absent: never used). */
+  async lastUsed(ids: string[]): Promise<Map<string, Date>> {
+    if (ids.length === 0) return new Map();
+    const docs = await mongoCall(() => this.model.find({ _id: { $in: ids } }).lean<UsageDoc[]>().exec());
+    return new Map(docs.map((d) => [d._id, new Date(d.lastUsedAt)]));
+  }
+}
