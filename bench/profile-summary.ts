@@ -3,7 +3,10 @@
  * the process spent its time, by package/file and by function, as a share of the busy (non-idle)
  * time and in microseconds per request when the request count is given.
  *
- *   node --disable-warning=ExperimentalWarning bench/profile-summary.ts <file.cpuprofile> [requests] [--top N]
+ *   node --disable-warning=ExperimentalWarning bench/profile-summary.ts <file.cpuprofile> [requests] [--top N] [--window FROM:TO]
+ *
+ * --window keeps only the samples between two CLOCK_MONOTONIC times in µs (the profile's own
+ * clock): `npm run bench -- --profile` prints the window of each measured run.
  *
  * "by concern" assigns each sample to the innermost frame of a known component (pino, ioredis,
  * mongoose, node:http, koa, Tessera's own layers); "self" is time in the function itself; "total" counts a function once per sample whose stack
@@ -91,10 +94,16 @@ export interface Summary {
   byConcern: Array<[string, number]>;
 }
 
-export function summarise(profile: Profile): Summary {
+export function summarise(profile: Profile, window?: { fromUs: number; toUs: number }): Summary {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (window && (at < window.fromUs || at > window.toUs)) return;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  });
 
   const byCategory = new Map<string, number>();
   const bySelf = new Map<string, number>();
@@ -133,7 +142,7 @@ export function summarise(profile: Profile): Summary {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' }, window: { type: 'string' } } });
   const [file, requestsRaw] = positionals;
   if (!file) {
     console.error('usage: bench/profile-summary.ts <file.cpuprofile> [requests] [--top N]');
@@ -141,14 +150,16 @@ function main(): void {
   }
   const top = Number(values.top);
   const requests = requestsRaw ? Number(requestsRaw) : 0;
-  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile);
+  const [fromUs, toUs] = (values.window ?? '').split(':').map(Number);
+  const window = values.window ? { fromUs: fromUs!, toUs: toUs! } : undefined;
+  const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, window);
   const share = (us: number): string => `${((us / s.busyUs) * 100).toFixed(1).padStart(5)} %`;
   const perReq = (us: number): string => (requests > 0 ? `${(us / requests).toFixed(1).padStart(7)} µs/req` : '');
   const print = (title: string, rows: Array<[string, number]>): void => {
     console.log(`\n${title}`);
     for (const [name, us] of rows.slice(0, top)) console.log(`  ${share(us)}  ${perReq(us)}  ${name}`);
   };
-  console.log(`busy ${(s.busyUs / 1e6).toFixed(2)} s, idle ${(s.idleUs / 1e6).toFixed(2)} s${requests > 0 ? `, ${requests} requests → ${(s.busyUs / requests).toFixed(1)} µs of CPU per request` : ''}`);
+  console.log(`${window ? `window of ${((window.toUs - window.fromUs) / 1e6).toFixed(2)} s: ` : ''}busy ${(s.busyUs / 1e6).toFixed(2)} s, idle ${(s.idleUs / 1e6).toFixed(2)} s${requests > 0 ? `, ${requests} requests → ${(s.busyUs / requests).toFixed(1)} µs of CPU per request` : ''}`);
   print('by concern (innermost frame that belongs to one)', s.byConcern);
   print('self time by package / file', s.byCategory);
   print('self time by function', s.bySelf);

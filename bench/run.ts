@@ -20,7 +20,11 @@
  *                       summarise with bench/profile-summary.ts); its numbers are then lower
  *   --only <ids>        run only these cases, e.g. --only c,d (a and b are kept for the ratios
  *                       only when listed)
- *   --no-write          print only; leave bench/results.md and results.svg alone
+ *   --no-write          print only; leave bench/results.md and results.svg alone (the figures
+ *                       of every run are also kept in bench/tmp/last-run.json)
+ *   --tessera-target <file>  another entry for the Tessera target (path relative to bench/targets/
+ *                       or absolute), for what-if experiments; noted in results.md
+ *   --replot <file>     write results.md/results.svg again from a saved run, measuring nothing
  *   --retries <n>       measure a case again, up to n times, when other processes were busy
  *                       during its run (2); the least disturbed run is kept
  *   --set NAME=VALUE    extra Tessera setting for a diagnostic run, e.g.
@@ -30,13 +34,13 @@
  *                       run is reported as "other CPU"
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
 import { runLoad, type LoadRequest, type LoadResult } from './lib/load.ts';
-import { busyPercent, describeMachine, ownTreeCpu, processPercent, systemCpu, treePercent, waitForQuiet } from './lib/machine.ts';
+import { busyPercent, describeMachine, ownTreeCpu, processPercent, systemCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
 import { consoleRatios, consoleTable, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
 import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
@@ -54,6 +58,8 @@ const { values: args } = parseArgs({
     'quiet-wait': { type: 'string', default: '180' },
     set: { type: 'string', multiple: true, default: [] },
     retries: { type: 'string', default: '2' },
+    replot: { type: 'string' },
+    'tessera-target': { type: 'string', default: 'tessera.ts' },
   },
   strict: true,
 });
@@ -212,6 +218,7 @@ async function measureOnce(c: Case): Promise<CaseResult> {
     loaderCpu: ((loader.user + loader.system) / wallUs) * 100,
     machineBusy: busyPercent(machineBefore, machineAfter, CORES),
     otherCpu: others(processPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore, treeAfter, machineBefore, machineAfter, CORES)),
+    window: { fromUs: before.monotonicUs, toUs: after.monotonicUs },
     ...('lookups' in after.counters ? { cache: { lookups: after.counters['lookups']!, resolves: after.counters['resolves']! } } : {}),
   };
   const hits = hitRatio(result);
@@ -257,9 +264,10 @@ function tesseraEnv(mongo: RunningServer, redis: RunningServer, tag: string): Re
 
 async function startTessera(base: Record<string, string>, logLevel: string, logFile: string): Promise<Target> {
   rmSync(logFile, { force: true });
-  return startTarget(`tessera-${logLevel}`, 'tessera.ts', {
+  if (args.profile) rmSync(join(TMP_DIR, 'profiles', `tessera-${logLevel}.cpuprofile`), { force: true });
+  return startTarget(`tessera-${logLevel}`, args['tessera-target'], {
     env: { BENCH_TESSERA_ENV: JSON.stringify({ ...base, LOG_LEVEL: logLevel, TESSERA_LOG_FILE: logFile }) },
-    nodeFlags: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(TMP_DIR, 'profiles')}`, `--cpu-prof-name=tessera-${logLevel}-${Date.now()}.cpuprofile`] : [],
+    nodeFlags: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(TMP_DIR, 'profiles')}`, `--cpu-prof-name=tessera-${logLevel}.cpuprofile`] : [],
   });
 }
 
@@ -283,7 +291,6 @@ async function main(): Promise<void> {
   const needTessera = ['a', 'c', 'd', 'e'].some(wanted);
   const results: CaseResult[] = [];
   const notes: string[] = [];
-  const profiled: string[] = [];
   let settingsMongo = 'not used';
   const logFile = join(TMP_DIR, 'tessera-info.log');
   let cacheMaxAgeMs = 0;
@@ -333,25 +340,24 @@ async function main(): Promise<void> {
       await verify(c);
       results.push(await measure(c));
     }
-    const served = (await tessera.stats()).counters['lifetimeLookups'];
     await tessera.stop();
-    if (args.profile) profiled.push(`LOG_LEVEL=info target: ${served} introspections in its lifetime`);
     if (!args['no-warn-variant']) {
       const warn = await startTessera(base, 'warn', join(TMP_DIR, 'tessera-warn.log'));
       for (const c of tesseraCases(warn, seed, 'tessera-warn')) {
         await verify(c);
         results.push(await measure(c));
       }
-      const servedWarn = (await warn.stats()).counters['lifetimeLookups'];
       await warn.stop();
-      if (args.profile) profiled.push(`LOG_LEVEL=warn target: ${servedWarn} introspections in its lifetime`);
     }
   }
 
   await cleanup();
   if (args.profile) {
-    console.log(`bench: CPU profiles in ${relative(process.cwd(), join(TMP_DIR, 'profiles'))}/ (${profiled.join('; ')});`);
-    console.log('       summarise with: node --disable-warning=ExperimentalWarning bench/profile-summary.ts <file> <introspections>');
+    console.log(`\nbench: CPU profiles of the Tessera targets are in ${relative(process.cwd(), join(TMP_DIR, 'profiles'))}/; the measured runs:`);
+    for (const r of results.filter((x) => x.group === 'tessera' || x.group === 'tessera-warn')) {
+      const file = `tessera-${r.group === 'tessera' ? 'info' : 'warn'}.cpuprofile`;
+      console.log(`  (${r.id}) node --disable-warning=ExperimentalWarning bench/profile-summary.ts bench/tmp/profiles/${file} ${r.load.total} --window ${r.window.fromUs}:${r.window.toUs}`);
+    }
   }
 
   const byId = new Map(results.map((r) => [r.id, r]));
@@ -378,30 +384,52 @@ async function main(): Promise<void> {
       `**Other processes were busy during ${noisy.map((r) => `(${r.id})`).join(', ')}** (the "other CPU" column): those figures are lower than this machine can do.`,
     );
   }
+  if (args['tessera-target'] !== 'tessera.ts') notes.push(`**What-if run:** the Tessera target was \`${args['tessera-target']}\`, not bench/targets/tessera.ts.`);
   if (Object.keys(OVERRIDES).length > 0) {
     notes.push(`**Diagnostic run:** Tessera ran with ${Object.entries(OVERRIDES).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (not its defaults).`);
   }
   if (args.profile) notes.push('The Tessera target ran under --cpu-prof: its figures are lower than in a normal run.');
 
-  if (!args['no-write']) {
-    const settings: Settings = {
-      connections: CONNECTIONS,
-      warmupSeconds: WARMUP,
-      durationSeconds: DURATION,
-      tokens: TOKENS,
-      cacheMaxAgeMs,
-      mongo: settingsMongo,
-      logFile: relative(join(BENCH_DIR, '..'), logFile),
-      profiled: args.profile,
-    };
-    writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection on loopback, ${CONNECTIONS} connections — ${machine.cores} × ${machine.model}`));
-    writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes));
-    console.log('bench: wrote bench/results.md and bench/results.svg');
-  }
+  const settings: Settings = {
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP,
+    durationSeconds: DURATION,
+    tokens: TOKENS,
+    cacheMaxAgeMs,
+    mongo: settingsMongo,
+    logFile: relative(join(BENCH_DIR, '..'), logFile),
+    profiled: args.profile,
+  };
+  const run: SavedRun = { machine, settings, results, notes };
+  writeFileSync(join(TMP_DIR, 'last-run.json'), `${JSON.stringify(run, null, 2)}\n`);
+  if (!args['no-write']) writeReport(run);
+}
+
+interface SavedRun {
+  machine: Machine;
+  settings: Settings;
+  results: CaseResult[];
+  notes: string[];
+}
+
+/** bench/results.md and bench/results.svg from one run's figures. */
+function writeReport({ machine, settings, results, notes }: SavedRun): void {
+  const { ratios, verdicts } = evaluate(new Map(results.map((r) => [r.id, r])));
+  writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection on loopback, ${settings.connections} connections — ${machine.cores} × ${machine.model}`));
+  writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes));
+  console.log('bench: wrote bench/results.md and bench/results.svg');
 }
 
 try {
-  await main();
+  if (args.replot) {
+    // Re-render the report of a saved run (bench/tmp/last-run.json) without measuring anything.
+    const run = JSON.parse(readFileSync(args.replot, 'utf8')) as SavedRun;
+    const { ratios, verdicts } = evaluate(new Map(run.results.map((r) => [r.id, r])));
+    console.log(`${consoleTable(run.results)}\n\n${consoleRatios(ratios, verdicts)}\n`);
+    writeReport(run);
+  } else {
+    await main();
+  }
 } catch (error) {
   console.error(`\nbench: FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   await cleanup();

@@ -5,7 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ChildMessage, TargetStats } from '../targets/ipc.ts';
 
 export const BENCH_DIR = join(import.meta.dirname, '..');
@@ -39,7 +39,7 @@ export function startTarget(name: string, script: string, options: TargetOptions
   mkdirSync(dirname(outputFile), { recursive: true });
   const output = createWriteStream(outputFile);
   let tail = '';
-  const child = fork(join(BENCH_DIR, 'targets', script), [], {
+  const child = fork(resolve(BENCH_DIR, 'targets', script), [], {
     execPath: process.execPath,
     execArgv: ['--disable-warning=ExperimentalWarning', ...(options.nodeFlags ?? [])],
     // Only what the target needs: no MONGODB_URI/REDIS_URL from the caller's shell leaks in.
@@ -80,16 +80,16 @@ export function startTarget(name: string, script: string, options: TargetOptions
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} (${script}) did not start within ${(options.startTimeoutMs ?? 60_000) / 1000} s; output:\n${tail}`));
+      reject(new Error(`${name} (${basename(script)}) did not start within ${(options.startTimeoutMs ?? 60_000) / 1000} s; output:\n${tail}`));
     }, options.startTimeoutMs ?? 60_000);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${name} (${script}) exited with ${code} before it was ready; output (${outputFile}):\n${tail}`));
+      reject(new Error(`${name} (${basename(script)}) exited with ${code} before it was ready; output (${outputFile}):\n${tail}`));
     });
     child.on('message', (message: ChildMessage) => {
       if (message.type === 'failed') {
         clearTimeout(timer);
-        reject(new Error(`${name} (${script}) failed to start: ${message.message}`));
+        reject(new Error(`${name} (${basename(script)}) failed to start: ${message.message}`));
       } else if (message.type === 'ready') {
         clearTimeout(timer);
         resolve({

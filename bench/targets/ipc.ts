@@ -14,6 +14,8 @@ export interface TargetStats {
   /** Event-loop utilisation since the process started (use the difference of two snapshots). */
   elu: EventLoopUtilization;
   rssBytes: number;
+  /** CLOCK_MONOTONIC in µs: the clock of V8 CPU profiles' timestamps, to cut a profile to a run. */
+  monotonicUs: number;
   counters: Record<string, number>;
 }
 
@@ -41,7 +43,7 @@ export async function serveTarget(server: Server, counters: Counters = () => ({}
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'stats') {
-      send({ type: 'stats', id: message.id, stats: { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), rssBytes: process.memoryUsage.rss(), counters: counters() } });
+      send({ type: 'stats', id: message.id, stats: { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), rssBytes: process.memoryUsage.rss(), monotonicUs: Number(process.hrtime.bigint() / 1000n), counters: counters() } });
     } else if (message.type === 'reset') {
       reset();
       send({ type: 'reset', id: message.id });

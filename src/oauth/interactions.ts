@@ -55,7 +55,7 @@ export class Interactions {
     const email = form.get('email') ?? '';
     const password = form.get('password') ?? '';
     const address = `login:${ctx.ip}`;
-    const wait = await this.deps.throttle.blocked(address);
+    const wait = this.deps.throttle.blocked(address);
     if (wait !== null) return this.loginPage(ctx, details, { email, status: 429, error: `Too many attempts. Try again in ${wait} seconds.` });
     const user = await this.deps.accounts.authenticate(email, password);
     if (!user) {

@@ -88,7 +88,7 @@ export class Authenticator {
 
   /** The whole check for a request: throttling of failures per client address, then resolve. */
   async authenticate(bearer: string | null, clientAddress: string): Promise<AuthOutcome> {
-    const wait = await this.deps.throttle.blocked(clientAddress);
+    const wait = this.deps.throttle.blocked(clientAddress);
     if (wait !== null) return { kind: 'throttled', retryAfterSeconds: wait };
     const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.lookup(bearer);
     switch (resolution.status) {

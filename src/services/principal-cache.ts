@@ -16,6 +16,8 @@ export interface PrincipalCacheOptions {
 interface Entry {
   resolution: Resolution;
   expiresAt: number;
+  /** From then on a hit also refreshes the entry in the background. */
+  refreshAt: number;
   epoch: number;
 }
 
@@ -34,6 +36,11 @@ export class PrincipalCache {
   private readonly ephemeral: EphemeralStore;
   private readonly clock: Clock;
   private readonly options: PrincipalCacheOptions;
+  private readonly inFlight = new Map<string, Promise<Resolution>>();
+  /** When each hash was last invalidated, so that a lookup begun before cannot re-cache stale data. */
+  private readonly invalidatedAt = new Map<string, number>();
+  /** Bumped by clear() and by group invalidations: lookups begun before must not store. */
+  private generation = 0;
 
   constructor(resolve: (bearer: string) => Promise<Resolution>, ephemeral: EphemeralStore, clock: Clock, options: PrincipalCacheOptions) {
     this.resolve = resolve;
@@ -52,22 +59,54 @@ export class PrincipalCache {
     const now = this.clock.now().getTime();
     const { healthy, epoch } = this.ephemeral.subscriptionState();
     const entry = this.entries.get(hash);
-    if (entry && healthy && entry.epoch === epoch && entry.expiresAt > now) return entry.resolution;
+    if (entry && healthy && entry.epoch === epoch && entry.expiresAt > now) {
+      // Refresh-ahead: a bearer in use is resolved again in the background in the second half of
+      // its entry's life, so it never expires under load — while no entry is ever served past
+      // its bound.
+      if (now >= entry.refreshAt) void this.fetch(bearer, hash).catch(() => undefined);
+      return entry.resolution;
+    }
     if (entry) this.drop(hash);
-    const resolution = await this.resolve(bearer);
-    if (healthy && this.cacheable(resolution)) this.store(hash, resolution, now, epoch);
-    return resolution;
+    return this.fetch(bearer, hash);
+  }
+
+  /** One resolution per bearer at a time: concurrent misses wait for the same store round trip. */
+  private fetch(bearer: string, hash: string): Promise<Resolution> {
+    const running = this.inFlight.get(hash);
+    if (running) return running;
+    const generation = this.generation;
+    const { healthy, epoch } = this.ephemeral.subscriptionState();
+    const started = this.clock.now().getTime();
+    const work = this.resolve(bearer)
+      .then((resolution) => {
+        // An invalidation that arrived meanwhile wins over what was read before it.
+        if (healthy && generation === this.generation && !this.invalidatedSince(hash, started) && this.cacheable(resolution)) {
+          this.store(hash, resolution, started, epoch);
+        }
+        return resolution;
+      })
+      .finally(() => this.inFlight.delete(hash));
+    this.inFlight.set(hash, work);
+    return work;
+  }
+
+  private invalidatedSince(hash: string, started: number): boolean {
+    const at = this.invalidatedAt.get(hash);
+    return at !== undefined && at >= started;
   }
 
   invalidate(event: BearerEvent): void {
     const { healthy, epoch } = this.ephemeral.subscriptionState();
     const now = this.clock.now().getTime();
     if (event.kind === 'api_key') {
+      this.markInvalidated(event.hash, now);
       this.drop(event.hash);
       // A revocation is final: answer it from memory, without another store round trip.
       if (event.final && healthy) this.store(event.hash, { status: 'inactive', reason: 'revoked' }, now, epoch);
       return;
     }
+    // A group's bearers may be being resolved right now without being cached yet.
+    this.generation++;
     for (const hash of [...(this.byGroup.get(`${event.kind}:${event.id}`) ?? [])]) {
       this.drop(hash);
       if (event.kind === 'grant' && event.final && healthy) this.store(hash, { status: 'inactive', reason: 'grant-revoked' }, now, epoch);
@@ -75,6 +114,7 @@ export class PrincipalCache {
   }
 
   clear(): void {
+    this.generation++;
     this.entries.clear();
     this.byGroup.clear();
   }
@@ -99,7 +139,8 @@ export class PrincipalCache {
     }
     if (expiresAt <= now) return;
     if (this.entries.size >= this.options.maxEntries) this.evictOldest();
-    this.entries.set(hash, { resolution, expiresAt, epoch });
+    this.entries.delete(hash); // re-inserted last: the map's order stays oldest first
+    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs / 2, epoch });
     for (const group of groupsOf(resolution)) {
       let hashes = this.byGroup.get(group);
       if (!hashes) this.byGroup.set(group, (hashes = new Set()));
@@ -116,6 +157,11 @@ export class PrincipalCache {
       hashes?.delete(hash);
       if (hashes?.size === 0) this.byGroup.delete(group);
     }
+  }
+
+  private markInvalidated(hash: string, now: number): void {
+    if (this.invalidatedAt.size >= this.options.maxEntries) this.invalidatedAt.clear();
+    this.invalidatedAt.set(hash, now);
   }
 
   /** Maps iterate in insertion order: the first entry is the oldest. */

@@ -29,16 +29,4 @@ export class WindowCounter {
       return this.fallback.increment(key, windowMs);
     }
   }
-
-  /** The current count of a window (0 when none is open). */
-  async peek(key: string): Promise<number> {
-    const [primary, local] = await Promise.all([
-      this.primary.get(key).catch((error: unknown) => {
-        this.onFallback(error);
-        return null;
-      }),
-      this.fallback.get(key),
-    ]);
-    return Math.max(Number(primary ?? 0), Number(local ?? 0));
-  }
 }

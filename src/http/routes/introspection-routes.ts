@@ -34,7 +34,7 @@ export function introspectionRoutes(introspection: IntrospectionService, clients
 function authenticateResourceServer(clients: ClientAuthenticator, throttle: FailureThrottle): Middleware {
   return async (ctx, next) => {
     const address = `client:${ctx.ip}`;
-    const wait = await throttle.blocked(address);
+    const wait = throttle.blocked(address);
     if (wait !== null) {
       ctx.set('Retry-After', String(wait));
       oauthError(ctx, 429, 'slow_down', 'Too many failed client authentications');

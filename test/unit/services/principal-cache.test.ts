@@ -177,4 +177,37 @@ describe('PrincipalCache', () => {
     await cache.lookup('b');
     expect(calls).toEqual(['a', 'b', 'a', 'b']);
   });
+
+  it('resolves a bearer once for any number of concurrent misses', async () => {
+    answers.set('tok', active(principal()));
+    const results = await Promise.all(Array.from({ length: 50 }, () => cache.lookup('tok')));
+    expect(results.every((r) => r.status === 'active')).toBe(true);
+    expect(calls).toEqual(['tok']);
+  });
+
+  it('refreshes a bearer in use in the background in the second half of its entry’s life', async () => {
+    answers.set('tok', active(principal()));
+    await cache.lookup('tok');
+    clock.advance(2_499);
+    await cache.lookup('tok');
+    expect(calls).toEqual(['tok']);
+    clock.advance(1);
+    answers.set('tok', active(principal({ scopes: ['leads:write'] })));
+    const served = await cache.lookup('tok'); // still the entry's answer, within its bound...
+    expect(served).toEqual(active(principal()));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual(['tok', 'tok']); // ...while the refresh ran
+    expect(await cache.lookup('tok')).toEqual(active(principal({ scopes: ['leads:write'] })));
+  });
+
+  it('never re-caches what a lookup read before an invalidation that arrived meanwhile', async () => {
+    let release: (r: Resolution) => void = () => undefined;
+    const slow = new PrincipalCache(() => new Promise<Resolution>((resolve) => (release = resolve)), ephemeral, clock, { maxAgeMs: 5_000, maxEntries: 10 });
+    const pending = slow.lookup('tok');
+    clock.advance(1);
+    slow.invalidate({ kind: 'api_key', hash: hashKey('tok'), id: 'key_1' });
+    release(active(principal()));
+    expect((await pending).status).toBe('active'); // answered as read, but not kept
+    expect(slow.size).toBe(0);
+  });
 });
