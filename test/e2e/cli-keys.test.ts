@@ -66,7 +66,7 @@ async function keysCreate(args: string[], label: string): Promise<{ code: number
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 async function storedKey(key: string): Promise<Record<string, unknown> | null> {
-  return db.collection('api_keys').findOne({ hash: sha256(key) });
+  return db.collection('api_keys').findOne({ _id: sha256(key) as never });
 }
 
 beforeAll(async () => {
@@ -100,7 +100,7 @@ describe('tessera keys create', () => {
     const stored = await storedKey(key);
     expect(stored).toMatchObject({ userId: 'u_owner', orgId: 'o_cli', name: 'first', scopes: ['keys:read'], env: 'live', active: true, revokedAt: null });
     expect(JSON.stringify(stored)).not.toContain(key);
-    const id = String(stored!._id);
+    const id = String(stored!.keyId);
     expect(stderr).toContain(id);
     expect(stderr).toContain('shown once');
     expect(stderr).toContain('scopes: keys:read');

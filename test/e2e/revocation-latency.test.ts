@@ -220,7 +220,9 @@ describe('revocation across two processes, measured', () => {
 
   /** A change to a bearer's document that no instance is told about. */
   async function silently(collection: 'api_keys' | 'connected_apps', id: string, set: Record<string, unknown>): Promise<void> {
-    const result = await db.collection(collection).updateOne({ _id: id as never }, { $set: set });
+    // API keys are stored under their hash, with the key id in keyId; grants under their id.
+    const filter = collection === 'api_keys' ? { keyId: id } : { _id: id as never };
+    const result = await db.collection(collection).updateOne(filter, { $set: set });
     expect(result.matchedCount).toBe(1);
   }
 

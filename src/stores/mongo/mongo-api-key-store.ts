@@ -8,14 +8,20 @@ import { UsageCollection } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ignoreExists } from './mongo-user-store.ts';
 
+/**
+ * Keys are stored under their hash: the lookup of every authentication is a primary-key read,
+ * which every server answers from its primary index (FerretDB's SQLite backend scans for any
+ * other field). The key id, used by the management API, has its own unique index.
+ */
 interface ApiKeyDoc {
+  /** Hex SHA-256 of the whole key. */
   _id: string;
+  keyId: string;
   orgId: string;
   userId: string;
   name: string | null;
   scopes: string[];
   env: KeyEnv;
-  hash: string;
   start: string | null;
   active: boolean;
   createdAt: Date;
@@ -37,12 +43,12 @@ const limitsSchema = new Schema<KeyLimits>(
 const apiKeySchema = new Schema<ApiKeyDoc>(
   {
     _id: { type: String, required: true },
+    keyId: { type: String, required: true },
     orgId: { type: String, required: true },
     userId: { type: String, required: true },
     name: { type: String, default: null },
     scopes: { type: [String], default: [] },
     env: { type: String, required: true, enum: ['live', 'test'] },
-    hash: { type: String, required: true },
     start: { type: String, default: null },
     active: { type: Boolean, default: true },
     createdAt: { type: Date, required: true },
@@ -54,8 +60,8 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
   },
   { collection: 'api_keys', versionKey: false, strict: 'throw' },
 );
-// Every authentication looks a key up by hash; unique, so one key can never be stored twice.
-apiKeySchema.index({ hash: 1 }, { unique: true, name: 'hash_1' });
+// The management API finds keys by id.
+apiKeySchema.index({ keyId: 1 }, { unique: true, name: 'keyId_1' });
 // An organization's keys, newest first.
 apiKeySchema.index({ orgId: 1, createdAt: -1 }, { name: 'orgId_1_createdAt_-1' });
 // An editor's own keys, newest first.
@@ -87,7 +93,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
       // Neither server reliably names the refusing index: look. The hash first, so that the same
       // key stored twice is "already stored" whatever its id.
       async () =>
-        (await this.model.exists({ hash: key.hash }))
+        (await this.model.exists({ _id: key.hash }))
           ? new ConflictError('This API key is already stored', 'hash')
           : new ConflictError('An API key with this id already exists', 'id'),
     );
@@ -95,19 +101,19 @@ export class MongoApiKeyStore implements ApiKeyStore {
   }
 
   async findById(id: string): Promise<ApiKey | null> {
-    const doc = await mongoCall(() => this.model.findById(id).lean<ApiKeyDoc>().exec());
+    const doc = await mongoCall(() => this.model.findOne({ keyId: id }).lean<ApiKeyDoc>().exec());
     return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
   async findByHash(hash: string): Promise<ApiKey | null> {
-    const doc = await mongoCall(() => this.model.findOne({ hash }).lean<ApiKeyDoc>().exec());
+    const doc = await mongoCall(() => this.model.findById(hash).lean<ApiKeyDoc>().exec());
     return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
   async listForOrg(orgId: string, filter: { userId?: string } = {}): Promise<ApiKey[]> {
     const query: QueryFilter<ApiKeyDoc> = { orgId, revokedAt: null };
     if (filter.userId !== undefined) query.userId = filter.userId;
-    const docs = await mongoCall(() => this.model.find(query).sort({ createdAt: -1, _id: -1 }).lean<ApiKeyDoc[]>().exec());
+    const docs = await mongoCall(() => this.model.find(query).sort({ createdAt: -1, keyId: -1 }).lean<ApiKeyDoc[]>().exec());
     return this.withUsage(docs);
   }
 
@@ -116,7 +122,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
    * writes atomically: of two concurrent rotations only one finds `rotatedTo: null`.
    */
   async update(id: string, patch: ApiKeyPatch, conditions: ApiKeyConditions = {}): Promise<ApiKey | null> {
-    const query: QueryFilter<ApiKeyDoc> = { _id: id };
+    const query: QueryFilter<ApiKeyDoc> = { keyId: id };
     // `null` also matches a missing field, which is what an older document would have.
     if (conditions.notRevoked) query.revokedAt = null;
     if (conditions.notRotated) query.rotatedTo = null;
@@ -137,8 +143,8 @@ export class MongoApiKeyStore implements ApiKeyStore {
 
 
   private async withUsage(docs: ApiKeyDoc[]): Promise<ApiKey[]> {
-    const lastUsed = await this.usage.lastUsed(docs.map((d) => d._id));
-    return docs.map((doc) => toApiKey(doc, lastUsed.get(doc._id) ?? null));
+    const lastUsed = await this.usage.lastUsed(docs.map((d) => d.keyId));
+    return docs.map((doc) => toApiKey(doc, lastUsed.get(doc.keyId) ?? null));
   }
 
 
@@ -161,13 +167,13 @@ function toSet(patch: ApiKeyPatch): Partial<ApiKeyDoc> {
 
 function toDoc(key: ApiKey): ApiKeyDoc {
   return {
-    _id: key.id,
+    _id: key.hash,
+    keyId: key.id,
     orgId: key.orgId,
     userId: key.userId,
     name: key.name,
     scopes: [...key.scopes],
     env: key.env,
-    hash: key.hash,
     start: key.start,
     active: key.active,
     createdAt: key.createdAt,
@@ -188,13 +194,13 @@ const dateOrNull = (value: Date | null | undefined): Date | null => (value == nu
 
 function toApiKey(doc: ApiKeyDoc, lastUsedAt: Date | null): ApiKey {
   return {
-    id: doc._id,
+    id: doc.keyId,
     orgId: doc.orgId,
     userId: doc.userId,
     name: doc.name ?? null,
     scopes: [...(doc.scopes ?? [])],
     env: doc.env,
-    hash: doc.hash,
+    hash: doc._id,
     start: doc.start ?? null,
     active: doc.active !== false,
     createdAt: new Date(doc.createdAt),

@@ -27,18 +27,18 @@ describeApiKeyStore('mongodb', async () => {
 });
 
 describe('mongodb API key store: what the contract cannot see', () => {
-  it('creates the unique hash index and the listing indexes', async () => {
+  it('creates the unique key id index and the listing indexes (the hash is the primary key)', async () => {
     const indexes = await mongo.connection.collection('api_keys').indexes();
     expect(indexes).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ key: { hash: 1 }, unique: true }),
+        expect.objectContaining({ key: { keyId: 1 }, unique: true }),
         expect.objectContaining({ key: { orgId: 1, createdAt: -1 } }),
         expect.objectContaining({ key: { orgId: 1, userId: 1, createdAt: -1 } }),
       ]),
     );
   });
 
-  it('stores dates as dates and limits as a subdocument, with the key id as _id', async () => {
+  it('stores dates as dates and limits as a subdocument, under the hash as _id', async () => {
     await mongo.connection.collection('api_keys').deleteMany({});
     const createdAt = new Date('2026-01-01T00:00:00Z');
     await store.insert({
@@ -59,16 +59,16 @@ describe('mongodb API key store: what the contract cannot see', () => {
       rotatedFrom: null,
       rotatedTo: null,
     });
-    const raw = await mongo.connection.collection('api_keys').findOne({ hash: 'a'.repeat(64) });
-    expect(raw).toMatchObject({ _id: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, dailySpendCap: null }, revokedAt: null });
+    const raw = await mongo.connection.collection('api_keys').findOne({ _id: 'a'.repeat(64) as never });
+    expect(raw).toMatchObject({ _id: 'a'.repeat(64), keyId: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, dailySpendCap: null }, revokedAt: null });
     expect(raw?.['createdAt']).toBeInstanceOf(Date);
   });
 
   it('records use in its own collection, never rewriting the key document', async () => {
-    const before = await mongo.connection.collection('api_keys').findOne({ _id: 'key_raw' as never });
+    const before = await mongo.connection.collection('api_keys').findOne({ keyId: 'key_raw' });
     const usedAt = new Date('2026-02-02T00:00:00Z');
     await store.touchLastUsed('key_raw', usedAt);
-    expect(await mongo.connection.collection('api_keys').findOne({ _id: 'key_raw' as never })).toEqual(before);
+    expect(await mongo.connection.collection('api_keys').findOne({ keyId: 'key_raw' })).toEqual(before);
     expect(await mongo.connection.collection('api_key_usage').findOne({ _id: 'key_raw' as never })).toEqual({ _id: 'key_raw', lastUsedAt: usedAt });
     expect((await store.findById('key_raw'))?.lastUsedAt).toEqual(usedAt);
   });
