@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
 import { runLoad, type LoadRequest, type LoadResult } from './lib/load.ts';
-import { busyPercent, describeMachine, ownTreeCpu, processPercent, systemCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
+import { busyPercent, describeMachine, namedPercent, processPercent, systemCpu, treeCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
 import { consoleRatios, consoleTable, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
 import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
@@ -157,6 +157,11 @@ const activeAs = (kind?: string) => (status: number, body: Record<string, unknow
 const inactive = (status: number, body: Record<string, unknown>): string | null =>
   status === 200 && body['active'] === false && Object.keys(body).length === 1 ? null : 'expected exactly {"active":false}';
 
+/** Only Tessera uses MongoDB and Redis; for the other cases their (idle) CPU is not shown. */
+function needsStores(c: Case): boolean {
+  return c.group === 'tessera' || c.group === 'tessera-warn';
+}
+
 function others(all: number | null, ours: number | null): number | null {
   return all === null || ours === null ? null : Math.max(0, all - ours);
 }
@@ -197,13 +202,13 @@ async function measureOnce(c: Case): Promise<CaseResult> {
   const before = await c.target.stats();
   const loaderBefore = process.cpuUsage();
   const machineBefore = systemCpu();
-  const treeBefore = ownTreeCpu();
+  const treeBefore = treeCpu();
   const wallBefore = process.hrtime.bigint();
   process.stdout.write(`measuring ${DURATION} s… `);
   const load = await runLoad({ url, requests: c.requests, connections: CONNECTIONS, durationSeconds: DURATION });
   const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1000;
   const machineAfter = systemCpu();
-  const treeAfter = ownTreeCpu();
+  const treeAfter = treeCpu();
   const loader = process.cpuUsage(loaderBefore);
   const after = await c.target.stats();
   assertClean(c, load, 'measured run');
@@ -217,7 +222,9 @@ async function measureOnce(c: Case): Promise<CaseResult> {
     serverElu: elu(before.elu, after.elu),
     loaderCpu: ((loader.user + loader.system) / wallUs) * 100,
     machineBusy: busyPercent(machineBefore, machineAfter, CORES),
-    otherCpu: others(processPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore, treeAfter, machineBefore, machineAfter, CORES)),
+    otherCpu: others(processPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore?.total ?? null, treeAfter?.total ?? null, machineBefore, machineAfter, CORES)),
+    mongoServerCpu: needsStores(c) ? namedPercent(/^(ferretdb|mongod)$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
+    redisCpu: needsStores(c) ? namedPercent(/^redis-server$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
     window: { fromUs: before.monotonicUs, toUs: after.monotonicUs },
     ...('lookups' in after.counters ? { cache: { lookups: after.counters['lookups']!, resolves: after.counters['resolves']! } } : {}),
   };

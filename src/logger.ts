@@ -41,10 +41,26 @@ export interface LoggerOptions {
   level: string;
   /** Append to this file instead of stdout (tests collect every line to scan for secrets). */
   file: string | null;
+  /**
+   * Write each line before returning (tests that read the file right away). Otherwise lines are
+   * written asynchronously and coalesced while a write is in flight — one synchronous write per
+   * request cost Tessera most of its introspection throughput — and flushed when the process exits.
+   */
+  sync?: boolean;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.file === null ? pino.destination({ dest: 1, sync: true }) : pino.destination({ dest: options.file, sync: true, mkdir: true });
+  const sync = options.sync ?? false;
+  const destination = pino.destination({ dest: options.file ?? 1, sync, mkdir: options.file !== null });
+  if (!sync) {
+    process.once('exit', () => {
+      try {
+        destination.flushSync();
+      } catch {
+        // nothing more can be done while exiting
+      }
+    });
+  }
   return pino(
     {
       level: options.level,

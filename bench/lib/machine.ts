@@ -62,6 +62,17 @@ export function busyPercent(before: CpuTimes | null, after: CpuTimes | null, cor
  * machine used during a run can be told apart. Null where /proc does not exist.
  */
 export function ownTreeCpu(): number | null {
+  return treeCpu()?.total ?? null;
+}
+
+export interface TreeCpu {
+  total: number;
+  /** Jiffies of the tree's processes by command name (ferretdb, mongod, redis-server, node…). */
+  byName: Map<string, number>;
+}
+
+/** Like ownTreeCpu(), with each process's share by its command name. */
+export function treeCpu(): TreeCpu | null {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -69,14 +80,15 @@ export function ownTreeCpu(): number | null {
     return null;
   }
   const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
+  const ticks = new Map<number, { name: string; ticks: number }>();
   for (const name of entries) {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       // The command name may contain spaces and parentheses: fields start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
       parent.set(Number(name), Number(fields[1]));
-      ticks.set(Number(name), Number(fields[11]) + Number(fields[12]));
+      ticks.set(Number(name), { name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
     } catch {
       // the process ended meanwhile
     }
@@ -86,8 +98,20 @@ export function ownTreeCpu(): number | null {
     return false;
   };
   let total = 0;
-  for (const [pid, t] of ticks) if (inTree(pid)) total += t;
-  return total;
+  const byName = new Map<string, number>();
+  for (const [pid, t] of ticks) {
+    if (!inTree(pid)) continue;
+    total += t.ticks;
+    byName.set(t.name, (byName.get(t.name) ?? 0) + t.ticks);
+  }
+  return { total, byName };
+}
+
+/** Jiffies of the tree's processes whose command name matches, between two readings, in % of one core. */
+export function namedPercent(pattern: RegExp, before: TreeCpu | null, after: TreeCpu | null, m0: CpuTimes | null, m1: CpuTimes | null, cores: number): number | null {
+  if (!before || !after) return null;
+  const sum = (t: TreeCpu): number => [...t.byName].filter(([name]) => pattern.test(name)).reduce((a, [, v]) => a + v, 0);
+  return treePercent(sum(before), sum(after), m0, m1, cores);
 }
 
 /** Time charged to any process between two readings, in % of one core. */

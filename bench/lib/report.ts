@@ -22,6 +22,9 @@ export interface CaseResult {
   machineBusy: number | null;
   /** What processes outside the benchmark used meanwhile, in % of one core. */
   otherCpu: number | null;
+  /** The MongoDB-wire server's and Redis's CPU meanwhile (Tessera cases), in % of one core. */
+  mongoServerCpu?: number | null;
+  redisCpu?: number | null;
   /** Tessera only: bearer lookups and store resolutions (cache misses) during the measured run. */
   cache?: { lookups: number; resolves: number };
   /** The measured run on the server's monotonic clock (µs), to cut its CPU profile to it. */
@@ -109,13 +112,15 @@ function rows(results: CaseResult[]): string[][] {
     opt(cpuPerRequest(r), (v) => v.toFixed(0)),
     opt(r.serverElu, (v) => v.toFixed(2)),
     `${r.loaderCpu.toFixed(0)} %`,
+    opt(r.mongoServerCpu ?? null, (v) => `${v.toFixed(0)} %`),
+    opt(r.redisCpu ?? null, (v) => `${v.toFixed(0)} %`),
     opt(r.machineBusy, (v) => `${v.toFixed(0)} %`),
     opt(r.otherCpu, (v) => `${v.toFixed(0)} %`),
     opt(hitRatio(r), (v) => `${(v * 100).toFixed(2)} %`),
   ]);
 }
 
-const HEADER = ['case', 'what', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'server CPU', 'server CPU µs/req', 'server ELU', 'autocannon CPU', 'machine CPU', 'other CPU', 'cache hits'];
+const HEADER = ['case', 'what', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'server CPU', 'server CPU µs/req', 'server ELU', 'autocannon CPU', 'MongoDB server CPU', 'Redis CPU', 'machine CPU', 'other CPU', 'cache hits'];
 
 export function consoleTable(results: CaseResult[]): string {
   const body = rows(results);

@@ -42,8 +42,9 @@ export function startTarget(name: string, script: string, options: TargetOptions
   const child = fork(resolve(BENCH_DIR, 'targets', script), [], {
     execPath: process.execPath,
     execArgv: ['--disable-warning=ExperimentalWarning', ...(options.nodeFlags ?? [])],
-    // Only what the target needs: no MONGODB_URI/REDIS_URL from the caller's shell leaks in.
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...options.env },
+    // Only what the target needs: no MONGODB_URI/REDIS_URL from the caller's shell leaks in; the
+    // caller's BENCH_* variables do (switches of experimental targets).
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...benchVariables(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   running.add(child);
@@ -109,6 +110,10 @@ export function startTarget(name: string, script: string, options: TargetOptions
       }
     });
   });
+}
+
+function benchVariables(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('BENCH_') && e[1] !== undefined));
 }
 
 /** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. */

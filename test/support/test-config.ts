@@ -11,5 +11,6 @@ export function testConfig(env: Record<string, string> = {}, label = 'app'): Con
 }
 
 export function testLogger(config: Config): Logger {
-  return createLogger({ level: config.logLevel, file: config.logFile });
+  // Synchronous: tests read the log files right after the requests that wrote them.
+  return createLogger({ level: config.logLevel, file: config.logFile, sync: true });
 }
