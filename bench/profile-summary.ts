@@ -68,11 +68,18 @@ const CONCERNS: Array<[string, RegExp]> = [
   ['benchmark harness (bench/)', /^bench\//],
 ];
 
-function concernOf(stack: CallFrame[]): string {
+/** The innermost frame that belongs to a known component, and that component. */
+function owner(stack: CallFrame[]): { concern: string; frame: CallFrame } | null {
   for (let i = stack.length - 1; i >= 0; i--) {
     const cat = category(stack[i]!);
-    for (const [name, pattern] of CONCERNS) if (pattern.test(cat)) return name;
+    for (const [name, pattern] of CONCERNS) if (pattern.test(cat)) return { concern: name, frame: stack[i]! };
   }
+  return null;
+}
+
+function concernOf(stack: CallFrame[]): string {
+  const known = owner(stack);
+  if (known) return known.concern;
   const leaf = category(stack[stack.length - 1]!);
   if (leaf === '(garbage collector)' || leaf === '(program)') return leaf;
   if (stack.some((f) => category(f).startsWith('node:modules/') || f.functionName === 'compileSourceTextModule')) return 'module loading (start-up)';
@@ -92,6 +99,8 @@ export interface Summary {
   bySelf: Array<[string, number]>;
   byTotal: Array<[string, number]>;
   byConcern: Array<[string, number]>;
+  /** Samples whose concern is Tessera's own code, by that innermost src/ function (with the Node/native work it called). */
+  bySrcFunction: Array<[string, number]>;
 }
 
 export function summarise(profile: Profile, window?: { fromUs: number; toUs: number }): Summary {
@@ -109,6 +118,7 @@ export function summarise(profile: Profile, window?: { fromUs: number; toUs: num
   const bySelf = new Map<string, number>();
   const byTotal = new Map<string, number>();
   const byConcern = new Map<string, number>();
+  const bySrcFunction = new Map<string, number>();
   const stack: CallFrame[] = [];
   let idleUs = 0;
   let busyUs = 0;
@@ -129,6 +139,11 @@ export function summarise(profile: Profile, window?: { fromUs: number; toUs: num
       for (const onPath of onStack.keys()) byTotal.set(onPath, (byTotal.get(onPath) ?? 0) + self);
       const concern = concernOf(stack);
       byConcern.set(concern, (byConcern.get(concern) ?? 0) + self);
+      const known = owner(stack);
+      if (known && category(known.frame).startsWith('src/')) {
+        const fn = frameName(known.frame);
+        bySrcFunction.set(fn, (bySrcFunction.get(fn) ?? 0) + self);
+      }
     }
     for (const child of node.children ?? []) visit(child);
     stack.pop();
@@ -138,7 +153,7 @@ export function summarise(profile: Profile, window?: { fromUs: number; toUs: num
   };
   visit(profile.nodes[0]!.id);
   const sorted = (m: Map<string, number>): Array<[string, number]> => [...m.entries()].sort((a, b) => b[1] - a[1]);
-  return { busyUs, idleUs, byCategory: sorted(byCategory), bySelf: sorted(bySelf), byTotal: sorted(byTotal).filter(([name]) => !name.startsWith('(root)')), byConcern: sorted(byConcern) };
+  return { busyUs, idleUs, byCategory: sorted(byCategory), bySelf: sorted(bySelf), byTotal: sorted(byTotal).filter(([name]) => !name.startsWith('(root)')), byConcern: sorted(byConcern), bySrcFunction: sorted(bySrcFunction) };
 }
 
 function main(): void {
@@ -161,6 +176,7 @@ function main(): void {
   };
   console.log(`${window ? `window of ${((window.toUs - window.fromUs) / 1e6).toFixed(2)} s: ` : ''}busy ${(s.busyUs / 1e6).toFixed(2)} s, idle ${(s.idleUs / 1e6).toFixed(2)} s${requests > 0 ? `, ${requests} requests → ${(s.busyUs / requests).toFixed(1)} µs of CPU per request` : ''}`);
   print('by concern (innermost frame that belongs to one)', s.byConcern);
+  print("Tessera's own code by innermost src/ function (with the Node and native work it calls)", s.bySrcFunction);
   print('self time by package / file', s.byCategory);
   print('self time by function', s.bySelf);
   print('total (inclusive, synchronous) time by function', s.byTotal);

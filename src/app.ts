@@ -21,7 +21,8 @@ import { Interactions } from './oauth/interactions.ts';
 import { mountProvider } from './oauth/mount.ts';
 import { OAUTH_ROUTES, createProvider } from './oauth/provider.ts';
 import { apiKeyRevocation } from './oauth/key-revocation.ts';
-import { introspectionRoutes } from './http/routes/introspection-routes.ts';
+import { introspectionHandler } from './http/introspection-handler.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientAuthenticator } from './services/client-authenticator.ts';
 import { IntrospectionService } from './services/introspection-service.ts';
 import { PrincipalCache } from './services/principal-cache.ts';
@@ -88,6 +89,8 @@ export interface Tessera {
   stores: Stores;
   services: Services;
   app: Koa;
+  /** What the HTTP server runs: introspection's fast path, then the Koa app. */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   close(): Promise<void>;
 }
 
@@ -268,8 +271,6 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     interactionRoutes(interactions),
   ];
   for (const middleware of baseMiddleware(logger)) app.use(middleware);
-  const introspection = introspectionRoutes(services.introspection, services.clientAuthenticator, services.loginThrottle);
-  app.use(introspection.routes());
   app.use(
     mountProvider({
       provider,
@@ -296,12 +297,23 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
     return async () => undefined;
   });
   const app = createHttpApp(config, services, options.logger, stores, clock);
+  const koa = app.callback();
+  const introspect = introspectionHandler({
+    introspection: services.introspection,
+    clients: services.clientAuthenticator,
+    throttle: services.loginThrottle,
+    logger: options.logger,
+    trustProxy: config.trustProxy,
+  });
   return {
     config,
     logger: options.logger,
     stores,
     services,
     app,
+    handler: (req, res) => {
+      if (!introspect(req, res)) void koa(req, res);
+    },
     close: async () => {
       await stopListening().catch(() => undefined);
       await stores.close();

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const server = createServer(tessera.app.callback());
+  const server = createServer(tessera.handler);
   server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

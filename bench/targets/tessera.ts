@@ -35,7 +35,7 @@ try {
     return resolve(bearer);
   };
 
-  const server = createServer(tessera.app.callback());
+  const server = createServer(tessera.handler);
   const stop = (): void => {
     server.close();
     server.closeAllConnections();

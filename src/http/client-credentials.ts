@@ -1,12 +1,10 @@
-import type { Context } from 'koa';
 import type { ClientCredentials } from '../services/client-authenticator.ts';
 
 /**
  * Client credentials of an OAuth request: HTTP Basic (RFC 6749 §2.3.1, form-urlencoded id and
  * secret) or client_id + client_secret in the body — one or the other, never both.
  */
-export function clientCredentials(ctx: Context, form: URLSearchParams): ClientCredentials | null {
-  const header = ctx.get('Authorization');
+export function clientCredentials(header: string | undefined, form: URLSearchParams): ClientCredentials | null {
   const inBody = form.has('client_secret');
   if (header) {
     if (inBody) return null;

@@ -13,7 +13,7 @@ export function apiKeyRevocation(keys: ApiKeyService, clients: ClientAuthenticat
     const form = ctx.state.oauthForm as URLSearchParams | undefined;
     const token = form?.get('token');
     if (!form || !token) return next();
-    const credentials = clientCredentials(ctx, form);
+    const credentials = clientCredentials(ctx.get('Authorization') || undefined, form);
     const client = credentials ? await clients.authenticate(credentials) : null;
     if (!client || !(await keys.revokeReported(token, client.id))) return next();
     // §2.2: 200 whether or not the key was still valid.

@@ -60,7 +60,7 @@ export async function startApi(mode: StoreMode, env: Record<string, string> = {}
     mode === 'external' ? { MONGODB_URI: mongoUriFor(database), REDIS_URL: redisUrl(), TESSERA_REDIS_PREFIX: `${database}:` } : {};
   const config = testConfig({ TESSERA_SCOPES: RESOURCE_SCOPES.join(' '), ...storeEnv, ...env }, `api-${mode}`);
   const tessera = await createTessera(config, { logger: testLogger(config), clock });
-  const running: RunningApp = await serve(tessera.app);
+  const running: RunningApp = await serve(tessera.handler);
   const { accounts } = tessera.services;
 
   const orgA = (await accounts.createOrganization({ name: 'Acme' })).id;

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type Koa from 'koa';
 
 export interface RunningApp {
@@ -7,9 +7,9 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Serves a Koa app on a free loopback port, for tests that speak real HTTP to it. */
-export async function serve(app: Koa): Promise<RunningApp> {
-  const server = createServer(app.callback());
+/** Serves a Koa app (or a node:http handler) on a free loopback port, for tests that speak real HTTP to it. */
+export async function serve(app: Koa | ((req: IncomingMessage, res: ServerResponse) => void)): Promise<RunningApp> {
+  const server = createServer(typeof app === 'function' ? app : app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');

@@ -356,7 +356,7 @@ export async function startOAuthApp(mode: OAuthStoreMode, options: OAuthAppOptio
   const tessera = await createTessera(config, { logger: testLogger(config), ...(options.clock ? { clock: options.clock } : {}) });
   const fixture = oauthFixture();
   await tessera.services.seedImporter.import(fixture.seed);
-  const server: Server = createServer(tessera.app.callback());
+  const server: Server = createServer(tessera.handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);
