@@ -41,7 +41,7 @@ import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
 import { runLoad, type LoadRequest, type LoadResult } from './lib/load.ts';
 import { busyPercent, describeMachine, namedPercent, processPercent, systemCpu, treeCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
-import { consoleRatios, consoleTable, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
+import { consoleRatios, consoleTable, cpuPerRequest, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
 import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
 
@@ -297,7 +297,6 @@ async function main(): Promise<void> {
 
   const needTessera = ['a', 'c', 'd', 'e'].some(wanted);
   const results: CaseResult[] = [];
-  const notes: string[] = [];
   let settingsMongo = 'not used';
   const logFile = join(TMP_DIR, 'tessera-info.log');
   let cacheMaxAgeMs = 0;
@@ -371,32 +370,6 @@ async function main(): Promise<void> {
   const { ratios, verdicts } = evaluate(byId);
   console.log(`\n${consoleTable(results)}\n\n${consoleRatios(ratios, verdicts)}\n`);
 
-  const info = results.find((r) => r.id === 'c');
-  const warnC = results.find((r) => r.id === 'c-warn');
-  if (info && warnC) {
-    notes.push(
-      `The access log (one pino line per request, written synchronously to a file) costs ${(100 * (1 - info.load.requestsPerSecond / warnC.load.requestsPerSecond)).toFixed(0)} % of (c)'s throughput: ` +
-        `${Math.round(info.load.requestsPerSecond).toLocaleString('en-US')} req/s at info vs ${Math.round(warnC.load.requestsPerSecond).toLocaleString('en-US')} at warn.`,
-    );
-  }
-  if (cacheMaxAgeMs > 0) {
-    notes.push(
-      `Principal cache: entries live ${cacheMaxAgeMs} ms, so each of the ${TOKENS} tokens of a case is resolved from MongoDB again every ${cacheMaxAgeMs / 1000} s ` +
-        '(the "cache hits" column counts lookups answered without a store read during the measured run).',
-    );
-  }
-  const noisy = results.filter((r) => (r.otherCpu ?? 0) > QUIET_PERCENT);
-  if (noisy.length > 0) {
-    notes.push(
-      `**Other processes were busy during ${noisy.map((r) => `(${r.id})`).join(', ')}** (the "other CPU" column): those figures are lower than this machine can do.`,
-    );
-  }
-  if (args['tessera-target'] !== 'tessera.ts') notes.push(`**What-if run:** the Tessera target was \`${args['tessera-target']}\`, not bench/targets/tessera.ts.`);
-  if (Object.keys(OVERRIDES).length > 0) {
-    notes.push(`**Diagnostic run:** Tessera ran with ${Object.entries(OVERRIDES).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (not its defaults).`);
-  }
-  if (args.profile) notes.push('The Tessera target ran under --cpu-prof: its figures are lower than in a normal run.');
-
   const settings: Settings = {
     connections: CONNECTIONS,
     warmupSeconds: WARMUP,
@@ -406,8 +379,10 @@ async function main(): Promise<void> {
     mongo: settingsMongo,
     logFile: relative(join(BENCH_DIR, '..'), logFile),
     profiled: args.profile,
+    overrides: OVERRIDES,
+    tesseraTarget: args['tessera-target'],
   };
-  const run: SavedRun = { machine, settings, results, notes };
+  const run: SavedRun = { machine, settings, results };
   writeFileSync(join(TMP_DIR, 'last-run.json'), `${JSON.stringify(run, null, 2)}\n`);
   if (!args['no-write']) writeReport(run);
 }
@@ -416,11 +391,45 @@ interface SavedRun {
   machine: Machine;
   settings: Settings;
   results: CaseResult[];
-  notes: string[];
+}
+
+/** What the figures of a run say beyond the table, computed from them. */
+function notesOf({ settings, results }: SavedRun): string[] {
+  const notes: string[] = [];
+  const rps = (r: CaseResult): string => Math.round(r.load.requestsPerSecond).toLocaleString('en-US');
+  for (const id of ['c', 'd', 'e']) {
+    const info = results.find((r) => r.id === id);
+    const warn = results.find((r) => r.id === `${id}-warn`);
+    if (!info || !warn) continue;
+    notes.push(
+      `(${id}) at LOG_LEVEL=info vs warn: ${rps(info)} vs ${rps(warn)} req/s, ${cpuPerRequest(info)?.toFixed(0)} vs ${cpuPerRequest(warn)?.toFixed(0)} µs of server CPU per request — ` +
+        'the access log (one pino line per request) is the only difference between the two.',
+    );
+  }
+  const cached = results.filter((r) => r.cache && r.cache.lookups > 0);
+  if (cached.length > 0) {
+    notes.push(
+      `Principal cache (entries trusted for at most ${settings.cacheMaxAgeMs} ms): store resolutions during the measured runs — ` +
+        cached.map((r) => `(${r.id}) ${r.cache!.resolves} (${(r.cache!.resolves / r.load.durationSeconds).toFixed(0)}/s for ${settings.tokens} tokens)`).join(', ') +
+        '. Each one reads MongoDB; the "MongoDB server CPU" column is what that server spent meanwhile, on the same cores.',
+    );
+  }
+  const noisy = results.filter((r) => (r.otherCpu ?? 0) > QUIET_PERCENT);
+  if (noisy.length > 0) {
+    notes.push(`**Other processes were busy during ${noisy.map((r) => `(${r.id})`).join(', ')}** (the "other CPU" column): those figures are lower than this machine can do.`);
+  }
+  if (settings.tesseraTarget !== undefined && settings.tesseraTarget !== 'tessera.ts') {
+    notes.push(`**What-if run:** the Tessera target was \`${settings.tesseraTarget}\`, not bench/targets/tessera.ts.`);
+  }
+  const overrides = Object.entries(settings.overrides ?? {});
+  if (overrides.length > 0) notes.push(`**Diagnostic run:** Tessera ran with ${overrides.map(([k, v]) => `\`${k}=${v}\``).join(', ')} (not its defaults).`);
+  return notes;
 }
 
 /** bench/results.md and bench/results.svg from one run's figures. */
-function writeReport({ machine, settings, results, notes }: SavedRun): void {
+function writeReport(run: SavedRun): void {
+  const { machine, settings, results } = run;
+  const notes = notesOf(run);
   const { ratios, verdicts } = evaluate(new Map(results.map((r) => [r.id, r])));
   writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection on loopback, ${settings.connections} connections — ${machine.cores} × ${machine.model}`));
   writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes));
