@@ -3,9 +3,9 @@
  * the memory stores (test/unit) and the MongoDB stores (test/integration) run these same cases.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
+import { expectConflict } from './expect-conflict.ts';
 import type { Membership, Organization, User } from '../../src/domain/accounts.ts';
 import { newId } from '../../src/domain/ids.ts';
-import { ConflictError } from '../../src/errors/index.ts';
 import type { MembershipStore, OrganizationStore, UserStore } from '../../src/ports.ts';
 
 export interface AccountStores {
@@ -36,14 +36,6 @@ function membership(userId: string, orgId: string, overrides: Partial<Membership
   return { id: newId('mem'), userId, orgId, role: 'editor', createdAt: at('2026-02-01T00:00:00.000Z'), ...overrides };
 }
 
-async function expectConflict(promise: Promise<unknown>, field: string): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConflictError);
-  expect((error as ConflictError).field).toBe(field);
-}
 
 export function describeAccountStores(name: string, open: () => Promise<AccountStores>): void {
   describe(`${name}: account stores contract`, () => {

@@ -3,10 +3,10 @@
  * (test/integration) run these same cases.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
+import { expectConflict } from './expect-conflict.ts';
 import { createHash } from 'node:crypto';
 import type { ApiKey } from '../../src/domain/api-key.ts';
 import { newId } from '../../src/domain/ids.ts';
-import { ConflictError } from '../../src/errors/index.ts';
 import type { ApiKeyStore } from '../../src/ports.ts';
 
 const at = (iso: string): Date => new Date(iso);
@@ -33,14 +33,6 @@ function apiKey(overrides: Partial<ApiKey> = {}): ApiKey {
   };
 }
 
-async function expectConflict(promise: Promise<unknown>, field: string): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConflictError);
-  expect((error as ConflictError).field).toBe(field);
-}
 
 export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStore>): void {
   describe(`${name}: API key store contract`, () => {

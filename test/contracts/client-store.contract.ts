@@ -3,10 +3,10 @@
  * (test/integration) run these same cases.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
+import { expectConflict } from './expect-conflict.ts';
 import { createHash } from 'node:crypto';
 import { newId } from '../../src/domain/ids.ts';
 import type { OAuthClient } from '../../src/domain/oauth.ts';
-import { ConflictError } from '../../src/errors/index.ts';
 import type { ClientStore } from '../../src/ports.ts';
 
 const at = (iso: string): Date => new Date(iso);
@@ -26,14 +26,6 @@ function client(overrides: Partial<OAuthClient> = {}): OAuthClient {
   };
 }
 
-async function expectConflict(promise: Promise<unknown>, field: string): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConflictError);
-  expect((error as ConflictError).field).toBe(field);
-}
 
 export function describeClientStore(name: string, open: () => Promise<ClientStore>): void {
   describe(`${name}: OAuth client store contract`, () => {
