@@ -275,7 +275,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     mountProvider({
       provider,
       before: {
-        [OAUTH_ROUTES.token]: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: stores.clients })],
+        [OAUTH_ROUTES.token]: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: services.clientAuthenticator })],
         [OAUTH_ROUTES.revocation]: [apiKeyRevocation(services.apiKeys, services.clientAuthenticator)],
       },
     }),

@@ -2,10 +2,10 @@
  * Tessera's OAuth 2.0 authorization server: oidc-provider, configured for connectors (Zapier,
  * Make) that act for a user within one organization.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import type { Clock, ClientStore, OAuthModelStore, UserStore } from '../ports.ts';
+import { clientSecretMatches } from '../services/client-service.ts';
 import { adapterFactory } from './oidc-adapter.ts';
 import { renderErrorPage } from './views/error-page.ts';
 
@@ -124,9 +124,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(options.issuer, configuration);
   // Client secrets are stored as SHA-256 hashes: compare the hash of what the client presents.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    const expected = Buffer.from(this.clientSecret ?? '', 'hex');
-    const presented = createHash('sha256').update(actual, 'utf8').digest();
-    return Promise.resolve(expected.length === presented.length && timingSafeEqual(expected, presented));
+    return Promise.resolve(clientSecretMatches(this.clientSecret ?? '', actual));
   };
   return provider;
 }

@@ -8,14 +8,16 @@
  * key derived from the old refresh token itself: only a caller presenting that token (and the
  * same client credentials) can read it back.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
-import type { ClientStore, EphemeralStore } from '../ports.ts';
+import { clientCredentials } from '../http/client-credentials.ts';
+import type { EphemeralStore } from '../ports.ts';
+import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 
 export interface RefreshReplayOptions {
   windowSeconds: number;
   ephemeral: EphemeralStore;
-  clients: ClientStore;
+  clients: ClientAuthenticator;
   /** How long a duplicate waits for the first request's answer. */
   waitMs?: number;
 }
@@ -35,8 +37,10 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     const params = ctx.state.oauthForm as URLSearchParams | undefined;
     const token = params?.get('refresh_token');
     if (!params || params.get('grant_type') !== 'refresh_token' || !token) return next();
-    const clientId = await authenticatedClient(ctx, params, options.clients);
-    if (clientId === null) return next(); // the provider answers invalid_client
+    const credentials = clientCredentials(ctx.get('Authorization') || undefined, params);
+    const client = credentials ? await options.clients.authenticate(credentials) : null;
+    if (client === null) return next(); // the provider answers invalid_client
+    const clientId = client.id;
 
     const id = createHash('sha256').update(token).digest('hex');
     const outcomeKey = `refresh:${id}`;
@@ -99,26 +103,6 @@ async function waitFor(ephemeral: EphemeralStore, key: string, lockKey: string, 
     if ((await ephemeral.get(lockKey)) === null || Date.now() > until) return null;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** The client id when the request carries valid credentials (Basic or client_secret_post). */
-async function authenticatedClient(ctx: Context, params: URLSearchParams, clients: ClientStore): Promise<string | null> {
-  let id = params.get('client_id');
-  let secret = params.get('client_secret');
-  const basic = /^Basic (.+)$/i.exec(ctx.get('Authorization'));
-  if (basic) {
-    const decoded = Buffer.from(basic[1]!, 'base64').toString();
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return null;
-    id = decodeURIComponent(decoded.slice(0, colon).replaceAll('+', '%20'));
-    secret = decodeURIComponent(decoded.slice(colon + 1).replaceAll('+', '%20'));
-  }
-  if (!id || !secret) return null;
-  const client = await clients.findById(id);
-  if (!client || client.disabled) return null;
-  const expected = Buffer.from(client.secretHash, 'hex');
-  const actual = createHash('sha256').update(secret).digest();
-  return expected.length === actual.length && timingSafeEqual(expected, actual) ? id : null;
 }
 
 function keyFor(token: string): Buffer {

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { OAuthClient } from '../domain/oauth.ts';
 import type { ClientStore, Clock } from '../ports.ts';
+import { clientSecretMatches } from './client-service.ts';
 
 const CACHE_MS = 5_000;
 
@@ -29,9 +29,7 @@ export class ClientAuthenticator {
   async authenticate(credentials: ClientCredentials): Promise<OAuthClient | null> {
     const client = await this.find(credentials.clientId);
     if (!client || client.disabled) return null;
-    const expected = Buffer.from(client.secretHash, 'hex');
-    const presented = createHash('sha256').update(credentials.clientSecret, 'utf8').digest();
-    return expected.length === presented.length && timingSafeEqual(expected, presented) ? client : null;
+    return clientSecretMatches(client.secretHash, credentials.clientSecret) ? client : null;
   }
 
   private async find(id: string): Promise<OAuthClient | null> {

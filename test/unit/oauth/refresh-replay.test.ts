@@ -7,6 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Context, Next } from 'koa';
 import { refreshReplay } from '../../../src/oauth/refresh-replay.ts';
+import { ClientAuthenticator } from '../../../src/services/client-authenticator.ts';
 import { hashClientSecret } from '../../../src/services/client-service.ts';
 import { MemoryClientStore } from '../../../src/stores/memory/memory-client-store.ts';
 import { MemoryEphemeralStore } from '../../../src/stores/memory/memory-ephemeral-store.ts';
@@ -78,7 +79,7 @@ async function setup(windowSeconds: number) {
       createdAt: clock.now(),
     });
   }
-  const middleware = refreshReplay({ windowSeconds, ephemeral, clients, waitMs: WAIT_MS });
+  const middleware = refreshReplay({ windowSeconds, ephemeral, clients: new ClientAuthenticator(clients, clock), waitMs: WAIT_MS });
   const run = async (ctx: FakeContext, next: (ctx: FakeContext) => Next): Promise<FakeContext> => {
     await middleware(ctx as unknown as Context, next(ctx));
     return ctx;
