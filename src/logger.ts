@@ -72,3 +72,48 @@ export function createLogger(options: LoggerOptions): Logger {
     destination,
   );
 }
+
+/** One access-log line: fixed fields, none of which can carry a secret. */
+export interface AccessEntry {
+  requestId: string | undefined;
+  method: string;
+  /** The path only: never the query string, where a client may have put a token. */
+  path: string;
+  status: number;
+  ms: number;
+  ip: string;
+}
+
+export type AccessLog = (entry: AccessEntry) => void;
+
+interface PinoInternals {
+  [pino.symbols.streamSym]: { write(line: string): unknown };
+  [pino.symbols.chindingsSym]: string;
+}
+
+/**
+ * The access log of `logger`: the same stream, level and line shape as its other lines (level
+ * label, ISO time, bindings, msg), written directly. An access line has fixed fields that hold no
+ * secret, so it skips pino's generic serialisation and redaction, which cost 20 µs a line — more
+ * than a tenth of an introspection. Server errors are logged at error, health probes (every few
+ * seconds from orchestrators) at debug, everything else at info.
+ */
+export function accessLog(logger: Logger): AccessLog {
+  const internals = logger as unknown as PinoInternals;
+  const stream = internals[pino.symbols.streamSym];
+  const bindings = internals[pino.symbols.chindingsSym];
+  return (entry) => {
+    const [level, msg] = entry.status >= 500 ? ['error', 'request failed'] : entry.path.startsWith('/health/') ? ['debug', 'request'] : ['info', 'request'];
+    if (!logger.isLevelEnabled(level)) return;
+    const requestId = entry.requestId === undefined ? '' : `,"requestId":${JSON.stringify(entry.requestId)}`;
+    stream.write(
+      `{"level":"${level}","time":"${new Date().toISOString()}"${bindings}${requestId},"method":${JSON.stringify(entry.method)},` +
+        `"path":${JSON.stringify(entry.path)},"status":${entry.status},"ms":${entry.ms},"ip":${JSON.stringify(entry.ip)},"msg":"${msg}"}\n`,
+    );
+  };
+}
+
+/** Milliseconds since `started` (process.hrtime.bigint()), to 0.01 ms. */
+export function elapsedMs(started: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+}

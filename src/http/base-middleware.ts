@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { Logger } from '../logger.ts';
+import { accessLog, type Logger } from '../logger.ts';
 import { errorHandler } from './middleware/error-handler.ts';
 import { requestId } from './middleware/request-id.ts';
 import { requestLogger } from './middleware/request-logger.ts';
@@ -10,5 +10,5 @@ import { securityHeaders } from './middleware/security-headers.ts';
  * log (which sees the final status), the error handler, and the response headers.
  */
 export function baseMiddleware(logger: Logger): Middleware[] {
-  return [requestId(), requestLogger(logger), errorHandler(logger), securityHeaders()];
+  return [requestId(), requestLogger(accessLog(logger)), errorHandler(logger), securityHeaders()];
 }

@@ -7,17 +7,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import { isAppError } from '../errors/index.ts';
-import type { Logger } from '../logger.ts';
+import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { FailureThrottle } from '../services/failure-throttle.ts';
-import type { IntrospectionService } from '../services/introspection-service.ts';
+import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
 import { clientCredentials } from './client-credentials.ts';
 
 export const INTROSPECTION_PATH = '/oauth/introspect';
 const FORM_LIMIT_BYTES = 16 * 1024;
 const INACTIVE_BODY = '{"active":false}';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
 
 export interface IntrospectionHandlerDeps {
   introspection: IntrospectionService;
@@ -31,6 +33,7 @@ type Reply = { status: number; body: string; headers?: Record<string, string> };
 
 /** Handles the request when it is an introspection (returns true); leaves anything else alone. */
 export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const access = accessLog(deps.logger);
   return (req, res) => {
     const path = req.url === undefined ? '' : req.url.split('?', 1)[0];
     if (path !== INTROSPECTION_PATH || req.method !== 'POST') return false;
@@ -38,85 +41,116 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const ip = clientIp(req, deps.trustProxy);
-    void answer(req, ip, deps)
-      .catch((error: unknown): Reply => {
-        if (isAppError(error) && error.code === 'UNAVAILABLE') {
-          return { status: 503, body: oauthError('temporarily_unavailable', 'Try again shortly'), headers: { 'Retry-After': '5' } };
-        }
-        deps.logger.error({ requestId, err: error }, 'unhandled error');
-        return { status: 500, body: '{"error":{"code":"INTERNAL","message":"Internal server error"}}' };
-      })
-      .then((reply) => {
-        res.writeHead(reply.status, {
-          'Content-Type': 'application/json; charset=utf-8',
-          'Content-Length': Buffer.byteLength(reply.body),
-          'Cache-Control': 'no-store',
-          Pragma: 'no-cache',
-          'X-Request-Id': requestId,
-          'X-Content-Type-Options': 'nosniff',
-          'Referrer-Policy': 'no-referrer',
-          ...reply.headers,
-        });
-        res.end(reply.body);
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        const fields = { requestId, method: 'POST', path: INTROSPECTION_PATH, status: reply.status, ms: Math.round(ms * 100) / 100, ip };
-        if (reply.status >= 500) deps.logger.error(fields, 'request failed');
-        else deps.logger.info(fields, 'request');
+    const send = (reply: Reply): void => {
+      res.writeHead(reply.status, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(reply.body),
+        'Cache-Control': 'no-store',
+        Pragma: 'no-cache',
+        'X-Request-Id': requestId,
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        ...reply.headers,
       });
+      res.end(reply.body);
+      access({ requestId, method: 'POST', path: INTROSPECTION_PATH, status: reply.status, ms: elapsedMs(started), ip });
+    };
+    const fail = (error: unknown): void => send(failure(error, requestId, deps.logger));
+    if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) {
+      drain(req, () => send(UNSUPPORTED_MEDIA_TYPE), fail);
+      return true;
+    }
+    // Callbacks and plain values rather than async functions: a request whose client and bearer
+    // are both cached is answered without a single promise.
+    readBody(
+      req,
+      (raw) => {
+        let reply: Awaitable<Reply>;
+        try {
+          reply = raw === null ? PAYLOAD_TOO_LARGE : answer(req, new URLSearchParams(raw), ip, deps);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        if (reply instanceof Promise) reply.then(send, fail);
+        else send(reply);
+      },
+      fail,
+    );
     return true;
   };
 }
 
-async function answer(req: IncomingMessage, ip: string, deps: IntrospectionHandlerDeps): Promise<Reply> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
-    await drain(req);
-    return { status: 415, body: '{"error":{"code":"UNSUPPORTED_MEDIA_TYPE","message":"Expected a form submission"}}' };
-  }
-  const raw = await readBody(req);
-  if (raw === null) return { status: 413, body: '{"error":{"code":"PAYLOAD_TOO_LARGE","message":"Form too large"}}', headers: { Connection: 'close' } };
-  const form = new URLSearchParams(raw);
-
+function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: IntrospectionHandlerDeps): Awaitable<Reply> {
   // RFC 6749 §2.3: only resource servers may ask, and guessing their secrets is throttled.
   const address = `client:${ip}`;
   const wait = deps.throttle.blocked(address);
   if (wait !== null) return { status: 429, body: oauthError('slow_down', 'Too many failed client authentications'), headers: { 'Retry-After': String(wait) } };
   const credentials = clientCredentials(req.headers.authorization, form);
-  const client = credentials ? await deps.clients.authenticate(credentials) : null;
-  if (!client || client.type !== 'resource_server') {
-    await deps.throttle.failed(address);
-    return { status: 401, body: oauthError('invalid_client', 'client authentication failed'), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
-  }
-  const token = form.get('token');
-  if (token === null) return { status: 400, body: oauthError('invalid_request', 'token is required') };
-  const result = await deps.introspection.introspect(client, token);
-  return { status: 200, body: result.active ? JSON.stringify(result) : INACTIVE_BODY };
+  return andThen(credentials ? deps.clients.authenticate(credentials) : null, (client) => {
+    if (!client || client.type !== 'resource_server') return andThen(deps.throttle.failed(address), () => INVALID_CLIENT);
+    const token = form.get('token');
+    if (token === null) return TOKEN_REQUIRED;
+    return andThen(deps.introspection.introspect(client, token), (result) => ({ status: 200, body: serialized(result) }));
+  });
 }
 
-/** The body as text, or null past the limit (reading stops there). */
-async function readBody(req: IncomingMessage): Promise<string | null> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > FORM_LIMIT_BYTES) return null;
+const bodies = new WeakMap<Introspection, string>();
+
+/** The introspection service answers a cached bearer with the same object each time: serialised once. */
+function serialized(result: Introspection): string {
+  if (!result.active) return INACTIVE_BODY;
+  let body = bodies.get(result);
+  if (body === undefined) bodies.set(result, (body = JSON.stringify(result)));
+  return body;
+}
+
+function failure(error: unknown, requestId: string, logger: Logger): Reply {
+  if (isAppError(error) && error.code === 'UNAVAILABLE') {
+    return { status: 503, body: oauthError('temporarily_unavailable', 'Try again shortly'), headers: { 'Retry-After': '5' } };
+  }
+  logger.error({ requestId, err: error }, 'unhandled error');
+  return { status: 500, body: '{"error":{"code":"INTERNAL","message":"Internal server error"}}' };
+}
+
+/**
+ * The body as text, or null past the limit: reading stops there, and the answer (413) closes the
+ * connection. Events rather than `for await`, which costs a promise per chunk.
+ */
+function readBody(req: IncomingMessage, done: (raw: string | null) => void, failed: (error: unknown) => void): void {
+  if (Number(req.headers['content-length'] ?? 0) > FORM_LIMIT_BYTES) {
+    done(null);
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  const onData = (chunk: Buffer): void => {
     size += chunk.length;
-    if (size > FORM_LIMIT_BYTES) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+    if (size <= FORM_LIMIT_BYTES) {
+      chunks.push(chunk);
+      return;
+    }
+    req.off('data', onData).off('end', onEnd).pause();
+    done(null);
+  };
+  const onEnd = (): void => done((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+  req.on('data', onData).on('end', onEnd).once('error', failed);
 }
 
-async function drain(req: IncomingMessage): Promise<void> {
-  for await (const _ of req as AsyncIterable<Buffer>) {
-    // discard
-  }
+/** Reads and discards the body, so that the connection can serve the next request. */
+function drain(req: IncomingMessage, done: () => void, failed: (error: unknown) => void): void {
+  req.once('end', done).once('error', failed).resume();
 }
 
 /** RFC 6749 §5.2 error body. */
 function oauthError(error: string, description: string): string {
   return JSON.stringify({ error, error_description: description });
 }
+
+const UNSUPPORTED_MEDIA_TYPE: Reply = { status: 415, body: '{"error":{"code":"UNSUPPORTED_MEDIA_TYPE","message":"Expected a form submission"}}' };
+const PAYLOAD_TOO_LARGE: Reply = { status: 413, body: '{"error":{"code":"PAYLOAD_TOO_LARGE","message":"Form too large"}}', headers: { Connection: 'close' } };
+const INVALID_CLIENT: Reply = { status: 401, body: oauthError('invalid_client', 'client authentication failed'), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
+const TOKEN_REQUIRED: Reply = { status: 400, body: oauthError('invalid_request', 'token is required') };
 
 /** As Koa's ctx.ip: the first X-Forwarded-For address only behind a trusted proxy. */
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {

@@ -1,4 +1,5 @@
 import type { Role } from '../domain/accounts.ts';
+import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import { inspectKey, type KeyFormat } from '../domain/api-key-format.ts';
 import { keyState, NO_LIMITS, type ApiKey } from '../domain/api-key.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -75,15 +76,19 @@ export class Authenticator {
     this.cache = cache;
   }
 
-  /** Who the bearer is, through the cache when there is one; records the use of a usable bearer. */
-  async lookup(bearer: string): Promise<Resolution> {
-    const resolution = this.cache ? await this.cache.lookup(bearer) : await this.resolve(bearer);
-    if (resolution.status === 'active') {
-      const { principal } = resolution;
-      if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId!);
-      else this.deps.appsLastUsed.touch(principal.grantId!);
-    }
-    return resolution;
+  /**
+   * Who the bearer is, through the cache when there is one (at once on a hit); records the use of
+   * a usable bearer.
+   */
+  lookup(bearer: string): Awaitable<Resolution> {
+    return andThen(this.cache ? this.cache.lookup(bearer) : this.resolve(bearer), (resolution) => {
+      if (resolution.status === 'active') {
+        const { principal } = resolution;
+        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId!);
+        else this.deps.appsLastUsed.touch(principal.grantId!);
+      }
+      return resolution;
+    });
   }
 
   /** The whole check for a request: throttling of failures per client address, then resolve. */

@@ -1,3 +1,4 @@
+import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import type { OAuthClient } from '../domain/oauth.ts';
 import type { ClientStore, Clock } from '../ports.ts';
 import { clientSecretMatches } from './client-service.ts';
@@ -25,20 +26,21 @@ export class ClientAuthenticator {
     this.clock = clock;
   }
 
-  /** The client, when the credentials are right and it is enabled; else null. */
-  async authenticate(credentials: ClientCredentials): Promise<OAuthClient | null> {
-    const client = await this.find(credentials.clientId);
-    if (!client || client.disabled) return null;
-    return clientSecretMatches(client.secretHash, credentials.clientSecret) ? client : null;
+  /** The client, when the credentials are right and it is enabled; else null. At once when cached. */
+  authenticate(credentials: ClientCredentials): Awaitable<OAuthClient | null> {
+    return andThen(this.find(credentials.clientId), (client) =>
+      client && !client.disabled && clientSecretMatches(client.secretHash, credentials.clientSecret) ? client : null,
+    );
   }
 
-  private async find(id: string): Promise<OAuthClient | null> {
+  private find(id: string): Awaitable<OAuthClient | null> {
     const now = this.clock.now().getTime();
     const cached = this.cache.get(id);
     if (cached && now - cached.at < CACHE_MS) return cached.client;
-    const client = await this.clients.findById(id);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(id, { client, at: now });
-    return client;
+    return this.clients.findById(id).then((client) => {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(id, { client, at: now });
+      return client;
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CLIENT_TYPES, type ClientType, type OAuthClient } from '../domain/oauth.ts';
 import { randomBase62 } from '../domain/ids.ts';
 import type { ScopeCatalog } from '../domain/scopes.ts';
@@ -26,13 +26,13 @@ export interface IssuedClient {
 
 /** Client secrets carry 256 random bits: SHA-256 is enough to store them (no password stretching). */
 export function hashClientSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Whether `secret` is the one whose hash is stored, compared in constant time. */
 export function clientSecretMatches(secretHash: string, secret: string): boolean {
   const expected = Buffer.from(secretHash, 'hex');
-  const presented = createHash('sha256').update(secret, 'utf8').digest();
+  const presented = hash('sha256', secret, 'buffer');
   return expected.length === presented.length && timingSafeEqual(expected, presented);
 }
 

@@ -1,3 +1,4 @@
+import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import type { OAuthClient } from '../domain/oauth.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Authenticator } from './authenticator.ts';
@@ -33,19 +34,32 @@ export type Introspection = ActiveIntrospection | typeof INACTIVE;
 export class IntrospectionService {
   private readonly authenticator: Authenticator;
   private readonly issuer: string;
+  private readonly answers = new WeakMap<Principal, ActiveIntrospection>();
 
   constructor(authenticator: Authenticator, issuer: string) {
     this.authenticator = authenticator;
     this.issuer = issuer;
   }
 
-  async introspect(caller: OAuthClient, token: string): Promise<Introspection> {
+  /** Answered at once when the bearer is in the principal cache. */
+  introspect(caller: OAuthClient, token: string): Awaitable<Introspection> {
     if (token.length === 0) return INACTIVE;
-    const resolution = await this.authenticator.lookup(token);
-    if (resolution.status !== 'active') return INACTIVE;
-    const p = resolution.principal;
-    if (caller.orgId !== null && caller.orgId !== p.orgId) return INACTIVE;
-    const answer: ActiveIntrospection = {
+    return andThen(this.authenticator.lookup(token), (resolution) => {
+      if (resolution.status !== 'active') return INACTIVE;
+      const p = resolution.principal;
+      if (caller.orgId !== null && caller.orgId !== p.orgId) return INACTIVE;
+      return this.describe(p);
+    });
+  }
+
+  /**
+   * One answer per principal object: a cached bearer's principal is the same object on every
+   * hit, so the same answer (and, for the HTTP layer, the same serialisation) serves them all.
+   */
+  private describe(p: Principal): ActiveIntrospection {
+    const known = this.answers.get(p);
+    if (known) return known;
+    const answer: ActiveIntrospection = Object.freeze({
       active: true,
       kind: p.kind,
       sub: p.userId,
@@ -56,7 +70,8 @@ export class IntrospectionService {
       ...(p.expiresAt ? { exp: Math.floor(p.expiresAt.getTime() / 1000) } : {}),
       iss: this.issuer,
       token_type: 'Bearer',
-    };
+    } as const);
+    this.answers.set(p, answer);
     return answer;
   }
 }

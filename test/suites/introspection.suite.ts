@@ -2,6 +2,7 @@
  * POST /oauth/introspect (RFC 7662) and /oauth/revoke for API keys (RFC 7009), on the memory
  * stores and on MongoDB + Redis: one principal for both bearer kinds, one inactive answer.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { operatorActor } from '../../src/services/operator-actor.ts';
 import { startApi, type ApiHarness, type Member, type StoreMode } from '../support/api-harness.ts';
@@ -211,6 +212,41 @@ export function describeIntrospection(mode: StoreMode): void {
       const res = await fetch(`${h.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(rs) }, body: '' });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    });
+  });
+
+  describe(`${mode}: the request and its trace`, () => {
+    it('refuses a body that is not a form (415) and a form over 16 KB (413), as errors in the DESIGN shape', async () => {
+      const json = await fetch(`${h.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic(rs) }, body: '{"token":"x"}' });
+      expect(json.status).toBe(415);
+      expect(await json.json()).toEqual({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.any(String) } });
+      const big = await fetch(`${h.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(rs) }, body: `token=${'a'.repeat(20_000)}` });
+      expect(big.status).toBe(413);
+      expect(await big.json()).toEqual({ error: { code: 'PAYLOAD_TOO_LARGE', message: expect.any(String) } });
+      // The connection was closed, not the server: the next request is answered.
+      const made = await h.keyFor(h.members.owner);
+      expect(JSON.parse((await introspect(made.secret)).text)).toMatchObject({ active: true });
+    });
+
+    it('answers with no-store and the caller’s request id, and logs one line without the token', async () => {
+      const made = await h.keyFor(h.members.owner);
+      const requestId = uniqueName('trace');
+      const res = await fetch(`${h.url}/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(rs), 'x-request-id': requestId },
+        body: new URLSearchParams({ token: made.secret }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('x-request-id')).toBe(requestId);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      const lines = readFileSync(h.tessera.config.logFile!, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(requestId));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', service: 'tessera', requestId, method: 'POST', path: '/oauth/introspect', status: 200, ip: expect.any(String), msg: 'request' });
+      expect(JSON.parse(lines[0]!).time).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+      expect(lines[0]).not.toContain(made.secret);
     });
   });
 

@@ -53,7 +53,10 @@ export class UsageCollection {
   /** Last use of each of these ids (absent: never used). */
   async lastUsed(ids: string[]): Promise<Map<string, Date>> {
     if (ids.length === 0) return new Map();
-    const docs = await mongoCall(() => this.model.find({ _id: { $in: ids } }).lean<UsageDoc[]>().exec());
+    // One id (every authentication) is asked for by equality: FerretDB answers that from its
+    // primary-key index, but scans the collection for $in.
+    const filter = ids.length === 1 ? { _id: ids[0]! } : { _id: { $in: ids } };
+    const docs = await mongoCall(() => this.model.find(filter).lean<UsageDoc[]>().exec());
     return new Map(docs.map((d) => [d._id, new Date(d.lastUsedAt)]));
   }
 }
