@@ -217,7 +217,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     authenticator,
     rateLimiter: new RateLimiter(counter, clock),
     clients: new ClientService(stores.clients, catalog, clock, events),
-    clientAuthenticator: new ClientAuthenticator(stores.clients, clock),
+    clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
     loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
     introspection: new IntrospectionService(authenticator, config.baseUrl),
@@ -291,11 +291,18 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const clock = options.clock ?? systemClock;
   const stores = await openStores(config, clock);
   const services = createServices(stores, config, { clock, hasher: options.hasher, logger: options.logger });
-  // Until the subscription is up (and whenever it drops) the cache serves nothing.
-  const stopListening = await services.principalCache.start(services.bearerEvents).catch((error: unknown) => {
-    options.logger.warn({ err: { message: (error as Error).message } }, 'bearer events unavailable: principal cache disabled until Redis is back');
-    return async () => undefined;
-  });
+  // Until the subscription is up (and whenever it drops) the caches serve nothing.
+  const listeners = await Promise.all(
+    [services.principalCache, services.clientAuthenticator].map((cache) =>
+      cache.start(services.bearerEvents).catch((error: unknown) => {
+        options.logger.warn({ err: { message: (error as Error).message } }, 'bearer events unavailable: caches disabled until Redis is back');
+        return async () => undefined;
+      }),
+    ),
+  );
+  const stopListening = async (): Promise<void> => {
+    await Promise.all(listeners.map((stop) => stop()));
+  };
   const app = createHttpApp(config, services, options.logger, stores, clock);
   const koa = app.callback();
   const introspect = introspectionHandler({

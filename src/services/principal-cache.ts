@@ -12,10 +12,17 @@ export interface PrincipalCacheOptions {
    */
   maxAgeMs: number;
   maxEntries: number;
+  /** Uniform in [0, 1): where in its refresh window each entry falls (tests fix it). */
+  random?: () => number;
 }
 
-/** Share of an entry's life after which a hit also refreshes it (late: fewer store reads). */
-const REFRESH_AFTER = 0.8;
+/**
+ * From which share of its life a hit also refreshes an entry: late, for few store reads, and
+ * spread over a window, so that bearers cached together (a deploy, a burst of new keys) are not
+ * all read again in the same instant, every cycle — a herd that stalled every answer behind it.
+ */
+const REFRESH_FROM = 0.7;
+const REFRESH_WINDOW = 0.2;
 
 interface Entry {
   resolution: Resolution;
@@ -65,9 +72,9 @@ export class PrincipalCache {
     const { healthy, epoch } = this.ephemeral.subscriptionState();
     const entry = this.entries.get(hash);
     if (entry && healthy && entry.epoch === epoch && entry.expiresAt > now) {
-      // Refresh-ahead: a bearer in use is resolved again in the background in the last fifth of
-      // its entry's life, so it never expires under load — while no entry is ever served past
-      // its bound.
+      // Refresh-ahead: a bearer in use is resolved again in the background late in its entry's
+      // life (70–90 %), so it never expires under load — while no entry is ever served past its
+      // bound.
       if (now >= entry.refreshAt) void this.fetch(bearer, hash).catch(() => undefined);
       return entry.resolution;
     }
@@ -145,7 +152,8 @@ export class PrincipalCache {
     if (expiresAt <= now) return;
     if (this.entries.size >= this.options.maxEntries) this.evictOldest();
     this.entries.delete(hash); // re-inserted last: the map's order stays oldest first
-    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs * REFRESH_AFTER, epoch });
+    const refreshAfter = REFRESH_FROM + REFRESH_WINDOW * (this.options.random ?? Math.random)();
+    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs * refreshAfter, epoch });
     for (const group of groupsOf(resolution)) {
       let hashes = this.byGroup.get(group);
       if (!hashes) this.byGroup.set(group, (hashes = new Set()));

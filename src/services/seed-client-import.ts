@@ -77,7 +77,8 @@ export async function applyClients(deps: ClientImportDeps, planned: PlannedClien
       continue;
     }
     await deps.clients.update(record.id, patch);
-    if (patch.disabled !== undefined) await deps.events.publish({ kind: 'client', id: record.id });
+    // Caches keep client records (secret hash, organization, state) and the client's bearers.
+    await deps.events.publish({ kind: 'client', id: record.id });
     counts.updated++;
   }
   return counts;

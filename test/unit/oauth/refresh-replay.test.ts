@@ -79,7 +79,7 @@ async function setup(windowSeconds: number) {
       createdAt: clock.now(),
     });
   }
-  const middleware = refreshReplay({ windowSeconds, ephemeral, clients: new ClientAuthenticator(clients, clock), waitMs: WAIT_MS });
+  const middleware = refreshReplay({ windowSeconds, ephemeral, clients: new ClientAuthenticator(clients, ephemeral, clock), waitMs: WAIT_MS });
   const run = async (ctx: FakeContext, next: (ctx: FakeContext) => Next): Promise<FakeContext> => {
     await middleware(ctx as unknown as Context, next(ctx));
     return ctx;

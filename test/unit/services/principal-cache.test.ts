@@ -49,7 +49,7 @@ beforeEach(() => {
     },
     ephemeral,
     clock,
-    { maxAgeMs: 5_000, maxEntries: 3 },
+    { maxAgeMs: 5_000, maxEntries: 3, random: () => 0.5 },
   );
 });
 
@@ -185,7 +185,37 @@ describe('PrincipalCache', () => {
     expect(calls).toEqual(['tok']);
   });
 
-  it('refreshes a bearer in use in the background in the last fifth of its entry’s life', async () => {
+  it('spreads the refreshes of bearers cached together over 70–90 % of their life', async () => {
+    const draws = [0, 0.999];
+    const spread = new PrincipalCache(
+      async (bearer) => {
+        calls.push(bearer);
+        return active(principal({ keyId: bearer }));
+      },
+      ephemeral,
+      clock,
+      { maxAgeMs: 5_000, maxEntries: 10, random: () => draws.shift() ?? 0.5 },
+    );
+    await spread.lookup('early');
+    await spread.lookup('late');
+    calls.length = 0;
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    clock.advance(3_499);
+    await spread.lookup('early');
+    await settle();
+    expect(calls).toEqual([]);
+    clock.advance(1); // 70 %: the first one's refresh is due, the second one's is not
+    await spread.lookup('early');
+    await spread.lookup('late');
+    await settle();
+    expect(calls).toEqual(['early']);
+    clock.advance(999); // just under 90 %, where the second one falls
+    await spread.lookup('late');
+    await settle();
+    expect(calls).toEqual(['early', 'late']);
+  });
+
+  it('refreshes a bearer in use in the background late in its entry’s life', async () => {
     answers.set('tok', active(principal()));
     await cache.lookup('tok');
     clock.advance(3_999);
