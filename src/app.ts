@@ -24,6 +24,7 @@ import { apiKeyRevocation } from './oauth/key-revocation.ts';
 import { introspectionHandler } from './http/introspection-handler.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientAuthenticator } from './services/client-authenticator.ts';
+import { SharedRecordCache } from './services/shared-record-cache.ts';
 import { IntrospectionService } from './services/introspection-service.ts';
 import { PrincipalCache } from './services/principal-cache.ts';
 import { RevocationMarkers } from './services/revocation-markers.ts';
@@ -80,6 +81,7 @@ export interface Services {
   clientAuthenticator: ClientAuthenticator;
   introspection: IntrospectionService;
   principalCache: PrincipalCache;
+  sharedRecords: SharedRecordCache;
   bearerEvents: BearerEvents;
 }
 
@@ -188,6 +190,13 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const markers = new RevocationMarkers(stores.ephemeral, config.refreshTokenLifetimeDays * 86_400_000);
   const lastUsed = (touch: TouchLastUsed, prefix: string) =>
     new LastUsedTracker(touch, prefix, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded'));
+  // Shared records live a twentieth of the principal cache's bound (which covers them too): long
+  // enough for the refreshes of one user's bearers to share reads, short enough not to anchor
+  // all those bearers' next refreshes to one instant.
+  const shared = new SharedRecordCache(stores.ephemeral, clock, {
+    maxAgeMs: Math.floor(config.principalCacheMaxAgeMs / 20),
+    maxEntries: config.principalCacheMaxEntries,
+  });
   const authenticator = new Authenticator({
     ...accountDeps,
     apiKeys: stores.apiKeys,
@@ -200,6 +209,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     connectedApps: stores.connectedApps,
     clients: stores.clients,
     markers,
+    shared,
     defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
   });
   const principalCache = new PrincipalCache((bearer) => authenticator.resolve(bearer), stores.ephemeral, clock, {
@@ -222,6 +232,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
     introspection: new IntrospectionService(authenticator, config.baseUrl),
     principalCache,
+    sharedRecords: shared,
     bearerEvents: events,
   };
 }
@@ -293,7 +304,7 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const services = createServices(stores, config, { clock, hasher: options.hasher, logger: options.logger });
   // Until the subscription is up (and whenever it drops) the caches serve nothing.
   const listeners = await Promise.all(
-    [services.principalCache, services.clientAuthenticator].map((cache) =>
+    [services.principalCache, services.clientAuthenticator, services.sharedRecords].map((cache) =>
       cache.start(services.bearerEvents).catch((error: unknown) => {
         options.logger.warn({ err: { message: (error as Error).message } }, 'bearer events unavailable: caches disabled until Redis is back');
         return async () => undefined;

@@ -4,9 +4,9 @@
  * test/contracts/ runs the same cases against both.
  */
 import type { Membership, Organization, Role, User } from './domain/accounts.ts';
-import type { ApiKey } from './domain/api-key.ts';
+import type { ApiKey, ApiKeyRecord } from './domain/api-key.ts';
 import type { AuditEvent } from './domain/audit.ts';
-import type { ConnectedApp, OAuthClient } from './domain/oauth.ts';
+import type { ConnectedApp, ConnectedAppRecord, OAuthClient } from './domain/oauth.ts';
 
 /** Time, injectable so that expiry can be tested with a frozen clock. */
 export interface Clock {
@@ -58,8 +58,11 @@ export interface ApiKeyStore {
   /** ConflictError with field `hash` when the key is already stored, `id` when the id is taken. */
   insert(key: ApiKey): Promise<void>;
   findById(id: string): Promise<ApiKey | null>;
-  /** The lookup of every authentication: by SHA-256 of the presented key (unique index). */
-  findByHash(hash: string): Promise<ApiKey | null>;
+  /**
+   * The lookup of every authentication: by SHA-256 of the presented key (unique index), without
+   * the key's last use — one read.
+   */
+  findByHash(hash: string): Promise<ApiKeyRecord | null>;
   /** An organization's keys, newest first; only `userId`'s when given; revoked ones left out. */
   listForOrg(orgId: string, filter?: { userId?: string }): Promise<ApiKey[]>;
   /** One atomic conditional update; null when the key does not exist or a condition fails. */
@@ -131,6 +134,8 @@ export interface ConnectedAppStore {
   /** Inserts, or (same id) replaces scopes and keeps the rest: a grant extended by a new consent. */
   upsert(app: ConnectedApp): Promise<ConnectedApp>;
   findById(id: string): Promise<ConnectedApp | null>;
+  /** The lookup of every OAuth authentication: the grant without its last use — one read. */
+  findRecord(id: string): Promise<ConnectedAppRecord | null>;
   /** Newest first; revoked ones left out. With `orgId`, only that organization's. */
   listForUser(userId: string, orgId?: string): Promise<ConnectedApp[]>;
   /** Newest first; revoked ones left out. */

@@ -40,3 +40,6 @@ export interface ConnectedApp {
   lastUsedAt: Date | null;
   revokedAt: Date | null;
 }
+
+/** A connected app as authentication reads it: without its last use, which is kept apart. */
+export type ConnectedAppRecord = Omit<ConnectedApp, 'lastUsedAt'>;

@@ -1,7 +1,7 @@
 import type { Role } from '../domain/accounts.ts';
 import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import { inspectKey, type KeyFormat } from '../domain/api-key-format.ts';
-import { keyState, NO_LIMITS, type ApiKey } from '../domain/api-key.ts';
+import { keyState, NO_LIMITS, type ApiKeyRecord } from '../domain/api-key.ts';
 import type { Principal } from '../domain/principal.ts';
 import { intersectScopes, type ScopeCatalog } from '../domain/scopes.ts';
 import type { AccessTokenInfo, AccessTokenLookup, ApiKeyStore, ClientStore, Clock, ConnectedAppStore, MembershipStore, OrganizationStore, UserStore } from '../ports.ts';
@@ -10,6 +10,7 @@ import { hashKey } from './key-hash.ts';
 import type { LastUsedTracker } from './last-used-tracker.ts';
 import type { PrincipalCache } from './principal-cache.ts';
 import type { RevocationMarkers } from './revocation-markers.ts';
+import type { SharedRecordCache } from './shared-record-cache.ts';
 
 /** Why a bearer is not usable: for tests and logs only — callers all see the same 401. */
 export type InactiveReason =
@@ -24,11 +25,16 @@ export type InactiveReason =
   | 'not-a-member'
   | 'grant-revoked';
 
+/**
+ * `readAt` (ms since the epoch): when the oldest record behind the answer was read from the store
+ * of record — earlier than the resolution itself when a shared record was reused. Caches trust
+ * the answer from then.
+ */
 export type Resolution =
-  | { status: 'active'; principal: Principal; key?: ApiKey }
+  | { status: 'active'; principal: Principal; readAt?: number }
   | { status: 'inactive'; reason: InactiveReason }
   /** The bearer is valid but may not act: its organization or its OAuth client is disabled. */
-  | { status: 'forbidden'; principal: Principal; message: string };
+  | { status: 'forbidden'; principal: Principal; message: string; readAt?: number };
 
 export type AuthOutcome =
   | { kind: 'authenticated'; principal: Principal }
@@ -55,6 +61,8 @@ export interface AuthenticatorDeps {
   connectedApps: ConnectedAppStore;
   clients: ClientStore;
   markers: RevocationMarkers;
+  /** Users, memberships, organizations and clients, read once for the bearers that share them. */
+  shared: SharedRecordCache;
   defaultRateLimitPerMinute: number | null;
 }
 
@@ -127,19 +135,23 @@ export class Authenticator {
     return token ? this.resolveToken(token) : inactive('unknown');
   }
 
-  private async resolveKey(key: ApiKey): Promise<Resolution> {
+  private async resolveKey(key: ApiKeyRecord): Promise<Resolution> {
     const state = keyState(key, this.deps.clock.now());
     if (state !== 'usable') return inactive(state);
     const member = await this.membership(key.userId, key.orgId);
     if ('reason' in member) return inactive(member.reason);
     const principal = this.keyPrincipal(key, member.role);
-    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled' };
-    return { status: 'active', principal, key };
+    const { readAt } = member;
+    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
+    return { status: 'active', principal, readAt };
   }
 
   private async resolveToken(token: AccessTokenInfo): Promise<Resolution> {
     if (await this.deps.markers.isGrantRevoked(token.grantId)) return inactive('grant-revoked');
-    const [app, client] = await Promise.all([this.deps.connectedApps.findById(token.grantId), this.deps.clients.findById(token.clientId)]);
+    const [app, client] = await Promise.all([
+      this.deps.connectedApps.findRecord(token.grantId),
+      this.deps.shared.read(`client:${token.clientId}`, [`client:${token.clientId}`], () => this.deps.clients.findById(token.clientId)),
+    ]);
     // A token whose grant is not (or no longer) a connected app was revoked.
     if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked');
     const member = await this.membership(app.userId, app.orgId);
@@ -156,24 +168,26 @@ export class Authenticator {
       issuedAt: token.issuedAt,
       expiresAt: token.expiresAt,
     };
-    if (!client || client.disabled) return { status: 'forbidden', principal, message: 'This OAuth client is disabled' };
-    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled' };
-    return { status: 'active', principal };
+    const readAt = Math.min(member.readAt, client.readAt);
+    if (!client.value || client.value.disabled) return { status: 'forbidden', principal, message: 'This OAuth client is disabled', readAt };
+    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
+    return { status: 'active', principal, readAt };
   }
 
-  /** The user's current role in the organization, or why the user may not act there. */
-  private async membership(userId: string, orgId: string): Promise<{ role: Role; orgDisabled: boolean } | { reason: InactiveReason }> {
+  /** The user's current role in the organization (and when that was read), or why the user may not act there. */
+  private async membership(userId: string, orgId: string): Promise<{ role: Role; orgDisabled: boolean; readAt: number } | { reason: InactiveReason }> {
+    const { shared } = this.deps;
     const [user, membership, org] = await Promise.all([
-      this.deps.users.findById(userId),
-      this.deps.memberships.find(userId, orgId),
-      this.deps.organizations.findById(orgId),
+      shared.read(`user:${userId}`, [`user:${userId}`], () => this.deps.users.findById(userId)),
+      shared.read(`membership:${userId}\n${orgId}`, [`user:${userId}`, `organization:${orgId}`], () => this.deps.memberships.find(userId, orgId)),
+      shared.read(`organization:${orgId}`, [`organization:${orgId}`], () => this.deps.organizations.findById(orgId)),
     ]);
-    if (!user || user.disabled) return { reason: 'user-disabled' };
-    if (!membership || !org) return { reason: 'not-a-member' };
-    return { role: membership.role, orgDisabled: org.disabled };
+    if (!user.value || user.value.disabled) return { reason: 'user-disabled' };
+    if (!membership.value || !org.value) return { reason: 'not-a-member' };
+    return { role: membership.value.role, orgDisabled: org.value.disabled, readAt: Math.min(user.readAt, membership.readAt, org.readAt) };
   }
 
-  private keyPrincipal(key: ApiKey, role: Role): Principal {
+  private keyPrincipal(key: ApiKeyRecord, role: Role): Principal {
     const limits = key.limits ?? NO_LIMITS;
     return {
       kind: 'api_key',

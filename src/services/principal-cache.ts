@@ -17,12 +17,13 @@ export interface PrincipalCacheOptions {
 }
 
 /**
- * From which share of its life a hit also refreshes an entry: late, for few store reads, and
- * spread over a window, so that bearers cached together (a deploy, a burst of new keys) are not
- * all read again in the same instant, every cycle — a herd that stalled every answer behind it.
+ * From which share of its life a hit also refreshes an entry: late, for few store reads (70–90 %
+ * of it), and at a random point, so that bearers cached together (after a deploy, or a burst of
+ * new keys) are not all read again in the same instant, cycle after cycle — a herd that stalled
+ * every answer behind it. A bearer's first entry is refreshed anywhere in 10–90 % of its life:
+ * one early read that scatters a herd in its first cycle.
  */
-const REFRESH_FROM = 0.7;
-const REFRESH_WINDOW = 0.2;
+const REFRESH_WINDOW = { first: [0.1, 0.9], next: [0.7, 0.9] } as const;
 
 interface Entry {
   resolution: Resolution;
@@ -75,15 +76,15 @@ export class PrincipalCache {
       // Refresh-ahead: a bearer in use is resolved again in the background late in its entry's
       // life (70–90 %), so it never expires under load — while no entry is ever served past its
       // bound.
-      if (now >= entry.refreshAt) void this.fetch(bearer, hash).catch(() => undefined);
+      if (now >= entry.refreshAt) void this.fetch(bearer, hash, 'next').catch(() => undefined);
       return entry.resolution;
     }
     if (entry) this.drop(hash);
-    return this.fetch(bearer, hash);
+    return this.fetch(bearer, hash, 'first');
   }
 
   /** One resolution per bearer at a time: concurrent misses wait for the same store round trip. */
-  private fetch(bearer: string, hash: string): Promise<Resolution> {
+  private fetch(bearer: string, hash: string, refresh: keyof typeof REFRESH_WINDOW): Promise<Resolution> {
     const running = this.inFlight.get(hash);
     if (running) return running;
     const generation = this.generation;
@@ -91,9 +92,11 @@ export class PrincipalCache {
     const started = this.clock.now().getTime();
     const work = this.resolve(bearer)
       .then((resolution) => {
+        // Trusted from when its oldest record was read (shared records may predate this lookup).
+        const since = resolution.status !== 'inactive' && resolution.readAt !== undefined ? Math.min(started, resolution.readAt) : started;
         // An invalidation that arrived meanwhile wins over what was read before it.
-        if (healthy && generation === this.generation && !this.invalidatedSince(hash, started) && this.cacheable(resolution)) {
-          this.store(hash, resolution, started, epoch);
+        if (healthy && generation === this.generation && !this.invalidatedSince(hash, since) && this.cacheable(resolution)) {
+          this.store(hash, resolution, since, epoch, refresh);
         }
         return resolution;
       })
@@ -143,7 +146,7 @@ export class PrincipalCache {
     return resolution.status !== 'inactive' || ['unknown', 'revoked', 'grant-revoked'].includes(resolution.reason);
   }
 
-  private store(hash: string, resolution: Resolution, now: number, epoch: number): void {
+  private store(hash: string, resolution: Resolution, now: number, epoch: number, refresh: keyof typeof REFRESH_WINDOW = 'next'): void {
     let expiresAt = now + this.options.maxAgeMs;
     if (resolution.status !== 'inactive' && resolution.principal.expiresAt) {
       // Never outlive the bearer itself.
@@ -152,7 +155,8 @@ export class PrincipalCache {
     if (expiresAt <= now) return;
     if (this.entries.size >= this.options.maxEntries) this.evictOldest();
     this.entries.delete(hash); // re-inserted last: the map's order stays oldest first
-    const refreshAfter = REFRESH_FROM + REFRESH_WINDOW * (this.options.random ?? Math.random)();
+    const [from, to] = REFRESH_WINDOW[refresh];
+    const refreshAfter = from + (to - from) * (this.options.random ?? Math.random)();
     this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs * refreshAfter, epoch });
     for (const group of groupsOf(resolution)) {
       let hashes = this.byGroup.get(group);

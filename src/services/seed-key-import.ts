@@ -1,5 +1,5 @@
 import { inspectKey, type KeyFormat } from '../domain/api-key-format.ts';
-import { NO_LIMITS, type ApiKey } from '../domain/api-key.ts';
+import { NO_LIMITS, type ApiKey, type ApiKeyRecord } from '../domain/api-key.ts';
 import type { Role } from '../domain/accounts.ts';
 import { newId } from '../domain/ids.ts';
 import { normalizeScopes, type ScopeCatalog } from '../domain/scopes.ts';
@@ -26,7 +26,7 @@ export interface KeyOwner {
 
 interface PlannedKey {
   record: ApiKey;
-  existing: ApiKey | null;
+  existing: ApiKeyRecord | null;
 }
 
 /**

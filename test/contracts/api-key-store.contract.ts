@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { expectConflict } from './expect-conflict.ts';
 import { createHash } from 'node:crypto';
-import type { ApiKey } from '../../src/domain/api-key.ts';
+import type { ApiKey, ApiKeyRecord } from '../../src/domain/api-key.ts';
 import { newId } from '../../src/domain/ids.ts';
 import type { ApiKeyStore } from '../../src/ports.ts';
 
@@ -34,6 +34,12 @@ function apiKey(overrides: Partial<ApiKey> = {}): ApiKey {
 }
 
 
+/** What findByHash answers: the key without its last use. */
+function record(key: ApiKey): ApiKeyRecord {
+  const { lastUsedAt: _lastUsed, ...rest } = key;
+  return rest;
+}
+
 export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStore>): void {
   describe(`${name}: API key store contract`, () => {
     let store: ApiKeyStore;
@@ -46,7 +52,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         const k = apiKey();
         await store.insert(k);
         expect(await store.findById(k.id)).toEqual(k);
-        expect(await store.findByHash(k.hash)).toEqual(k);
+        expect(await store.findByHash(k.hash)).toEqual(record(k));
       });
 
       it('reads back every field of a key with everything optional set', async () => {
@@ -65,7 +71,8 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         });
         await store.insert(k);
         expect(await store.findById(k.id)).toEqual(k);
-        expect(await store.findByHash(k.hash)).toEqual(k);
+        // Authentication's lookup leaves the last use out: it lives apart and costs another read.
+        expect(await store.findByHash(k.hash)).toEqual(record(k));
       });
 
       it('keeps one limit set and the other null, and a zero limit as zero', async () => {
@@ -78,7 +85,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         const first = apiKey();
         await store.insert(first);
         await expectConflict(store.insert(apiKey({ hash: first.hash, name: 'impostor' })), 'hash');
-        expect(await store.findByHash(first.hash)).toEqual(first);
+        expect(await store.findByHash(first.hash)).toEqual(record(first));
       });
 
       it('refuses a key whose id is taken (field id), and keeps the original', async () => {
@@ -168,7 +175,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         const updated = await store.update(k.id, patch);
         expect(updated).toEqual({ ...k, ...patch });
         expect(await store.findById(k.id)).toEqual(updated);
-        expect(await store.findByHash(k.hash)).toEqual(updated);
+        expect(await store.findByHash(k.hash)).toEqual(record(updated!));
       });
 
       it('sets fields back to null', async () => {

@@ -128,13 +128,13 @@ export function describeConnectedAppsApi(mode: StoreMode): void {
 
     it('answers 403 once the client is disabled, and 401 once the token expired', async () => {
       const app = await connect(h.members.editor);
-      await h.tessera.stores.clients.update(clientId, { disabled: true });
+      await h.tessera.services.clients.setDisabled(clientId, true);
       try {
         const res = await h.request('GET', '/api/v1/me', { key: app.token });
         expect(res.status).toBe(403);
         expect(res.body).toEqual({ error: { code: 'FORBIDDEN', message: 'This OAuth client is disabled' } });
       } finally {
-        await h.tessera.stores.clients.update(clientId, { disabled: false });
+        await h.tessera.services.clients.setDisabled(clientId, false);
       }
       h.clock.advance(3_601_000);
       expect((await h.request('GET', '/api/v1/me', { key: app.token })).status).toBe(401);

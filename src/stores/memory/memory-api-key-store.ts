@@ -1,4 +1,4 @@
-import type { ApiKey } from '../../domain/api-key.ts';
+import type { ApiKey, ApiKeyRecord } from '../../domain/api-key.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
 import { definedOnly } from './memory-user-store.ts';
@@ -20,9 +20,12 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     return key ? structuredClone(key) : null;
   }
 
-  async findByHash(hash: string): Promise<ApiKey | null> {
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const id = this.idByHash.get(hash);
-    return id === undefined ? null : this.findById(id);
+    const key = id === undefined ? null : await this.findById(id);
+    if (!key) return null;
+    const { lastUsedAt: _lastUsed, ...record } = key;
+    return record;
   }
 
   async listForOrg(orgId: string, filter: { userId?: string } = {}): Promise<ApiKey[]> {

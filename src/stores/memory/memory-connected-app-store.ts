@@ -1,4 +1,4 @@
-import type { ConnectedApp } from '../../domain/oauth.ts';
+import type { ConnectedApp, ConnectedAppRecord } from '../../domain/oauth.ts';
 import type { ConnectedAppStore } from '../../ports.ts';
 
 export class MemoryConnectedAppStore implements ConnectedAppStore {
@@ -19,6 +19,13 @@ export class MemoryConnectedAppStore implements ConnectedAppStore {
   async findById(id: string): Promise<ConnectedApp | null> {
     const app = this.byId.get(id);
     return app ? structuredClone(app) : null;
+  }
+
+  async findRecord(id: string): Promise<ConnectedAppRecord | null> {
+    const app = await this.findById(id);
+    if (!app) return null;
+    const { lastUsedAt: _lastUsed, ...record } = app;
+    return record;
   }
 
   async listForUser(userId: string, orgId?: string): Promise<ConnectedApp[]> {

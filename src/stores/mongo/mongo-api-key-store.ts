@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
-import type { ApiKey, KeyLimits } from '../../domain/api-key.ts';
+import type { ApiKey, ApiKeyRecord, KeyLimits } from '../../domain/api-key.ts';
 import type { KeyEnv } from '../../domain/api-key-format.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
@@ -105,9 +105,9 @@ export class MongoApiKeyStore implements ApiKeyStore {
     return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
-  async findByHash(hash: string): Promise<ApiKey | null> {
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const doc = await mongoCall(() => this.model.findById(hash).lean<ApiKeyDoc>().exec());
-    return doc ? (await this.withUsage([doc]))[0]! : null;
+    return doc ? toApiKeyRecord(doc) : null;
   }
 
   async listForOrg(orgId: string, filter: { userId?: string } = {}): Promise<ApiKey[]> {
@@ -193,6 +193,10 @@ function toLimits(limits: Partial<KeyLimits> | null | undefined): KeyLimits {
 const dateOrNull = (value: Date | null | undefined): Date | null => (value == null ? null : new Date(value));
 
 function toApiKey(doc: ApiKeyDoc, lastUsedAt: Date | null): ApiKey {
+  return { ...toApiKeyRecord(doc), lastUsedAt };
+}
+
+function toApiKeyRecord(doc: ApiKeyDoc): ApiKeyRecord {
   return {
     id: doc.keyId,
     orgId: doc.orgId,
@@ -204,7 +208,6 @@ function toApiKey(doc: ApiKeyDoc, lastUsedAt: Date | null): ApiKey {
     start: doc.start ?? null,
     active: doc.active !== false,
     createdAt: new Date(doc.createdAt),
-    lastUsedAt,
     expiresAt: dateOrNull(doc.expiresAt),
     revokedAt: dateOrNull(doc.revokedAt),
     limits: toLimits(doc.limits),

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
-import type { ConnectedApp } from '../../domain/oauth.ts';
+import type { ConnectedApp, ConnectedAppRecord } from '../../domain/oauth.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ConnectedAppStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
@@ -88,6 +88,11 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
     return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
+  async findRecord(id: string): Promise<ConnectedAppRecord | null> {
+    const doc = await mongoCall(() => this.model.findById(id).lean<ConnectedAppDoc>().exec());
+    return doc ? toConnectedAppRecord(doc) : null;
+  }
+
   async listForUser(userId: string, orgId?: string): Promise<ConnectedApp[]> {
     const query: QueryFilter<ConnectedAppDoc> = { userId, revokedAt: null };
     if (orgId !== undefined) query.orgId = orgId;
@@ -154,6 +159,10 @@ function toDoc(app: ConnectedApp): ConnectedAppDoc {
 }
 
 function toConnectedApp(doc: ConnectedAppDoc, lastUsedAt: Date | null): ConnectedApp {
+  return { ...toConnectedAppRecord(doc), lastUsedAt };
+}
+
+function toConnectedAppRecord(doc: ConnectedAppDoc): ConnectedAppRecord {
   return {
     id: doc._id,
     userId: doc.userId,
@@ -161,7 +170,6 @@ function toConnectedApp(doc: ConnectedAppDoc, lastUsedAt: Date | null): Connecte
     clientId: doc.clientId,
     scopes: [...(doc.scopes ?? [])],
     createdAt: new Date(doc.createdAt),
-    lastUsedAt,
     revokedAt: doc.revokedAt == null ? null : new Date(doc.revokedAt),
   };
 }

@@ -185,9 +185,9 @@ describe('PrincipalCache', () => {
     expect(calls).toEqual(['tok']);
   });
 
-  it('spreads the refreshes of bearers cached together over 70–90 % of their life', async () => {
-    const draws = [0, 0.999];
-    const spread = new PrincipalCache(
+  /** A cache whose random draws are given, resolving every bearer as an active key. */
+  const drawing = (draws: number[]) =>
+    new PrincipalCache(
       async (bearer) => {
         calls.push(bearer);
         return active(principal({ keyId: bearer }));
@@ -196,38 +196,67 @@ describe('PrincipalCache', () => {
       clock,
       { maxAgeMs: 5_000, maxEntries: 10, random: () => draws.shift() ?? 0.5 },
     );
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('scatters bearers cached together: their first refresh falls anywhere in 10–90 % of the entry’s life', async () => {
+    const spread = drawing([0, 0.999]);
     await spread.lookup('early');
     await spread.lookup('late');
     calls.length = 0;
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
-    clock.advance(3_499);
+    clock.advance(499);
     await spread.lookup('early');
     await settle();
     expect(calls).toEqual([]);
-    clock.advance(1); // 70 %: the first one's refresh is due, the second one's is not
+    clock.advance(1); // 10 %: the first one's refresh is due, the second one's is not
     await spread.lookup('early');
     await spread.lookup('late');
     await settle();
     expect(calls).toEqual(['early']);
-    clock.advance(999); // just under 90 %, where the second one falls
+    clock.advance(3_996); // just under 90 % (0.1 + 0.8 × 0.999), where the second one falls
     await spread.lookup('late');
     await settle();
     expect(calls).toEqual(['early', 'late']);
   });
 
-  it('refreshes a bearer in use in the background late in its entry’s life', async () => {
+  it('refreshes a bearer in use again late in each later entry’s life (70–90 %), serving the entry meanwhile', async () => {
     answers.set('tok', active(principal()));
-    await cache.lookup('tok');
-    clock.advance(3_999);
-    await cache.lookup('tok');
-    expect(calls).toEqual(['tok']);
+    const late = drawing([0, 0, 0.999]);
+    await late.lookup('tok'); // first entry: refresh from 10 %
+    clock.advance(500);
+    await late.lookup('tok');
+    await settle();
+    expect(calls).toEqual(['tok', 'tok']); // refreshed; the next entry's refresh is from 70 %
+    clock.advance(3_499);
+    await late.lookup('tok');
+    await settle();
+    expect(calls).toHaveLength(2);
     clock.advance(1);
-    answers.set('tok', active(principal({ scopes: ['leads:write'] })));
-    const served = await cache.lookup('tok'); // still the entry's answer, within its bound...
-    expect(served).toEqual(active(principal()));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(calls).toEqual(['tok', 'tok']); // ...while the refresh ran
-    expect(await cache.lookup('tok')).toEqual(active(principal({ scopes: ['leads:write'] })));
+    const served = await late.lookup('tok'); // still the entry's answer, within its bound...
+    expect(served).toEqual(active(principal({ keyId: 'tok' })));
+    await settle();
+    expect(calls).toHaveLength(3); // ...while the refresh ran
+    clock.advance(4_490); // the entry stored by that refresh drew 0.999: nothing before 90 %
+    await late.lookup('tok');
+    await settle();
+    expect(calls).toHaveLength(3);
+  });
+
+  it('trusts an answer from when its oldest record was read, not from when it was built', async () => {
+    const readAt = clock.now().getTime() - 1_000; // a shared record read a second ago
+    let resolutions = 0;
+    const shared = new PrincipalCache(
+      // The first resolution answers; later ones (refreshes) never finish.
+      async () => (++resolutions === 1 ? { status: 'active', principal: principal(), readAt } : new Promise<Resolution>(() => undefined)),
+      ephemeral,
+      clock,
+      { maxAgeMs: 5_000, maxEntries: 10, random: () => 0.999 },
+    );
+    await shared.lookup('tok');
+    clock.advance(3_999);
+    expect(shared.lookup('tok')).toEqual({ status: 'active', principal: principal(), readAt }); // from the entry, at once
+    clock.advance(1); // 5 s after the read, 4 s after the lookup: past the bound
+    expect(shared.lookup('tok')).toBeInstanceOf(Promise);
+    expect(resolutions).toBe(2);
   });
 
   it('never re-caches what a lookup read before an invalidation that arrived meanwhile', async () => {
