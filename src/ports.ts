@@ -162,6 +162,11 @@ export interface OAuthModelStore {
   upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void>;
   /** Null when absent or expired (expiry is checked on read, whatever the sweeping). */
   find(model: string, id: string): Promise<OAuthRecord | null>;
+  /**
+   * As find, without the consumption (kept apart, another read): for readers of records that are
+   * never consumed — every authentication by an access token.
+   */
+  peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null>;
   findByUid(model: string, uid: string): Promise<OAuthRecord | null>;
   findByUserCode(model: string, userCode: string): Promise<OAuthRecord | null>;
   /**

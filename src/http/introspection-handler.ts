@@ -8,12 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { andThen, type Awaitable } from '../domain/awaitable.ts';
+import type { OAuthClient } from '../domain/oauth.ts';
 import { isAppError } from '../errors/index.ts';
 import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { FailureThrottle } from '../services/failure-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
-import { clientCredentials } from './client-credentials.ts';
+import { basicCredentials, clientCredentials } from './client-credentials.ts';
 
 export const INTROSPECTION_PATH = '/oauth/introspect';
 const FORM_LIMIT_BYTES = 16 * 1024;
@@ -86,8 +87,15 @@ function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: I
   const address = `client:${ip}`;
   const wait = deps.throttle.blocked(address);
   if (wait !== null) return { status: 429, body: oauthError('slow_down', 'Too many failed client authentications'), headers: { 'Retry-After': String(wait) } };
-  const credentials = clientCredentials(req.headers.authorization, form);
-  return andThen(credentials ? deps.clients.authenticate(credentials) : null, (client) => {
+  const header = req.headers.authorization;
+  let authenticated: Awaitable<OAuthClient | null>;
+  if (header && !form.has('client_secret')) {
+    authenticated = deps.clients.authenticatePresented(header, basicCredentials);
+  } else {
+    const credentials = clientCredentials(header, form);
+    authenticated = credentials ? deps.clients.authenticate(credentials) : null;
+  }
+  return andThen(authenticated, (client) => {
     if (!client || client.type !== 'resource_server') return andThen(deps.throttle.failed(address), () => INVALID_CLIENT);
     const token = form.get('token');
     if (token === null) return TOKEN_REQUIRED;

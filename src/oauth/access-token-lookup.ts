@@ -18,7 +18,8 @@ export class OidcAccessTokenLookup implements AccessTokenLookup {
 
   async find(token: string): Promise<AccessTokenInfo | null> {
     if (!OPAQUE_TOKEN.test(token)) return null;
-    const record = await this.store.find('AccessToken', token);
+    // Access tokens are never consumed: the record alone, one read.
+    const record = await this.store.peek('AccessToken', token);
     if (!record) return null;
     const p = record.payload as { accountId?: unknown; clientId?: unknown; grantId?: unknown; scope?: unknown; iat?: unknown; exp?: unknown };
     if (typeof p.accountId !== 'string' || typeof p.clientId !== 'string' || typeof p.grantId !== 'string' || typeof p.exp !== 'number') return null;

@@ -127,6 +127,17 @@ export function describeOAuthModelStore(name: string, open: () => Promise<Opened
         expect((await store.find('AccessToken', id))?.consumedAt).toBeNull();
       });
 
+      it('peeks at a record without its consumption, with find’s expiry rules', async () => {
+        const id = newId();
+        const expiresAt = inAnHour();
+        await store.upsert('AccessToken', id, { kind: 'AccessToken', n: 1 }, expiresAt);
+        expect(await store.peek('AccessToken', id)).toEqual({ payload: { kind: 'AccessToken', n: 1 }, expiresAt });
+        expect(await store.peek('RefreshToken', id)).toBeNull();
+        expect(await store.peek('AccessToken', newId())).toBeNull();
+        clock.advance(3_600_000);
+        expect(await store.peek('AccessToken', id)).toBeNull();
+      });
+
       it('replaces the payload, its lookups and the expiry on a second upsert', async () => {
         const id = newId();
         await store.upsert('Session', id, { uid: 'uid-old', grantId: 'g-old', extra: { a: 1 } }, inAnHour());

@@ -73,6 +73,13 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
     return entry ? toRecord(entry) : null;
   }
 
+  async peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null> {
+    const record = await this.find(model, id);
+    if (!record) return null;
+    const { consumedAt: _consumed, ...rest } = record;
+    return rest;
+  }
+
   async findByUid(model: string, uid: string): Promise<OAuthRecord | null> {
     return this.findIndexed(this.byUid, recordKey(model, uid));
   }

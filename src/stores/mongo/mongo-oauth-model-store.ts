@@ -155,6 +155,13 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     return doc && this.live(doc) ? toRecord(doc, marker) : null;
   }
 
+  async peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null> {
+    const doc = await mongoCall(() => this.records.findOne({ _id: recordKey(model, id) }).lean<OAuthModelDoc>().exec());
+    if (!doc || !this.live(doc)) return null;
+    const { consumedAt: _consumed, ...rest } = toRecord(doc, null);
+    return rest;
+  }
+
   async findByUid(model: string, uid: string): Promise<OAuthRecord | null> {
     return this.findOneBy({ model, uid });
   }
