@@ -29,6 +29,7 @@
  *                       during its run (2); the least disturbed run is kept
  *   --set NAME=VALUE    extra Tessera setting for a diagnostic run, e.g.
  *                       --set TESSERA_CACHE_MAX_AGE_MS=300000 (repeatable; noted in results.md)
+ *   --loader <name>     the load generator: wrk (the default; apt-get install wrk) or autocannon
  *   --quiet-wait <s>    before each case, wait up to this long for processes outside the
  *                       benchmark to go quiet (< 20 % of a core) (180); their CPU during each
  *                       run is reported as "other CPU"
@@ -39,7 +40,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
-import { runLoad, type LoadRequest, type LoadResult } from './lib/load.ts';
+import { runLoad, type Loader, type LoadRequest, type LoadResult } from './lib/load.ts';
 import { busyPercent, describeMachine, namedPercent, processPercent, systemCpu, treeCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
 import { consoleRatios, consoleTable, cpuPerRequest, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
@@ -60,10 +61,13 @@ const { values: args } = parseArgs({
     retries: { type: 'string', default: '2' },
     replot: { type: 'string' },
     'tessera-target': { type: 'string', default: 'tessera.ts' },
+    loader: { type: 'string', default: 'wrk' },
   },
   strict: true,
 });
 
+if (args.loader !== 'wrk' && args.loader !== 'autocannon') throw new Error(`--loader: expected wrk or autocannon, got "${args.loader}"`);
+const LOADER: Loader = args.loader;
 const DURATION = positive(args.duration, 'duration');
 const WARMUP = positive(args.warmup, 'warmup', true);
 const CONNECTIONS = positive(args.connections, 'connections');
@@ -195,7 +199,7 @@ async function measureOnce(c: Case): Promise<CaseResult> {
   );
   process.stdout.write(`(${c.id}) ${c.label}: warm-up ${WARMUP} s… `);
   if (WARMUP > 0) {
-    const warm = await runLoad({ url, requests: c.requests, connections: CONNECTIONS, durationSeconds: WARMUP });
+    const warm = await runLoad({ loader: LOADER, url, requests: c.requests, connections: CONNECTIONS, durationSeconds: WARMUP });
     assertClean(c, warm, 'warm-up');
   }
   await c.target.reset();
@@ -205,7 +209,7 @@ async function measureOnce(c: Case): Promise<CaseResult> {
   const treeBefore = treeCpu();
   const wallBefore = process.hrtime.bigint();
   process.stdout.write(`measuring ${DURATION} s… `);
-  const load = await runLoad({ url, requests: c.requests, connections: CONNECTIONS, durationSeconds: DURATION });
+  const load = await runLoad({ loader: LOADER, url, requests: c.requests, connections: CONNECTIONS, durationSeconds: DURATION });
   const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1000;
   const machineAfter = systemCpu();
   const treeAfter = treeCpu();
@@ -213,6 +217,11 @@ async function measureOnce(c: Case): Promise<CaseResult> {
   const after = await c.target.stats();
   assertClean(c, load, 'measured run');
   const serverUs = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
+  // wrk runs (and has exited) outside this process tree: its CPU is ours, not "other".
+  const external = load.loaderCpuSeconds === null ? null : ((load.loaderCpuSeconds * 1e6) / wallUs) * 100;
+  const loaderCpu = external ?? ((loader.user + loader.system) / wallUs) * 100;
+  const tree = treePercent(treeBefore?.total ?? null, treeAfter?.total ?? null, machineBefore, machineAfter, CORES);
+  const ours = tree === null ? null : tree + (external ?? 0);
   const result: CaseResult = {
     id: c.id,
     label: c.label,
@@ -220,9 +229,9 @@ async function measureOnce(c: Case): Promise<CaseResult> {
     load,
     serverCpu: (serverUs / wallUs) * 100,
     serverElu: elu(before.elu, after.elu),
-    loaderCpu: ((loader.user + loader.system) / wallUs) * 100,
+    loaderCpu,
     machineBusy: busyPercent(machineBefore, machineAfter, CORES),
-    otherCpu: others(processPercent(machineBefore, machineAfter, CORES), treePercent(treeBefore?.total ?? null, treeAfter?.total ?? null, machineBefore, machineAfter, CORES)),
+    otherCpu: others(processPercent(machineBefore, machineAfter, CORES), ours),
     mongoServerCpu: needsStores(c) ? namedPercent(/^(ferretdb|mongod)$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
     redisCpu: needsStores(c) ? namedPercent(/^redis-server$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
     window: { fromUs: before.monotonicUs, toUs: after.monotonicUs },
@@ -293,7 +302,7 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   mkdirSync(TMP_DIR, { recursive: true });
   console.log(`bench: ${machine.model}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`);
-  console.log(`bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per case, ${TOKENS} tokens per case${args.profile ? ', Tessera under --cpu-prof' : ''}`);
+  console.log(`bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per case, ${TOKENS} tokens per case, load from ${LOADER}${args.profile ? ', Tessera under --cpu-prof' : ''}`);
 
   const needTessera = ['a', 'c', 'd', 'e'].some(wanted);
   const results: CaseResult[] = [];
@@ -381,6 +390,7 @@ async function main(): Promise<void> {
     profiled: args.profile,
     overrides: OVERRIDES,
     tesseraTarget: args['tessera-target'],
+    loader: LOADER,
   };
   const run: SavedRun = { machine, settings, results };
   writeFileSync(join(TMP_DIR, 'last-run.json'), `${JSON.stringify(run, null, 2)}\n`);

@@ -1,7 +1,8 @@
 /**
  * What a principal-cache miss costs: the store calls Tessera makes to resolve a bearer
  * (Authenticator.resolve), one by one and whole, against the same throwaway MongoDB-wire server
- * and Redis that `npm run bench` uses, one at a time and 50 at once. A diagnostic companion to
+ * and Redis that `npm run bench` uses, one at a time and 50 at once, with the CPU time this
+ * process (Tessera's side: driver, mongoose, BSON) spends per call. A diagnostic companion to
  * bench/run.ts, not part of it.
  *
  *   node --disable-warning=ExperimentalWarning bench/store-latency.ts [--ops 400]
@@ -24,6 +25,7 @@ const OPS = Number(values.ops);
 async function time(name: string, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
   const latencies: number[] = [];
   let next = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -36,9 +38,10 @@ async function time(name: string, concurrency: number, op: (i: number) => Promis
     }),
   );
   const wall = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   latencies.sort((a, b) => a - b);
   const at = (p: number): string => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]!.toFixed(2).padStart(8);
-  console.log(`  ${name.padEnd(44)} ${String(Math.round((OPS / wall) * 1000)).padStart(7)} /s   p50 ${at(0.5)} ms   p99 ${at(0.99)} ms`);
+  console.log(`  ${name.padEnd(44)} ${String(Math.round((OPS / wall) * 1000)).padStart(7)} /s   p50 ${at(0.5)} ms   p99 ${at(0.99)} ms   Tessera CPU ${String(Math.round((cpu.user + cpu.system) / OPS)).padStart(5)} µs/op`);
 }
 
 const [mongo, redis] = await Promise.all([startMongo(), startRedis()]);

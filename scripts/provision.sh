@@ -3,7 +3,8 @@
 #   - redis-server (installed with apt-get when running as root),
 #   - a MongoDB wire-protocol server: mongod if present, else FerretDB built from
 #     the Go module proxy into the per-user cache (MongoDB itself is not
-#     installable everywhere; FerretDB with its SQLite handler needs no service).
+#     installable everywhere; FerretDB with its SQLite handler needs no service),
+#   - with --bench, wrk (apt-get), the load generator of `npm run bench`.
 # A part is skipped when its URL (REDIS_URL / MONGODB_URI) is already set, because
 # then the tests use that server instead of starting one.
 # Idempotent, non-interactive (CI=true, no stdin), quiet when everything is present:
@@ -29,21 +30,26 @@ quietly() {
   return "$rc"
 }
 
+# Installs Debian package $1 (providing command $2) unless the command is there already.
+ensure_package() {
+  local package="$1" command="$2"
+  command -v "$command" >/dev/null 2>&1 && return
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "install $package (Debian: apt-get install $package)"
+  fi
+  echo "tessera: installing $package with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # The package lists may be missing or stale on a fresh image: update only if needed.
+  quietly apt-get install -y --no-install-recommends "$package" </dev/null \
+    || { quietly apt-get update </dev/null \
+         && quietly apt-get install -y --no-install-recommends "$package" </dev/null; } \
+    || die "apt-get install $package failed"
+  command -v "$command" >/dev/null 2>&1 || die "$command still not on PATH after apt-get install $package"
+}
+
 ensure_redis() {
   if [ -n "${REDIS_URL:-}" ]; then summary+=("redis: REDIS_URL is set, using it"); return; fi
-  if ! command -v redis-server >/dev/null 2>&1; then
-    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-      die "install redis-server (Debian: apt-get install redis-server)"
-    fi
-    echo "tessera: installing redis-server with apt-get" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # The package lists may be missing or stale on a fresh image: update only if needed.
-    quietly apt-get install -y --no-install-recommends redis-server </dev/null \
-      || { quietly apt-get update </dev/null \
-           && quietly apt-get install -y --no-install-recommends redis-server </dev/null; } \
-      || die "apt-get install redis-server failed"
-    command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after apt-get install"
-  fi
+  ensure_package redis-server redis-server
   summary+=("redis: $(command -v redis-server)")
 }
 
@@ -100,4 +106,9 @@ ensure_mongo() {
 
 ensure_redis
 ensure_mongo
+# `--bench`: also the load generator of `npm run bench`.
+if [ "${1:-}" = "--bench" ]; then
+  ensure_package wrk wrk
+  summary+=("load generator: $(command -v wrk)")
+fi
 for line in "${summary[@]}"; do echo "tessera: $line" >&2; done

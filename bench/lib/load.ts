@@ -1,11 +1,14 @@
 /**
- * One measured load run with autocannon in this process: a fixed number of keep-alive
+ * One measured load run, with wrk (the default: a C load generator in its own process, see
+ * load-wrk.ts) or with autocannon in this process: a fixed number of keep-alive
  * connections, each cycling through the same list of requests (so consecutive requests carry
  * different tokens), each from its own starting point — otherwise every connection would send
  * the same token at the same moment, which no real traffic does. Latencies are also recorded exactly (autocannon's histogram keeps whole
  * milliseconds), from autocannon's own per-response timings.
  */
 import autocannon from 'autocannon';
+import { join } from 'node:path';
+import { runWrk } from './load-wrk.ts';
 
 export interface LoadRequest {
   method: 'POST';
@@ -14,7 +17,10 @@ export interface LoadRequest {
   body: string;
 }
 
+export type Loader = 'wrk' | 'autocannon';
+
 export interface LoadOptions {
+  loader: Loader;
   url: string;
   requests: LoadRequest[];
   connections: number;
@@ -41,9 +47,15 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** CPU seconds the load generator used, when it ran as its own process (wrk); else null. */
+  loaderCpuSeconds: number | null;
 }
 
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
+  return options.loader === 'wrk' ? runWrk(options, join(import.meta.dirname, '..', 'tmp')) : runAutocannon(options);
+}
+
+function runAutocannon(options: LoadOptions): Promise<LoadResult> {
   let latencies = new Float64Array(1 << 18);
   let count = 0;
   let clients = 0;
@@ -90,6 +102,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           errors: result.errors,
           timeouts: result.timeouts,
           statusCodes,
+          loaderCpuSeconds: null,
         });
       },
     );
