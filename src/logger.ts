@@ -87,7 +87,7 @@ export interface AccessEntry {
 export type AccessLog = (entry: AccessEntry) => void;
 
 interface PinoInternals {
-  [pino.symbols.streamSym]: { write(line: string): unknown };
+  [pino.symbols.streamSym]: { write(line: string): unknown; flushSync?: () => void; sync?: boolean };
   [pino.symbols.chindingsSym]: string;
 }
 
@@ -95,21 +95,67 @@ interface PinoInternals {
  * The access log of `logger`: the same stream, level and line shape as its other lines (level
  * label, ISO time, bindings, msg), written directly. An access line has fixed fields that hold no
  * secret, so it skips pino's generic serialisation and redaction, which cost 20 µs a line — more
- * than a tenth of an introspection. Server errors are logged at error, health probes (every few
- * seconds from orchestrators) at debug, everything else at info.
+ * than a tenth of an introspection. On an asynchronous stream the lines of one turn of the event
+ * loop go out in one write (and whatever is pending when the process exits, before it exits).
+ * Server errors are logged at error, health probes (every few seconds from orchestrators) at
+ * debug, everything else at info.
  */
 export function accessLog(logger: Logger): AccessLog {
   const internals = logger as unknown as PinoInternals;
   const stream = internals[pino.symbols.streamSym];
   const bindings = internals[pino.symbols.chindingsSym];
+  const clock = isoClock();
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const lines = pending.join('');
+    pending = [];
+    stream.write(lines);
+  };
+  const write = (line: string): void => {
+    // Tests read synchronous logs right after a response: those lines go out at once.
+    if (stream.sync === true) {
+      stream.write(line);
+      return;
+    }
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  process.once('exit', () => {
+    flush();
+    try {
+      stream.flushSync?.();
+    } catch {
+      // nothing more can be done while exiting
+    }
+  });
   return (entry) => {
     const [level, msg] = entry.status >= 500 ? ['error', 'request failed'] : entry.path.startsWith('/health/') ? ['debug', 'request'] : ['info', 'request'];
     if (!logger.isLevelEnabled(level)) return;
     const requestId = entry.requestId === undefined ? '' : `,"requestId":${JSON.stringify(entry.requestId)}`;
-    stream.write(
-      `{"level":"${level}","time":"${new Date().toISOString()}"${bindings}${requestId},"method":${JSON.stringify(entry.method)},` +
+    write(
+      `{"level":"${level}","time":"${clock()}"${bindings}${requestId},"method":${JSON.stringify(entry.method)},` +
         `"path":${JSON.stringify(entry.path)},"status":${entry.status},"ms":${entry.ms},"ip":${JSON.stringify(entry.ip)},"msg":"${msg}"}\n`,
     );
+  };
+}
+
+/** The ISO time of now, formatted once per millisecond however many lines share it. */
+function isoClock(): () => string {
+  let at = 0;
+  let text = '';
+  return () => {
+    const now = Date.now();
+    if (now !== at) {
+      at = now;
+      text = new Date(now).toISOString();
+    }
+    return text;
   };
 }
 
