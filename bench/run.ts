@@ -413,7 +413,17 @@ function notesOf({ settings, results }: SavedRun): string[] {
     if (!info || !warn) continue;
     notes.push(
       `(${id}) at LOG_LEVEL=info vs warn: ${rps(info)} vs ${rps(warn)} req/s, ${cpuPerRequest(info)?.toFixed(0)} vs ${cpuPerRequest(warn)?.toFixed(0)} µs of server CPU per request — ` +
-        'the access log (one pino line per request) is the only configured difference (the warn cases run later, in a fresh process: see the drift caveat above).',
+        'the access log (one line per request) is the only configured difference (the warn cases run later, in a fresh process: see the drift caveat above).',
+    );
+  }
+  // A closed loop that keeps the server's one core busy: a request waits for the server's pass
+  // over every connection's request, and for a second one when it arrives just after a pass began.
+  const passes = results.filter((r) => ['a', 'c', 'd'].includes(r.id) && cpuPerRequest(r) !== null);
+  if (passes.length > 0) {
+    notes.push(
+      `Latency follows CPU per request: with every connection waiting on one busy core, a request waits one to two passes over all ${settings.connections} connections, so p99 ≈ 2 × ${settings.connections} × server CPU per request — ` +
+        passes.map((r) => `(${r.id}) 2 × ${settings.connections} × ${cpuPerRequest(r)!.toFixed(0)} µs = ${((2 * settings.connections * cpuPerRequest(r)!) / 1000).toFixed(1)} ms, measured ${r.load.p99.toFixed(1)} ms`).join('; ') +
+        '. A p99 of 10 ms at 50 connections needs about 100 µs of CPU per request or less.',
     );
   }
   const cached = results.filter((r) => r.cache && r.cache.lookups > 0);

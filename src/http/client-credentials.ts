@@ -13,7 +13,7 @@ export function clientCredentials(header: string | undefined, form: URLSearchPar
 }
 
 /** RFC 6749 §2.3.1: `Basic base64(urlencoded(id) ":" urlencoded(secret))`. */
-export function basicCredentials(header: string): ClientCredentials | null {
+function basicCredentials(header: string): ClientCredentials | null {
   const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
   if (!match) return null;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');

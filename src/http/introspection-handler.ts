@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import type { OAuthClient } from '../domain/oauth.ts';
 import { isAppError } from '../errors/index.ts';
@@ -14,7 +15,7 @@ import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { FailureThrottle } from '../services/failure-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
-import { basicCredentials, clientCredentials } from './client-credentials.ts';
+import { clientCredentials } from './client-credentials.ts';
 
 export const INTROSPECTION_PATH = '/oauth/introspect';
 const FORM_LIMIT_BYTES = 16 * 1024;
@@ -88,20 +89,33 @@ function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: I
   const wait = deps.throttle.blocked(address);
   if (wait !== null) return { status: 429, body: oauthError('slow_down', 'Too many failed client authentications'), headers: { 'Retry-After': String(wait) } };
   const header = req.headers.authorization;
+  const known = header === undefined ? undefined : verifiedOn.get(req.socket);
   let authenticated: Awaitable<OAuthClient | null>;
-  if (header && !form.has('client_secret')) {
-    authenticated = deps.clients.authenticatePresented(header, basicCredentials);
+  if (known && known.header === header && !form.has('client_secret')) {
+    authenticated = deps.clients.confirm(known.clientId, known.secretHash);
   } else {
     const credentials = clientCredentials(header, form);
     authenticated = credentials ? deps.clients.authenticate(credentials) : null;
   }
   return andThen(authenticated, (client) => {
-    if (!client || client.type !== 'resource_server') return andThen(deps.throttle.failed(address), () => INVALID_CLIENT);
+    if (!client || client.type !== 'resource_server') {
+      verifiedOn.delete(req.socket);
+      return andThen(deps.throttle.failed(address), () => INVALID_CLIENT);
+    }
+    if (header !== undefined && known?.header !== header) verifiedOn.set(req.socket, { header, clientId: client.id, secretHash: client.secretHash });
     const token = form.get('token');
     if (token === null) return TOKEN_REQUIRED;
     return andThen(deps.introspection.introspect(client, token), (result) => ({ status: 200, body: serialized(result) }));
   });
 }
+
+/**
+ * Per keep-alive connection, the Authorization header last verified on it. A resource server
+ * sends the same header on every request of a connection: comparing it with what this same
+ * connection sent before costs no decoding or hashing (a tenth of an introspection), and reveals
+ * nothing any other connection sent. The client's current record is still checked every time.
+ */
+const verifiedOn = new WeakMap<Socket, { header: string; clientId: string; secretHash: string }>();
 
 const bodies = new WeakMap<Introspection, string>();
 

@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import type { OAuthClient } from '../domain/oauth.ts';
 import type { ClientStore, Clock, EphemeralStore } from '../ports.ts';
@@ -38,8 +37,6 @@ export class ClientAuthenticator {
   private readonly clock: Clock;
   private readonly cache = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<OAuthClient | null>>();
-  /** Presented credentials that were right, by their SHA-256 (never the credentials themselves). */
-  private readonly verified = new Map<string, { clientId: string; secretHash: string }>();
   /** Bumped by every change event: reads begun before it must not be kept. */
   private generation = 0;
 
@@ -66,25 +63,12 @@ export class ClientAuthenticator {
   }
 
   /**
-   * The same, for credentials presented as one string that `parse` reads (an HTTP Basic header
-   * value). A string that was right before is recognised by its SHA-256 and checked against the
-   * client's current record — same client, same secret hash, still enabled — without decoding it
-   * or hashing the secret again: a resource server sends the same header thousands of times a
-   * second.
+   * The client whose credentials were verified earlier (against `secretHash`), if it still has
+   * that secret and is enabled: for a caller that presents the very same credentials again (a
+   * resource server's keep-alive connection) — no decoding, no hashing. At once when cached.
    */
-  authenticatePresented(presented: string, parse: (presented: string) => ClientCredentials | null): Awaitable<OAuthClient | null> {
-    const digest = hash('sha256', presented, 'hex');
-    const known = this.verified.get(digest);
-    if (known) return andThen(this.find(known.clientId), (client) => (client && !client.disabled && client.secretHash === known.secretHash ? client : null));
-    const credentials = parse(presented);
-    if (!credentials) return null;
-    return andThen(this.authenticate(credentials), (client) => {
-      if (client) {
-        if (this.verified.size >= MAX_ENTRIES) this.verified.clear();
-        this.verified.set(digest, { clientId: client.id, secretHash: client.secretHash });
-      }
-      return client;
-    });
+  confirm(clientId: string, secretHash: string): Awaitable<OAuthClient | null> {
+    return andThen(this.find(clientId), (client) => (client && !client.disabled && client.secretHash === secretHash ? client : null));
   }
 
   private find(id: string): Awaitable<OAuthClient | null> {

@@ -22,18 +22,19 @@ export function describeIntrospection(mode: StoreMode): void {
   let rsBoundToB: Client;
   let connector: Client;
 
+  const make = async (type: 'connector' | 'resource_server', orgId?: string): Promise<Client> => {
+    const issued = await h.tessera.services.clients.create({
+      name: `${type} ${uniqueName('c')}`,
+      type,
+      redirectUris: type === 'connector' ? ['https://zapier.example/cb'] : [],
+      scopes: ['leads:read'],
+      ...(orgId ? { orgId } : {}),
+    });
+    return { id: issued.client.id, secret: recordSecret(issued.secret) };
+  };
+
   beforeAll(async () => {
     h = await startApi(mode, { TESSERA_AUTH_FAILURES_PER_MINUTE: '100000' });
-    const make = async (type: 'connector' | 'resource_server', orgId?: string): Promise<Client> => {
-      const issued = await h.tessera.services.clients.create({
-        name: `${type} ${uniqueName('c')}`,
-        type,
-        redirectUris: type === 'connector' ? ['https://zapier.example/cb'] : [],
-        scopes: ['leads:read'],
-        ...(orgId ? { orgId } : {}),
-      });
-      return { id: issued.client.id, secret: recordSecret(issued.secret) };
-    };
     rs = await make('resource_server');
     rsBoundToB = await make('resource_server', h.orgB);
     connector = await make('connector');
@@ -200,6 +201,19 @@ export function describeIntrospection(mode: StoreMode): void {
         expect(JSON.parse(res.text)).toMatchObject({ error: 'invalid_client' });
         expect(res.text).not.toContain(made.record.id);
       }
+    });
+
+    it('refuses a resource server on a connection it already used, once it is disabled or its header is wrong', async () => {
+      const own = await make('resource_server');
+      const made = await h.keyFor(h.members.owner);
+      // fetch keeps the connection alive: these requests share one socket.
+      expect(JSON.parse((await introspect(made.secret, own)).text)).toMatchObject({ active: true });
+      expect((await introspect(made.secret, { id: own.id, secret: recordSecret(`${own.secret}-not`) })).status).toBe(401);
+      expect(JSON.parse((await introspect(made.secret, own)).text)).toMatchObject({ active: true });
+      await h.tessera.services.clients.setDisabled(own.id, true);
+      expect((await introspect(made.secret, own)).status).toBe(401);
+      await h.tessera.services.clients.setDisabled(own.id, false);
+      expect(JSON.parse((await introspect(made.secret, own)).text)).toMatchObject({ active: true });
     });
 
     it('refuses credentials given twice, and a missing token', async () => {

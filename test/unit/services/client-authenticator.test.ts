@@ -125,42 +125,20 @@ describe('ClientAuthenticator', () => {
     expect(await authenticator.authenticate({ clientId: 'rs_1', clientSecret: 'cs_rotated-secret-0123456789abcdef' })).toMatchObject({ id: 'rs_1' });
   });
 
-  describe('credentials presented as one string (an HTTP Basic header)', () => {
-    const header = (secret: string) => `Basic ${Buffer.from(`rs_1:${secret}`).toString('base64')}`;
-    let parsed: string[];
-    const parse = (presented: string) => {
-      parsed.push(presented);
-      const [clientId, clientSecret] = Buffer.from(presented.slice(6), 'base64').toString('utf8').split(':');
-      return clientId && clientSecret ? { clientId, clientSecret } : null;
-    };
-    beforeEach(() => {
-      parsed = [];
-    });
-
-    it('recognises a string that was right before without reading it again', async () => {
-      expect(await authenticator.authenticatePresented(header(SECRET), parse)).toMatchObject({ id: 'rs_1' });
-      expect(authenticator.authenticatePresented(header(SECRET), parse)).toMatchObject({ id: 'rs_1' });
-      expect(parsed).toHaveLength(1);
-    });
-
-    it('never remembers a wrong one', async () => {
-      expect(await authenticator.authenticatePresented(header(`${SECRET}x`), parse)).toBeNull();
-      expect(await authenticator.authenticatePresented(header(`${SECRET}x`), parse)).toBeNull();
-      expect(parsed).toHaveLength(2);
-      expect(await authenticator.authenticatePresented('Basic !!', parse)).toBeNull();
-    });
-
-    it('refuses a remembered string once the client’s secret changed or the client was disabled', async () => {
-      await authenticator.authenticatePresented(header(SECRET), parse);
-      const rotated = 'cs_rotated-secret-0123456789abcdef';
-      await store.update('rs_1', { secretHash: hashClientSecret(rotated) });
-      await events.publish({ kind: 'client', id: 'rs_1' });
-      expect(await authenticator.authenticatePresented(header(SECRET), parse)).toBeNull();
-      expect(await authenticator.authenticatePresented(header(rotated), parse)).toMatchObject({ id: 'rs_1' });
-      await store.update('rs_1', { disabled: true });
-      await events.publish({ kind: 'client', id: 'rs_1' });
-      expect(await authenticator.authenticatePresented(header(rotated), parse)).toBeNull();
-    });
+  it('confirms credentials verified before while the client keeps that secret and stays enabled', async () => {
+    const verified = await authenticator.authenticate(right);
+    const confirmed = authenticator.confirm('rs_1', verified!.secretHash);
+    expect(confirmed).not.toBeInstanceOf(Promise); // the record is cached: at once
+    expect(confirmed).toMatchObject({ id: 'rs_1' });
+    expect(await authenticator.confirm('rs_1', hashClientSecret('cs_another-secret-0123456789abcdef'))).toBeNull();
+    expect(await authenticator.confirm('nobody', verified!.secretHash)).toBeNull();
+    await store.update('rs_1', { secretHash: hashClientSecret('cs_rotated-secret-0123456789abcdef') });
+    await events.publish({ kind: 'client', id: 'rs_1' });
+    expect(await authenticator.confirm('rs_1', verified!.secretHash)).toBeNull();
+    const rotated = await authenticator.authenticate({ clientId: 'rs_1', clientSecret: 'cs_rotated-secret-0123456789abcdef' });
+    await store.update('rs_1', { disabled: true });
+    await events.publish({ kind: 'client', id: 'rs_1' });
+    expect(await authenticator.confirm('rs_1', rotated!.secretHash)).toBeNull();
   });
 
   it('serves nothing from memory while the event subscription is down, nor after it came back', async () => {
