@@ -140,24 +140,34 @@ function failure(error: unknown, requestId: string, logger: Logger): Reply {
  * connection. Events rather than `for await`, which costs a promise per chunk.
  */
 function readBody(req: IncomingMessage, done: (raw: string | null) => void, failed: (error: unknown) => void): void {
-  if (Number(req.headers['content-length'] ?? 0) > FORM_LIMIT_BYTES) {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > FORM_LIMIT_BYTES) {
     done(null);
     return;
   }
   const chunks: Buffer[] = [];
   let size = 0;
+  const finish = (raw: string | null): void => {
+    req.off('data', onData).off('end', onEnd);
+    done(raw);
+  };
   const onData = (chunk: Buffer): void => {
     size += chunk.length;
-    if (size <= FORM_LIMIT_BYTES) {
-      chunks.push(chunk);
+    if (size > FORM_LIMIT_BYTES) {
+      req.pause();
+      finish(null);
       return;
     }
-    req.off('data', onData).off('end', onEnd).pause();
-    done(null);
+    chunks.push(chunk);
+    // The whole declared body is here: answer now rather than a tick later at 'end' (the
+    // parser has read the message; the stream still ends by itself).
+    if (size === declared) finish(text(chunks));
   };
-  const onEnd = (): void => done((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+  const onEnd = (): void => finish(text(chunks));
   req.on('data', onData).on('end', onEnd).once('error', failed);
 }
+
+const text = (chunks: Buffer[]): string => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
 
 /** Reads and discards the body, so that the connection can serve the next request. */
 function drain(req: IncomingMessage, done: () => void, failed: (error: unknown) => void): void {

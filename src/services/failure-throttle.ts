@@ -26,6 +26,7 @@ export class FailureThrottle {
 
   /** Seconds to wait when the address is throttled, else null. */
   blocked(address: string): number | null {
+    if (this.blockedUntil.size === 0) return null; // nearly always: nothing to look up
     const until = this.blockedUntil.get(address);
     if (until === undefined) return null;
     const left = until - this.clock.now().getTime();
