@@ -12,7 +12,7 @@
  *
  * Options (after `npm run bench --`):
  *   --duration <s>      measured seconds per case (10)
- *   --warmup <s>        discarded warm-up seconds per case (3)
+ *   --warmup <s>        discarded warm-up seconds per case (10: V8 is still optimising after 3)
  *   --connections <n>   concurrent connections (50)
  *   --tokens <n>        tokens per case (100)
  *   --no-warn-variant   skip the reference run of (c)(d)(e) at LOG_LEVEL=warn
@@ -49,7 +49,7 @@ import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, typ
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     tokens: { type: 'string', default: '100' },
     'no-warn-variant': { type: 'boolean', default: false },
