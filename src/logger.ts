@@ -126,14 +126,16 @@ export function accessLog(logger: Logger): AccessLog {
       setImmediate(flush);
     }
   };
-  process.once('exit', () => {
-    flush();
-    try {
-      stream.flushSync?.();
-    } catch {
-      // nothing more can be done while exiting
-    }
-  });
+  if (stream.sync !== true) {
+    process.once('exit', () => {
+      flush();
+      try {
+        stream.flushSync?.();
+      } catch {
+        // nothing more can be done while exiting
+      }
+    });
+  }
   return (entry) => {
     const [level, msg] = entry.status >= 500 ? ['error', 'request failed'] : entry.path.startsWith('/health/') ? ['debug', 'request'] : ['info', 'request'];
     if (!logger.isLevelEnabled(level)) return;

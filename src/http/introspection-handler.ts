@@ -36,6 +36,7 @@ type Reply = { status: number; body: string; headers?: Record<string, string> };
 /** Handles the request when it is an introspection (returns true); leaves anything else alone. */
 export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const access = accessLog(deps.logger);
+  const verifiedOn: VerifiedHeaders = new WeakMap();
   return (req, res) => {
     const path = req.url === undefined ? '' : req.url.split('?', 1)[0];
     if (path !== INTROSPECTION_PATH || req.method !== 'POST') return false;
@@ -44,6 +45,9 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
     const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const ip = clientIp(req, deps.trustProxy);
     const send = (reply: Reply): void => {
+      // One answer per request, even should the request fail after it was answered (its error
+      // listener stays, so that a late error is never unhandled).
+      if (res.headersSent) return;
       res.writeHead(reply.status, {
         'Content-Type': 'application/json; charset=utf-8',
         'Content-Length': Buffer.byteLength(reply.body),
@@ -69,7 +73,7 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
       (raw) => {
         let reply: Awaitable<Reply>;
         try {
-          reply = raw === null ? PAYLOAD_TOO_LARGE : answer(req, new URLSearchParams(raw), ip, deps);
+          reply = raw === null ? PAYLOAD_TOO_LARGE : answer(req, new URLSearchParams(raw), ip, deps, verifiedOn);
         } catch (error) {
           fail(error);
           return;
@@ -83,7 +87,7 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
   };
 }
 
-function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: IntrospectionHandlerDeps): Awaitable<Reply> {
+function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: IntrospectionHandlerDeps, verifiedOn: VerifiedHeaders): Awaitable<Reply> {
   // RFC 6749 §2.3: only resource servers may ask, and guessing their secrets is throttled.
   const address = `client:${ip}`;
   const wait = deps.throttle.blocked(address);
@@ -115,7 +119,7 @@ function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: I
  * connection sent before costs no decoding or hashing (a tenth of an introspection), and reveals
  * nothing any other connection sent. The client's current record is still checked every time.
  */
-const verifiedOn = new WeakMap<Socket, { header: string; clientId: string; secretHash: string }>();
+type VerifiedHeaders = WeakMap<Socket, { header: string; clientId: string; secretHash: string }>;
 
 const bodies = new WeakMap<Introspection, string>();
 
