@@ -2,6 +2,7 @@ import type { Awaitable } from '../domain/awaitable.ts';
 import type { Clock, EphemeralStore } from '../ports.ts';
 import type { Resolution } from './authenticator.ts';
 import type { BearerEvent, BearerEvents } from './bearer-events.ts';
+import { GroupedMap } from './grouped-map.ts';
 import { hashKey } from './key-hash.ts';
 
 export interface PrincipalCacheOptions {
@@ -41,9 +42,8 @@ interface Entry {
  * subscription is down nothing is served from the cache: every lookup reads the store of record.
  */
 export class PrincipalCache {
-  private readonly entries = new Map<string, Entry>();
-  /** grant id or client id → hashes of their cached tokens, for grant and client events. */
-  private readonly byGroup = new Map<string, Set<string>>();
+  /** By SHA-256 of the bearer, filed under the groups of events that must drop the entry. */
+  private readonly entries = new GroupedMap<Entry>();
   private readonly resolve: (bearer: string) => Promise<Resolution>;
   private readonly ephemeral: EphemeralStore;
   private readonly clock: Clock;
@@ -79,7 +79,7 @@ export class PrincipalCache {
       if (now >= entry.refreshAt) void this.fetch(bearer, hash, 'next').catch(() => undefined);
       return entry.resolution;
     }
-    if (entry) this.drop(hash);
+    if (entry) this.entries.delete(hash);
     return this.fetch(bearer, hash, 'first');
   }
 
@@ -115,15 +115,15 @@ export class PrincipalCache {
     const now = this.clock.now().getTime();
     if (event.kind === 'api_key') {
       this.markInvalidated(event.hash, now);
-      this.drop(event.hash);
+      this.entries.delete(event.hash);
       // A revocation is final: answer it from memory, without another store round trip.
       if (event.final && healthy) this.store(event.hash, { status: 'inactive', reason: 'revoked' }, now, epoch);
       return;
     }
     // A group's bearers may be being resolved right now without being cached yet.
     this.generation++;
-    for (const hash of [...(this.byGroup.get(`${event.kind}:${event.id}`) ?? [])]) {
-      this.drop(hash);
+    for (const hash of this.entries.keysIn(`${event.kind}:${event.id}`)) {
+      this.entries.delete(hash);
       if (event.kind === 'grant' && event.final && healthy) this.store(hash, { status: 'inactive', reason: 'grant-revoked' }, now, epoch);
     }
   }
@@ -131,7 +131,6 @@ export class PrincipalCache {
   clear(): void {
     this.generation++;
     this.entries.clear();
-    this.byGroup.clear();
   }
 
   get size(): number {
@@ -154,26 +153,10 @@ export class PrincipalCache {
     }
     if (expiresAt <= now) return;
     if (this.entries.size >= this.options.maxEntries) this.evictOldest();
-    this.entries.delete(hash); // re-inserted last: the map's order stays oldest first
     const [from, to] = REFRESH_WINDOW[refresh];
     const refreshAfter = from + (to - from) * (this.options.random ?? Math.random)();
-    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs * refreshAfter, epoch });
-    for (const group of groupsOf(resolution)) {
-      let hashes = this.byGroup.get(group);
-      if (!hashes) this.byGroup.set(group, (hashes = new Set()));
-      hashes.add(hash);
-    }
-  }
-
-  private drop(hash: string): void {
-    const entry = this.entries.get(hash);
-    if (!entry) return;
-    this.entries.delete(hash);
-    for (const group of groupsOf(entry.resolution)) {
-      const hashes = this.byGroup.get(group);
-      hashes?.delete(hash);
-      if (hashes?.size === 0) this.byGroup.delete(group);
-    }
+    // Set again, the entry is filed last: the map stays oldest first.
+    this.entries.set(hash, { resolution, expiresAt, refreshAt: now + this.options.maxAgeMs * refreshAfter, epoch }, groupsOf(resolution));
   }
 
   private markInvalidated(hash: string, now: number): void {
@@ -181,10 +164,9 @@ export class PrincipalCache {
     this.invalidatedAt.set(hash, now);
   }
 
-  /** Maps iterate in insertion order: the first entry is the oldest. */
   private evictOldest(): void {
-    const oldest = this.entries.keys().next();
-    if (!oldest.done) this.drop(oldest.value);
+    const oldest = this.entries.oldestKey();
+    if (oldest !== undefined) this.entries.delete(oldest);
   }
 }
 

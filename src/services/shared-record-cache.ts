@@ -1,5 +1,6 @@
 import type { Clock, EphemeralStore } from '../ports.ts';
 import type { BearerEvent, BearerEvents } from './bearer-events.ts';
+import { GroupedMap } from './grouped-map.ts';
 
 /** A record, and when it was read from the store of record (ms since the epoch). */
 export interface SharedRead<T> {
@@ -10,7 +11,6 @@ export interface SharedRead<T> {
 interface Entry {
   read: SharedRead<unknown>;
   epoch: number;
-  groups: string[];
 }
 
 /** The events that drop a record: `user:<id>`, `organization:<id>`, `client:<id>`. */
@@ -29,8 +29,7 @@ export type RecordGroup = `${'user' | 'organization' | 'client'}:${string}`;
  * except across an event: a read begun before one is neither kept nor joined.
  */
 export class SharedRecordCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly byGroup = new Map<string, Set<string>>();
+  private readonly entries = new GroupedMap<Entry>();
   private readonly inFlight = new Map<string, Promise<SharedRead<unknown>>>();
   private readonly ephemeral: EphemeralStore;
   private readonly clock: Clock;
@@ -55,7 +54,7 @@ export class SharedRecordCache {
     if (event.kind === 'api_key' || event.kind === 'grant') return;
     this.generation++;
     this.inFlight.clear();
-    for (const key of [...(this.byGroup.get(`${event.kind}:${event.id}`) ?? [])]) this.drop(key);
+    for (const key of this.entries.keysIn(`${event.kind}:${event.id}`)) this.entries.delete(key);
   }
 
   /** The record under `key`, from memory when it was read recently enough, else from `load`. */
@@ -70,7 +69,7 @@ export class SharedRecordCache {
     const work = load().then((value) => {
       const read = { value, readAt: now };
       if (this.inFlight.get(key) === work) this.inFlight.delete(key);
-      if (this.maxAgeMs > 0 && healthy && generation === this.generation) this.store(key, { read, epoch, groups });
+      if (this.maxAgeMs > 0 && healthy && generation === this.generation) this.store(key, { read, epoch }, groups);
       return read;
     });
     // A failed read is not shared with later callers.
@@ -82,28 +81,9 @@ export class SharedRecordCache {
     return work;
   }
 
-  private store(key: string, entry: Entry): void {
-    this.drop(key);
-    if (this.entries.size >= this.maxEntries) {
-      this.entries.clear();
-      this.byGroup.clear();
-    }
-    this.entries.set(key, entry);
-    for (const group of entry.groups) {
-      let keys = this.byGroup.get(group);
-      if (!keys) this.byGroup.set(group, (keys = new Set()));
-      keys.add(key);
-    }
-  }
-
-  private drop(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
+  private store(key: string, entry: Entry, groups: RecordGroup[]): void {
     this.entries.delete(key);
-    for (const group of entry.groups) {
-      const keys = this.byGroup.get(group);
-      keys?.delete(key);
-      if (keys?.size === 0) this.byGroup.delete(group);
-    }
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(key, entry, groups);
   }
 }

@@ -151,7 +151,7 @@ describe('PrincipalCache', () => {
   it('keys entries by the SHA-256 of the bearer, never the bearer', async () => {
     answers.set('secret-bearer-value', active(principal()));
     await cache.lookup('secret-bearer-value');
-    const keys = [...(cache as unknown as { entries: Map<string, unknown> }).entries.keys()];
+    const keys = [...(cache as unknown as { entries: { keys(): Iterable<string> } }).entries.keys()];
     expect(keys).toEqual([hashKey('secret-bearer-value')]);
   });
 
