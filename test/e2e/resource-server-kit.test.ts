@@ -10,22 +10,20 @@
  * while it is down, invalidations arriving again once it is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
 import { createIntrospector, hashToken } from '../../kit/index.ts';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
-import { recordSecret, testLogFile } from '../support/log-capture.ts';
+import { recordSecret } from '../support/log-capture.ts';
 import { OAuthBrowser, pkce, tokenRequest } from '../support/oauth-browser.ts';
 import { startRedis } from '../support/servers.ts';
-import { startTessera, type TesseraProcess } from '../support/tessera-process.ts';
+import { spawnTessera, startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const UNAUTHORIZED_BODY = '{"error":{"code":"UNAUTHORIZED","message":"Invalid or missing API key"}}';
 const FORBIDDEN_WRITE_BODY = '{"error":{"code":"FORBIDDEN","message":"This credential lacks the leads:write scope"}}';
 const REDIRECT_URI = 'https://zapier.example/cb';
@@ -77,55 +75,29 @@ interface ExampleProcess {
 }
 
 async function startExample(env: Record<string, string>): Promise<ExampleProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'examples/resource-server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = createWriteStream(testLogFile('kit-example'));
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    output += chunk.toString();
-    log.write(chunk);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  // Port 0: the example picks a free port and prints it.
+  const { child, output, exited } = spawnTessera('examples/resource-server.ts', [], env, 0, 'kit-example');
   let exitCode: number | null | undefined;
-  const exited = new Promise<void>((done) =>
-    child.on('exit', (code) => {
-      exitCode = code;
-      setTimeout(() => log.end(() => done()), 50);
-    }),
-  );
+  void exited.then((code) => (exitCode = code));
   const deadline = Date.now() + 20_000;
   let url: string | undefined;
   while (url === undefined) {
-    if (exitCode !== undefined) throw new Error(`the example exited with ${exitCode}:\n${output}`);
+    if (exitCode !== undefined) throw new Error(`the example exited with ${exitCode}:\n${output()}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`the example did not print its port within 20 s:\n${output}`);
+      throw new Error(`the example did not print its port within 20 s:\n${output()}`);
     }
-    url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+    url = /listening on (http:\/\/\S+)/.exec(output())?.[1];
     if (url === undefined) await new Promise((r) => setTimeout(r, 50));
   }
   return {
     url,
-    output: () => output,
+    output,
     stop: async () => {
       if (exitCode === undefined) child.kill('SIGTERM');
       await exited;
     },
   };
-}
-
-async function waitUntilReady(tessera: TesseraProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const res = await fetch(`${tessera.url}/health/ready`).catch(() => null);
-    if (res?.status === 200) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Tessera at ${tessera.url} was not ready within 15 s:\n${tessera.output()}`);
 }
 
 interface Health {

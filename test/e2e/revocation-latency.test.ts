@@ -30,7 +30,7 @@ import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format
 import { recordSecret } from '../support/log-capture.ts';
 import { basicAuthorization, connectAndExchange, oauthFixture, RESOURCE_SCOPES } from '../support/oauth-browser.ts';
 import { startRedis, type RunningServer } from '../support/servers.ts';
-import { startTessera, type TesseraProcess } from '../support/tessera-process.ts';
+import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, uniqueName } from '../support/unique.ts';
 
 const TRIALS = 100;
@@ -126,17 +126,6 @@ function pollDetails(polls: Poll[], cachedMs: number[]): string {
     ` (inactive at the first poll in ${first}/${polls.length}; that inactive answer took p50 ${last.p50.toFixed(1)} ms, p99 ${last.p99.toFixed(1)} ms;` +
     ` a cached active answer p50 ${cached.p50.toFixed(1)} ms, p99 ${cached.p99.toFixed(1)} ms)`
   );
-}
-
-async function waitUntilReady(tessera: TesseraProcess, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const res = await fetch(`${tessera.url}/health/ready`).catch(() => null);
-    if (res?.status === 200) return;
-    await res?.text();
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`Tessera at ${tessera.url} was not ready within ${timeoutMs} ms:\n${tessera.output()}`);
 }
 
 describe('revocation across two processes, measured', () => {

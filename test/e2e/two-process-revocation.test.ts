@@ -12,7 +12,7 @@ import mongoose from 'mongoose';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { startRedis, type RunningServer } from '../support/servers.ts';
-import { startTessera, type TesseraProcess } from '../support/tessera-process.ts';
+import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
 
 const UNAUTHORIZED_BODY = JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'Invalid or missing API key' } });
@@ -50,16 +50,6 @@ async function call(base: string, method: string, path: string, key: string, bod
   });
   const text = await res.text();
   return { status: res.status, text, headers: res.headers, json: () => JSON.parse(text) as Record<string, unknown> };
-}
-
-async function waitUntilReady(tessera: TesseraProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const res = await fetch(`${tessera.url}/health/ready`).catch(() => null);
-    if (res?.status === 200) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Tessera at ${tessera.url} was not ready within 15 s:\n${tessera.output()}`);
 }
 
 /** Creates a key through `base` and records it; returns its id and the key. */

@@ -35,7 +35,10 @@ function environment(env: Record<string, string>, port: number): NodeJS.ProcessE
   };
 }
 
-export function spawnTessera(script: 'src/main.ts' | 'src/cli.ts', args: string[], env: Record<string, string>, port: number, label: string): {
+/** Tessera, its CLI, or the example resource server (which the kit's end-to-end test runs). */
+export type Script = 'src/main.ts' | 'src/cli.ts' | 'examples/resource-server.ts';
+
+export function spawnTessera(script: Script, args: string[], env: Record<string, string>, port: number, label: string): {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
@@ -110,4 +113,16 @@ export async function runToExit(
   const code = await exited;
   clearTimeout(timer);
   return { code, output: output() };
+}
+
+/** Waits until Tessera reports ready (its stores reachable); fails with its output after `timeoutMs`. */
+export async function waitUntilReady(tessera: TesseraProcess, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${tessera.url}/health/ready`).catch(() => null);
+    if (res?.status === 200) return;
+    await res?.text();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Tessera at ${tessera.url} was not ready within ${timeoutMs} ms:\n${tessera.output()}`);
 }
