@@ -1,3 +1,4 @@
+import type { Awaitable } from '../domain/awaitable.ts';
 import type { Clock, EphemeralStore } from '../ports.ts';
 import type { BearerEvent, BearerEvents } from './bearer-events.ts';
 import { GroupedMap } from './grouped-map.ts';
@@ -35,15 +36,20 @@ export class SharedRecordCache {
   private readonly clock: Clock;
   private readonly maxAgeMs: number;
   private readonly maxEntries: number;
+  private readonly refreshAfterMs: number | undefined;
   /** Bumped by every event that drops records: reads begun before must not be kept. */
   private generation = 0;
 
-  /** `maxAgeMs` 0: every read goes to the store. */
-  constructor(ephemeral: EphemeralStore, clock: Clock, options: { maxAgeMs: number; maxEntries: number }) {
+  /**
+   * `maxAgeMs` 0: every read goes to the store. `refreshAfterMs`: from that age a use also reads
+   * the record again in the background, so that a record in use never ages out under load.
+   */
+  constructor(ephemeral: EphemeralStore, clock: Clock, options: { maxAgeMs: number; maxEntries: number; refreshAfterMs?: number }) {
     this.ephemeral = ephemeral;
     this.clock = clock;
     this.maxAgeMs = options.maxAgeMs;
     this.maxEntries = options.maxEntries;
+    this.refreshAfterMs = options.refreshAfterMs;
   }
 
   start(events: BearerEvents): Promise<() => Promise<void>> {
@@ -57,14 +63,27 @@ export class SharedRecordCache {
     for (const key of this.entries.keysIn(`${event.kind}:${event.id}`)) this.entries.delete(key);
   }
 
-  /** The record under `key`, from memory when it was read recently enough, else from `load`. */
-  read<T>(key: string, groups: RecordGroup[], load: () => Promise<T>): Promise<SharedRead<T>> {
+  /**
+   * The record under `key`: at once from memory when it was read recently enough (no promise:
+   * introspection calls this on every request), else from `load`.
+   */
+  read<T>(key: string, groups: RecordGroup[], load: () => Promise<T>): Awaitable<SharedRead<T>> {
     const now = this.clock.now().getTime();
     const { healthy, epoch } = this.ephemeral.subscriptionState();
     const entry = this.entries.get(key);
-    if (entry && healthy && entry.epoch === epoch && now - entry.read.readAt < this.maxAgeMs) return Promise.resolve(entry.read as SharedRead<T>);
+    if (entry && healthy && entry.epoch === epoch && now - entry.read.readAt < this.maxAgeMs) {
+      if (this.refreshAfterMs !== undefined && now - entry.read.readAt >= this.refreshAfterMs) void this.load(key, groups, load).catch(() => undefined);
+      return entry.read as SharedRead<T>;
+    }
+    return this.load(key, groups, load);
+  }
+
+  /** One store read per key at a time (not across an event). */
+  private load<T>(key: string, groups: RecordGroup[], load: () => Promise<T>): Promise<SharedRead<T>> {
     const running = this.inFlight.get(key);
     if (running) return running as Promise<SharedRead<T>>;
+    const now = this.clock.now().getTime();
+    const { healthy, epoch } = this.ephemeral.subscriptionState();
     const generation = this.generation;
     const work = load().then((value) => {
       const read = { value, readAt: now };
