@@ -1,7 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it, jest } from '@jest/globals';
+import { pino } from 'pino';
 import { accessLog, createLogger, type AccessEntry } from '../../src/logger.ts';
 
 const entry = (overrides: Partial<AccessEntry> = {}): AccessEntry => ({ requestId: 'req-1', method: 'POST', path: '/oauth/introspect', status: 200, ms: 0.42, ip: '127.0.0.1', ...overrides });
@@ -58,5 +60,43 @@ describe('accessLog', () => {
     access(entry({ requestId: 'next-turn' }));
     await new Promise((resolve) => setImmediate(resolve));
     expect((await eventually(file, 101)).map((l) => l.requestId)).toEqual([...Array.from({ length: 100 }, (_, i) => `req-${i}`), 'next-turn']);
+  });
+
+  it('on an asynchronous stream, writes lines in batches: at about 4 KB, or 100 ms after a batch’s first line', () => {
+    jest.useFakeTimers();
+    try {
+      const writes: string[] = [];
+      const access = accessLog(pino({ level: 'info' }, { write: (chunk: string) => void writes.push(chunk) }));
+      access(entry({ requestId: 'a' }));
+      access(entry({ requestId: 'b' }));
+      jest.advanceTimersByTime(99);
+      expect(writes).toEqual([]);
+      jest.advanceTimersByTime(1);
+      expect(writes).toHaveLength(1);
+      expect(writes[0]!.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['a', 'b']);
+
+      // A full batch goes out at once, without waiting for the timer.
+      let sent = 0;
+      while (writes.length === 1) access(entry({ requestId: `bulk-${sent++}` }));
+      expect(writes[1]!.length).toBeGreaterThanOrEqual(4096);
+      expect(writes[1]!.split('\n').filter(Boolean)).toHaveLength(sent);
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('writes the lines still held back when the process exits', () => {
+    const file = logFile();
+    const script = [
+      `import { accessLog, createLogger } from ${JSON.stringify(join(import.meta.dirname, '../../src/logger.ts'))};`,
+      `const access = accessLog(createLogger({ level: 'info', file: ${JSON.stringify(file)} }));`,
+      `access({ requestId: 'last-words', method: 'POST', path: '/oauth/introspect', status: 200, ms: 1, ip: '127.0.0.1' });`,
+      'process.exit(0);',
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(lines(file).map((l) => l.requestId)).toEqual(['last-words']);
   });
 });
