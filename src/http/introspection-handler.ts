@@ -5,7 +5,6 @@
  * base gives every response — a request id, the security headers, one access-log line, errors in
  * a fixed shape — and nothing else.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { andThen, type Awaitable } from '../domain/awaitable.ts';
@@ -16,11 +15,11 @@ import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { FailureThrottle } from '../services/failure-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
 import { clientCredentials } from './client-credentials.ts';
+import { requestIdFor } from './middleware/request-id.ts';
 
 export const INTROSPECTION_PATH = '/oauth/introspect';
 const FORM_LIMIT_BYTES = 16 * 1024;
 const INACTIVE_BODY = '{"active":false}';
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
 
 export interface IntrospectionHandlerDeps {
@@ -38,26 +37,26 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
   const access = accessLog(deps.logger);
   const verifiedOn: VerifiedHeaders = new WeakMap();
   return (req, res) => {
-    const path = req.url === undefined ? '' : req.url.split('?', 1)[0];
-    if (path !== INTROSPECTION_PATH || req.method !== 'POST') return false;
+    if (req.method !== 'POST' || !isIntrospectionUrl(req.url)) return false;
     const started = process.hrtime.bigint();
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFor(req.headers['x-request-id']);
     const ip = clientIp(req, deps.trustProxy);
     const send = (reply: Reply): void => {
       // One answer per request, even should the request fail after it was answered (its error
       // listener stays, so that a late error is never unhandled).
       if (res.headersSent) return;
-      res.writeHead(reply.status, {
-        'Content-Type': 'application/json; charset=utf-8',
-        'Content-Length': Buffer.byteLength(reply.body),
-        'Cache-Control': 'no-store',
-        Pragma: 'no-cache',
-        'X-Request-Id': requestId,
-        'X-Content-Type-Options': 'nosniff',
-        'Referrer-Policy': 'no-referrer',
-        ...reply.headers,
-      });
+      // A flat [name, value, …] list: node:http takes it as is, where an object is walked key by key.
+      const headers = [
+        'Content-Type', 'application/json; charset=utf-8',
+        'Content-Length', String(Buffer.byteLength(reply.body)),
+        'Cache-Control', 'no-store',
+        'Pragma', 'no-cache',
+        'X-Request-Id', requestId,
+        'X-Content-Type-Options', 'nosniff',
+        'Referrer-Policy', 'no-referrer',
+      ];
+      if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) headers.push(name, value);
+      res.writeHead(reply.status, headers);
       res.end(reply.body);
       access({ requestId, method: 'POST', path: INTROSPECTION_PATH, status: reply.status, ms: elapsedMs(started), ip });
     };
@@ -176,6 +175,11 @@ const text = (chunks: Buffer[]): string => (chunks.length === 1 ? chunks[0]! : B
 /** Reads and discards the body, so that the connection can serve the next request. */
 function drain(req: IncomingMessage, done: () => void, failed: (error: unknown) => void): void {
   req.once('end', done).once('error', failed).resume();
+}
+
+/** The introspection path, with or without a query string (which is never looked at). */
+function isIntrospectionUrl(url: string | undefined): boolean {
+  return url !== undefined && url.startsWith(INTROSPECTION_PATH) && (url.length === INTROSPECTION_PATH.length || url[INTROSPECTION_PATH.length] === '?');
 }
 
 /** RFC 6749 §5.2 error body. */

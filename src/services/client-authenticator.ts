@@ -57,6 +57,7 @@ export class ClientAuthenticator {
   }
 
   private find(id: string): Awaitable<OAuthClient | null> {
-    return andThen(this.records.read(`client:${id}`, [`client:${id}`], () => this.clients.findById(id)), (read) => read.value);
+    const key = `client:${id}` as const;
+    return andThen(this.records.read(key, [key], () => this.clients.findById(id)), (read) => read.value);
   }
 }

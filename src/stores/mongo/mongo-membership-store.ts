@@ -64,7 +64,7 @@ export class MongoMembershipStore implements MembershipStore {
             $set: { role: membership.role },
             $setOnInsert: { _id: membership.id, createdAt: membership.createdAt },
           },
-          { upsert: true, new: true },
+          { upsert: true, returnDocument: 'after' },
         )
         .lean<MembershipDoc>()
         .exec(),

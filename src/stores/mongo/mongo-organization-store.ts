@@ -55,7 +55,7 @@ export class MongoOrganizationStore implements OrganizationStore {
     if (patch.plan !== undefined) set.plan = patch.plan;
     if (patch.disabled !== undefined) set.disabled = patch.disabled;
     const doc = await mongoCall(() =>
-      this.model.findOneAndUpdate({ _id: id }, { $set: set }, { new: true }).lean<OrganizationDoc>().exec(),
+      this.model.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<OrganizationDoc>().exec(),
     );
     return doc ? toOrganization(doc) : null;
   }

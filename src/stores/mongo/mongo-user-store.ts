@@ -71,7 +71,7 @@ export class MongoUserStore implements UserStore {
     if (patch.passwordHash !== undefined) set.passwordHash = patch.passwordHash;
     if (patch.disabled !== undefined) set.disabled = patch.disabled;
     const doc = await mongoCall(
-      () => this.model.findOneAndUpdate({ _id: id }, { $set: set }, { new: true }).lean<UserDoc>().exec(),
+      () => this.model.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' }).lean<UserDoc>().exec(),
       emailTaken, // the only unique field an update can touch
     );
     return doc ? toUser(doc) : null;
