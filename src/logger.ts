@@ -1,5 +1,3 @@
-import { mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -44,28 +42,26 @@ export interface LoggerOptions {
   /** Append to this file instead of stdout (tests collect every line to scan for secrets). */
   file: string | null;
   /**
-   * Write each line before returning (tests that read the file right away). Otherwise lines are
-   * written asynchronously and coalesced while a write is in flight — one synchronous write per
-   * request cost Tessera most of its introspection throughput — and flushed when the process exits.
+   * Write every line before returning, access lines included (tests that read the file right
+   * away). Otherwise access lines are written in batches (see accessLog).
    */
   sync?: boolean;
 }
 
+/** Loggers whose access lines are written one by one (LoggerOptions.sync). */
+const unbatched = new WeakSet<Logger>();
+
+/**
+ * Lines are written synchronously, as pino does by default. An asynchronous stream (writes on
+ * libuv's thread pool) fell behind under load: its backlog stayed in memory long enough to be
+ * promoted out of V8's young generation, which made every scavenge copy a megabyte of log text
+ * (2–3 ms pauses that stall every request in flight) and forced full collections. What made
+ * per-line writes expensive — one system call per request — is answered by batching the access
+ * lines, the only lines written per request.
+ */
 export function createLogger(options: LoggerOptions): Logger {
-  const sync = options.sync ?? false;
-  // The file is opened here, synchronously: an asynchronous stream still opening its file cannot
-  // be flushed, and a process that exits that early (a failed start) would crash at exit instead.
-  const destination = pino.destination({ dest: options.file === null ? 1 : openLogFile(options.file), sync });
-  if (!sync) {
-    process.once('exit', () => {
-      try {
-        destination.flushSync();
-      } catch {
-        // nothing more can be done while exiting
-      }
-    });
-  }
-  return pino(
+  const destination = pino.destination({ dest: options.file ?? 1, sync: true, mkdir: options.file !== null });
+  const logger = pino(
     {
       level: options.level,
       base: { service: 'tessera', pid: process.pid },
@@ -75,11 +71,8 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
-}
-
-function openLogFile(file: string): number {
-  mkdirSync(dirname(file), { recursive: true });
-  return openSync(file, 'a');
+  if (options.sync === true) unbatched.add(logger);
+  return logger;
 }
 
 /** One access-log line: fixed fields, none of which can carry a secret. */
@@ -127,9 +120,9 @@ export function accessLog(logger: Logger): AccessLog {
     pending = '';
     stream.write(lines);
   };
+  const batched = !unbatched.has(logger);
   const write = (line: string): void => {
-    // Tests read synchronous logs right after a response: those lines go out at once.
-    if (stream.sync === true) {
+    if (!batched) {
       stream.write(line);
       return;
     }
@@ -137,11 +130,12 @@ export function accessLog(logger: Logger): AccessLog {
     if (pending.length >= ACCESS_BATCH_CHARS) flush();
     else timer ??= setTimeout(flush, ACCESS_BATCH_MS).unref();
   };
-  if (stream.sync !== true) {
+  if (batched) {
     process.once('exit', () => {
       flush();
       try {
-        stream.flushSync?.();
+        // A stream written asynchronously (not one from createLogger) holds lines of its own.
+        if (stream.sync !== true) stream.flushSync?.();
       } catch {
         // nothing more can be done while exiting
       }
