@@ -97,9 +97,9 @@ interface PinoInternals {
  * The access log of `logger`: the same stream, level and line shape as its other lines (level
  * label, ISO time, bindings, msg), written directly. An access line has fixed fields that hold no
  * secret, so it skips pino's generic serialisation and redaction, which cost 20 µs a line — more
- * than a tenth of an introspection. On an asynchronous stream access lines go out in batches (see
- * ACCESS_BATCH_CHARS), so an access line may follow a later line of another kind by up to 100 ms;
- * whatever is pending when the process exits is written before it exits.
+ * than a tenth of an introspection. Unless the logger was made with `sync` (tests), access lines go
+ * out in batches (see ACCESS_BATCH_CHARS), so an access line may follow a later line of another
+ * kind by up to 100 ms; whatever is pending when the process exits is written before it exits.
  * Server errors are logged at error, health probes (every few seconds from orchestrators) at
  * debug, everything else at info.
  */
@@ -154,8 +154,8 @@ export function accessLog(logger: Logger): AccessLog {
 
 /**
  * Access lines are written in batches of about this many characters (some twenty lines)… Each
- * write to the log is a system call on libuv's thread pool plus its completion on the event loop:
- * a write per turn of the loop cost introspection a fifth of its CPU under load.
+ * write to the log is a system call on the event loop, and under load one per request would cost
+ * more than building the line.
  */
 const ACCESS_BATCH_CHARS = 4096;
 /** …or this long after the first line of a batch, whichever comes first. */

@@ -51,7 +51,7 @@ describe('accessLog', () => {
     expect(lines(file).map((l) => l.requestId)).toEqual(['req-5']);
   });
 
-  it('on an asynchronous stream, writes every line, in order, across turns of the event loop', async () => {
+  it('unless made sync, writes every line, in order, across turns of the event loop', async () => {
     const file = logFile();
     const logger = createLogger({ level: 'info', file });
     const access = accessLog(logger);
@@ -62,7 +62,7 @@ describe('accessLog', () => {
     expect((await eventually(file, 101)).map((l) => l.requestId)).toEqual([...Array.from({ length: 100 }, (_, i) => `req-${i}`), 'next-turn']);
   });
 
-  it('on an asynchronous stream, writes lines in batches: at about 4 KB, or 100 ms after a batch’s first line', () => {
+  it('writes access lines in batches: at about 4 KB, or 100 ms after a batch’s first line', () => {
     jest.useFakeTimers();
     try {
       const writes: string[] = [];
