@@ -53,7 +53,7 @@ export class UsageCollection {
   /** Last use of each of these ids (absent: never used). */
   async lastUsed(ids: string[]): Promise<Map<string, Date>> {
     if (ids.length === 0) return new Map();
-    // One id (every authentication) is asked for by equality: FerretDB answers that from its
+    // One id (a single key or grant read) is asked for by equality: FerretDB answers that from its
     // primary-key index, but scans the collection for $in.
     const filter = ids.length === 1 ? { _id: ids[0]! } : { _id: { $in: ids } };
     const docs = await mongoCall(() => this.model.find(filter).lean<UsageDoc[]>().exec());
