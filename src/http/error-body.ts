@@ -1,13 +1,26 @@
 import type { Context } from 'koa';
 import { httpStatusFor, type AppError } from '../errors/index.ts';
 
-/** Writes an AppError as DESIGN.md's body `{"error":{"code","message"}}` with its headers. */
-export function writeError(ctx: Context, error: AppError): void {
-  ctx.status = httpStatusFor(error.code);
-  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
-  if (error.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', 'Bearer');
-  if (error.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
-  const body: { code: string; message: string; field?: string } = { code: error.code, message: error.message };
+/** An AppError as a response: its status, its headers and DESIGN.md's body `{"error":{"code","message"}}`. */
+export interface ErrorReply {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: { code: string; message: string; field?: string } };
+}
+
+export function errorReply(error: AppError): ErrorReply {
+  const headers = { ...error.headers };
+  if (error.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.ceil(error.retryAfterSeconds));
+  const body: ErrorReply['body']['error'] = { code: error.code, message: error.message };
   if (error.field !== undefined) body.field = error.field;
-  ctx.body = { error: body };
+  return { status: httpStatusFor(error.code), headers, body: { error: body } };
+}
+
+/** Writes an AppError onto a Koa response (see errorReply). */
+export function writeError(ctx: Context, error: AppError): void {
+  const reply = errorReply(error);
+  ctx.status = reply.status;
+  for (const [name, value] of Object.entries(reply.headers)) ctx.set(name, value);
+  ctx.body = reply.body;
 }

@@ -9,13 +9,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { andThen, type Awaitable } from '../domain/awaitable.ts';
 import type { OAuthClient } from '../domain/oauth.ts';
-import { isAppError } from '../errors/index.ts';
+import { AppError, isAppError } from '../errors/index.ts';
 import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { FailureThrottle } from '../services/failure-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
 import { clientCredentials } from './client-credentials.ts';
+import { errorReply } from './error-body.ts';
 import { requestIdFor } from './middleware/request-id.ts';
+import { SECURITY_HEADERS } from './middleware/security-headers.ts';
 
 export const INTROSPECTION_PATH = '/oauth/introspect';
 const FORM_LIMIT_BYTES = 16 * 1024;
@@ -32,6 +34,15 @@ export interface IntrospectionHandlerDeps {
 
 type Reply = { status: number; body: string; headers?: Record<string, string> };
 
+/** What every answer carries, as the Koa base gives every other route (RFC 7662 §2.2: no caching). */
+const FIXED_HEADERS: readonly string[] = [
+  'Content-Type',
+  'application/json; charset=utf-8',
+  ...Object.entries(SECURITY_HEADERS).flat(),
+  'Pragma',
+  'no-cache',
+];
+
 /** Handles the request when it is an introspection (returns true); leaves anything else alone. */
 export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const access = accessLog(deps.logger);
@@ -46,15 +57,7 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
       // listener stays, so that a late error is never unhandled).
       if (res.headersSent) return;
       // A flat [name, value, …] list: node:http takes it as is, where an object is walked key by key.
-      const headers = [
-        'Content-Type', 'application/json; charset=utf-8',
-        'Content-Length', String(Buffer.byteLength(reply.body)),
-        'Cache-Control', 'no-store',
-        'Pragma', 'no-cache',
-        'X-Request-Id', requestId,
-        'X-Content-Type-Options', 'nosniff',
-        'Referrer-Policy', 'no-referrer',
-      ];
+      const headers = [...FIXED_HEADERS, 'Content-Length', String(Buffer.byteLength(reply.body)), 'X-Request-Id', requestId];
       if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) headers.push(name, value);
       res.writeHead(reply.status, headers);
       res.end(reply.body);
@@ -135,7 +138,7 @@ function failure(error: unknown, requestId: string, logger: Logger): Reply {
     return { status: 503, body: oauthError('temporarily_unavailable', 'Try again shortly'), headers: { 'Retry-After': '5' } };
   }
   logger.error({ requestId, err: error }, 'unhandled error');
-  return { status: 500, body: '{"error":{"code":"INTERNAL","message":"Internal server error"}}' };
+  return INTERNAL;
 }
 
 /**
@@ -187,8 +190,15 @@ function oauthError(error: string, description: string): string {
   return JSON.stringify({ error, error_description: description });
 }
 
-const UNSUPPORTED_MEDIA_TYPE: Reply = { status: 415, body: '{"error":{"code":"UNSUPPORTED_MEDIA_TYPE","message":"Expected a form submission"}}' };
-const PAYLOAD_TOO_LARGE: Reply = { status: 413, body: '{"error":{"code":"PAYLOAD_TOO_LARGE","message":"Form too large"}}', headers: { Connection: 'close' } };
+/** An error in DESIGN.md's shape, its status from the one mapping every route uses. */
+function appErrorReply(error: AppError): Reply {
+  const { status, headers, body } = errorReply(error);
+  return { status, headers, body: JSON.stringify(body) };
+}
+
+const UNSUPPORTED_MEDIA_TYPE = appErrorReply(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Expected a form submission'));
+const PAYLOAD_TOO_LARGE = appErrorReply(new AppError('PAYLOAD_TOO_LARGE', 'Form too large', { headers: { Connection: 'close' } }));
+const INTERNAL = appErrorReply(new AppError('INTERNAL', 'Internal server error'));
 const INVALID_CLIENT: Reply = { status: 401, body: oauthError('invalid_client', 'client authentication failed'), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
 const TOKEN_REQUIRED: Reply = { status: 400, body: oauthError('invalid_request', 'token is required') };
 
