@@ -303,14 +303,17 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const stores = await openStores(config, clock);
   const services = createServices(stores, config, { clock, hasher: options.hasher, logger: options.logger });
   // Until the subscription is up (and whenever it drops) the caches serve nothing.
+  let unavailable: Error | undefined;
   const listeners = await Promise.all(
     [services.principalCache, services.clientAuthenticator, services.sharedRecords].map((cache) =>
       cache.start(services.bearerEvents).catch((error: unknown) => {
-        options.logger.warn({ err: { message: (error as Error).message } }, 'bearer events unavailable: caches disabled until Redis is back');
+        unavailable ??= error as Error;
         return async () => undefined;
       }),
     ),
   );
+  // One warning for the one cause, however many caches it disables.
+  if (unavailable) options.logger.warn({ err: { message: unavailable.message } }, 'bearer events unavailable: caches disabled until Redis is back');
   const stopListening = async (): Promise<void> => {
     await Promise.all(listeners.map((stop) => stop()));
   };
