@@ -258,7 +258,7 @@ export function createOAuthServer(config: Config, stores: Stores, services: Serv
 }
 
 export function createHttpApp(config: Config, services: Services, logger: Logger, stores: Stores, clock: Clock = systemClock): Koa {
-  const app = new Koa({ proxy: config.trustProxy, keys: config.cookieKeys });
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.proxyHops, keys: config.cookieKeys });
   app.silent = true; // errors are logged by our handler, without request data
 
   const provider = createOAuthServer(config, stores, services, clock, logger);
@@ -281,7 +281,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     connectedAppRoutes(services.connectedApps, authenticated),
     interactionRoutes(interactions),
   ];
-  for (const middleware of baseMiddleware(logger)) app.use(middleware);
+  for (const middleware of baseMiddleware(logger, config.proxyHops)) app.use(middleware);
   app.use(
     mountProvider({
       provider,
@@ -324,7 +324,7 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
     clients: services.clientAuthenticator,
     throttle: services.loginThrottle,
     logger: options.logger,
-    trustProxy: config.trustProxy,
+    proxyHops: config.proxyHops,
   });
   return {
     config,

@@ -30,6 +30,8 @@ export const fileConfigSchema = z
     seedFile: z.string().min(1).nullable(),
     cookieKeys: z.array(secretKey),
     trustProxy: z.boolean(),
+    /** How many proxies that append to X-Forwarded-For stand in front, when trustProxy is set. */
+    trustedProxyHops: z.number().int().min(1).max(16),
     bodyLimitBytes: z.number().int().min(1024).max(10 * 1024 * 1024),
     storeTimeoutMs: z.number().int().min(100).max(60_000),
     shutdownTimeoutMs: z.number().int().min(100).max(300_000),
@@ -76,4 +78,6 @@ export interface Config extends Omit<FileConfig, 'baseUrl'> {
   oauthKeys: { keys: Array<Record<string, unknown>> };
   /** Names of the secret settings that were not given and were generated for this run. */
   generatedSecrets: string[];
+  /** Trusted proxies in front of Tessera: trustedProxyHops behind a trusted proxy, else 0. */
+  proxyHops: number;
 }

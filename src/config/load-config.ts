@@ -46,6 +46,7 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_SEED', key: 'seedFile', parse: text },
   { variable: 'TESSERA_COOKIE_KEYS', key: 'cookieKeys', parse: list, secret: true },
   { variable: 'TESSERA_TRUST_PROXY', key: 'trustProxy', parse: boolean },
+  { variable: 'TESSERA_TRUSTED_PROXY_HOPS', key: 'trustedProxyHops', parse: integer },
   { variable: 'TESSERA_BODY_LIMIT_BYTES', key: 'bodyLimitBytes', parse: integer },
   { variable: 'TESSERA_STORE_TIMEOUT_MS', key: 'storeTimeoutMs', parse: integer },
   { variable: 'TESSERA_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', parse: integer },
@@ -158,6 +159,7 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
     storeMode,
     cookieKeys,
     generatedSecrets,
+    proxyHops: file.trustProxy ? file.trustedProxyHops : 0,
     baseUrl: file.baseUrl ?? `http://localhost:${file.port}`,
   };
 }

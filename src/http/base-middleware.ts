@@ -1,14 +1,17 @@
 import type { Middleware } from 'koa';
 import { accessLog, type Logger } from '../logger.ts';
+import { clientAddressMiddleware } from './client-address.ts';
 import { errorHandler } from './middleware/error-handler.ts';
 import { requestId } from './middleware/request-id.ts';
 import { requestLogger } from './middleware/request-logger.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 
 /**
- * What wraps every route, outermost first: the request id (so even errors carry it), the access
- * log (which sees the final status), the error handler, and the response headers.
+ * What wraps every route, outermost first: the client's address (what throttles and the access
+ * log see), the request id (so even errors carry it), the access log (which sees the final
+ * status), the error handler, and the response headers. `proxyHops`: how many trusted proxies
+ * stand in front (0: none; see clientAddress).
  */
-export function baseMiddleware(logger: Logger): Middleware[] {
-  return [requestId(), requestLogger(accessLog(logger)), errorHandler(logger), securityHeaders()];
+export function baseMiddleware(logger: Logger, proxyHops = 0): Middleware[] {
+  return [clientAddressMiddleware(proxyHops), requestId(), requestLogger(accessLog(logger)), errorHandler(logger), securityHeaders()];
 }

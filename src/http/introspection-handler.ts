@@ -14,6 +14,7 @@ import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { FailureThrottle } from '../services/failure-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
+import { clientAddress } from './client-address.ts';
 import { clientCredentials } from './client-credentials.ts';
 import { errorReply } from './error-body.ts';
 import { requestIdFor } from './middleware/request-id.ts';
@@ -29,7 +30,8 @@ export interface IntrospectionHandlerDeps {
   clients: ClientAuthenticator;
   throttle: FailureThrottle;
   logger: Logger;
-  trustProxy: boolean;
+  /** Trusted proxies in front of Tessera (see clientAddress). */
+  proxyHops: number;
 }
 
 type Reply = { status: number; body: string; headers?: Record<string, string> };
@@ -51,7 +53,7 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
     if (req.method !== 'POST' || !isIntrospectionUrl(req.url)) return false;
     const started = process.hrtime.bigint();
     const requestId = requestIdFor(req.headers['x-request-id']);
-    const ip = clientIp(req, deps.trustProxy);
+    const ip = clientAddress(req, deps.proxyHops);
     const send = (reply: Reply): void => {
       // One answer per request, even should the request fail after it was answered (its error
       // listener stays, so that a late error is never unhandled).
@@ -201,10 +203,3 @@ const PAYLOAD_TOO_LARGE = appErrorReply(new AppError('PAYLOAD_TOO_LARGE', 'Form 
 const INTERNAL = appErrorReply(new AppError('INTERNAL', 'Internal server error'));
 const INVALID_CLIENT: Reply = { status: 401, body: oauthError('invalid_client', 'client authentication failed'), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
 const TOKEN_REQUIRED: Reply = { status: 400, body: oauthError('invalid_request', 'token is required') };
-
-/** As Koa's ctx.ip: the first X-Forwarded-For address only behind a trusted proxy. */
-function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
-  const first = typeof forwarded === 'string' ? forwarded.split(',', 1)[0]!.trim() : '';
-  return first || req.socket.remoteAddress || '';
-}

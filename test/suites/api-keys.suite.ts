@@ -433,6 +433,25 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect((await from('198.51.100.7', 'wrong')).status).toBe(429);
       expect((await from('198.51.100.8', good)).status).toBe(200);
     });
+
+    // The trusted proxy appends the address it saw: whatever the client wrote stays to its left.
+    it('keys on the address the trusted proxy saw, however the client varies its own X-Forwarded-For', async () => {
+      const good = (await behindProxy.keyFor(behindProxy.members.owner)).secret;
+      const statuses = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push((await behindProxy.request('GET', '/api/v1/me', { key: `guess-${i}`, headers: { 'x-forwarded-for': `10.9.0.${i}, 198.51.100.20` } })).status);
+      }
+      expect(statuses).toEqual([401, 401, 429, 429]);
+      expect((await behindProxy.request('GET', '/api/v1/me', { key: good, headers: { 'x-forwarded-for': '10.9.0.77, 198.51.100.20' } })).status).toBe(429);
+    });
+
+    it('never blocks a victim whose address an attacker writes into its own X-Forwarded-For', async () => {
+      const victim = (await behindProxy.keyFor(behindProxy.members.owner)).secret;
+      for (let i = 0; i < 3; i++) {
+        await behindProxy.request('GET', '/api/v1/me', { key: `bad-${i}`, headers: { 'x-forwarded-for': '203.0.113.50, 198.51.100.21' } });
+      }
+      expect((await behindProxy.request('GET', '/api/v1/me', { key: victim, headers: { 'x-forwarded-for': '203.0.113.50' } })).status).toBe(200);
+    });
   });
 
   const routes = [

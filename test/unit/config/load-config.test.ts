@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://cache:6379',
       TESSERA_COOKIE_KEYS: `${KEY}, ${'j'.repeat(32)}`,
       TESSERA_TRUST_PROXY: 'true',
+      TESSERA_TRUSTED_PROXY_HOPS: '2',
       TESSERA_BODY_LIMIT_BYTES: '2048',
       TESSERA_OAUTH_JWKS: JWKS,
     });
@@ -46,9 +47,15 @@ describe('loadConfig', () => {
       redisUrl: 'redis://cache:6379',
       cookieKeys: [KEY, 'j'.repeat(32)],
       trustProxy: true,
+      proxyHops: 2,
       bodyLimitBytes: 2048,
       generatedSecrets: [],
     });
+  });
+
+  it('trusts one proxy hop behind a trusted proxy unless told more, and none otherwise', () => {
+    expect(loadConfig({ TESSERA_TRUST_PROXY: 'true' }).proxyHops).toBe(1);
+    expect(loadConfig({ TESSERA_TRUSTED_PROXY_HOPS: '3' }).proxyHops).toBe(0);
   });
 
   it('defaults BASE_URL to localhost on the configured port', () => {
@@ -67,6 +74,7 @@ describe('loadConfig', () => {
     [{ BASE_URL: 'http://x/?q=1' }, /^BASE_URL: must not contain a query/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
     [{ TESSERA_TRUST_PROXY: 'maybe' }, /^TESSERA_TRUST_PROXY: /],
+    [{ TESSERA_TRUSTED_PROXY_HOPS: '0' }, /^TESSERA_TRUSTED_PROXY_HOPS: /],
     [{ TESSERA_BODY_LIMIT_BYTES: '10' }, /^TESSERA_BODY_LIMIT_BYTES: /],
     [{ TESSERA_SEED: '/nonexistent/seed.json' }, /^TESSERA_SEED: no readable file at "\/nonexistent\/seed.json"$/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of/],
