@@ -51,7 +51,8 @@ export interface ApiKeyServiceDeps {
  * Settings → API keys: create, list, read, edit, rotate and revoke keys, within the caller's
  * organization and role. Owners and admins manage every key of their organization; editors
  * create keys and manage their own; viewers create none. A key of another organization, or
- * another member's key for an editor, is indistinguishable from a missing one (404).
+ * another member's key for an editor, is indistinguishable from a missing one (404). A secret is
+ * only ever handed to the user it acts for, and never to a connected app.
  */
 export class ApiKeyService {
   private readonly deps: ApiKeyServiceDeps;
@@ -63,6 +64,7 @@ export class ApiKeyService {
   async create(actor: Actor, input: CreateKeyInput): Promise<IssuedKey> {
     if (!roleAtLeast(actor.role, 'editor')) throw new ForbiddenError('Viewers cannot create API keys');
     requireScope(actor, 'keys:write');
+    refuseConnectedApp(actor);
     const issued = this.issue(actor.orgId, actor.userId, {
       name: normalizeName(input.name),
       scopes: input.scopes === undefined ? this.grantable(actor) : this.checkGrantable(actor, input.scopes),
@@ -138,7 +140,11 @@ export class ApiKeyService {
    */
   async rotate(actor: Actor, id: string, graceSeconds: number, expiresAt: Date | null = null): Promise<IssuedKey> {
     requireScope(actor, 'keys:write');
+    refuseConnectedApp(actor);
     const old = await this.visible(actor, id);
+    // The new secret acts as the key's user: only that user may receive it. Whoever may manage
+    // the key otherwise can disable or delete it, which takes nobody's identity.
+    if (old.userId !== actor.userId) throw new ForbiddenError('Only the key’s own user can rotate it; you may disable or delete it');
     const issued = this.issue(old.orgId, old.userId, {
       name: old.name,
       scopes: old.scopes,
@@ -228,6 +234,14 @@ export class ApiKeyService {
     }
     return expiresAt;
   }
+}
+
+/**
+ * A connected app's token may manage keys but never receives a new secret: a key would outlive
+ * the app, and revoking a connected app must leave nothing it obtained working.
+ */
+function refuseConnectedApp(actor: Actor): void {
+  if (actor.credential.kind === 'oauth') throw new ForbiddenError('A connected app cannot create or rotate API keys');
 }
 
 function seesAll(actor: Actor): boolean {

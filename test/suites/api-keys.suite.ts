@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { inspectKey } from '../../src/domain/api-key-format.ts';
 import { BearerEvents, type BearerEvent } from '../../src/services/bearer-events.ts';
 import { hashKey } from '../../src/services/key-hash.ts';
+import { recordSecret } from '../support/log-capture.ts';
 import { RESOURCE_SCOPES, startApi, UNAUTHORIZED_BODY, type ApiHarness, type StoreMode } from '../support/api-harness.ts';
 import { describeAuthenticatedRoute } from './authenticated-route.suite.ts';
 
@@ -289,6 +290,55 @@ export function describeApiKeysApi(mode: StoreMode): void {
       const res = await h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner, body: { grace_period_seconds: 8 * 86_400 } });
       expect(res.status).toBe(400);
       expect((await me(old.key!)).status).toBe(200);
+    });
+  });
+
+  describe(`${mode}: nobody receives a secret that outlives its grant or acts as someone else`, () => {
+    it('refuses to create or rotate keys with a connected app’s token: revoking the app leaves nothing it obtained working', async () => {
+      const connector = await h.tessera.services.clients.create({ name: 'Zapier', redirectUris: ['https://zapier.example/cb'], scopes: ['keys:read', 'keys:write'] });
+      recordSecret(connector.secret);
+      const app = await h.connectApp(h.members.owner, connector.client.id, { scopes: ['keys:read', 'keys:write'] });
+      expect((await me(app.token)).body).toMatchObject({ kind: 'oauth', scopes: ['keys:read', 'keys:write'] });
+      const before = (await list()).length;
+
+      const created = await create({ name: 'minted by a connector' }, app.token);
+      expect(created.status).toBe(403);
+      expect(created.body).toMatchObject({ error: { code: 'FORBIDDEN' } });
+      expect(created.text).not.toMatch(/tsr_live_/);
+      const own = (await create({ name: 'owner’s own' })).body as KeyView;
+      const rotated = await h.request('POST', `/api/v1/api-keys/${own.id}/rotate`, { key: app.token });
+      expect(rotated.status).toBe(403);
+      expect(rotated.text).not.toMatch(/tsr_live_/);
+      expect((await me(own.key!)).status).toBe(200);
+      expect((await list()).length).toBe(before + 1);
+
+      // What a connected app may still do with keys:write changes keys, and never yields a secret.
+      expect((await h.request('PATCH', `/api/v1/api-keys/${own.id}`, { key: app.token, body: { name: 'renamed by a connector' } })).status).toBe(200);
+      expect((await h.request('DELETE', `/api/v1/connected-apps/${app.grantId}`, { key: owner })).status).toBe(204);
+      expect((await me(app.token)).status).toBe(401);
+    });
+
+    it('lets only a key’s own user rotate it; owners and admins may disable or delete others’ keys', async () => {
+      const admin = (await h.keyFor(h.members.admin)).secret;
+      const editorKey = await h.keyFor(h.members.editor, { name: 'editor’s' });
+      const adminKey = await h.keyFor(h.members.admin, { name: 'admin’s' });
+      const before = (await list()).length;
+      for (const [caller, target] of [
+        [owner, editorKey],
+        [admin, editorKey],
+        [owner, adminKey],
+      ] as const) {
+        const res = await h.request('POST', `/api/v1/api-keys/${target.record.id}/rotate`, { key: caller, body: { grace_period_seconds: 60 } });
+        expect(res.status).toBe(403);
+        expect(res.body).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/own/) } });
+        expect(res.text).not.toMatch(/tsr_live_/);
+        expect((await me(target.secret)).status).toBe(200);
+      }
+      expect((await list()).length).toBe(before);
+      expect((await h.request('PATCH', `/api/v1/api-keys/${editorKey.record.id}`, { key: admin, body: { active: false } })).status).toBe(200);
+      expect((await h.request('DELETE', `/api/v1/api-keys/${adminKey.record.id}`, { key: owner })).status).toBe(204);
+      const mine = await h.request('POST', `/api/v1/api-keys/${(await h.keyFor(h.members.admin)).record.id}/rotate`, { key: admin });
+      expect(mine.status).toBe(201);
     });
   });
 

@@ -4,10 +4,8 @@
  * covered end to end in test/e2e/oauth-connector.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { operatorActor } from '../../src/services/operator-actor.ts';
 import { startApi, type ApiHarness, type Member, type StoreMode } from '../support/api-harness.ts';
 import { recordSecret } from '../support/log-capture.ts';
-import { uniqueName } from '../support/unique.ts';
 import { describeAuthenticatedRoute } from './authenticated-route.suite.ts';
 
 interface AppView {
@@ -34,15 +32,7 @@ export function describeConnectedAppsApi(mode: StoreMode): void {
   });
 
   /** A grant as the consent page records it, with an access token stored for it. */
-  async function connect(member: Member, orgId = h.orgA): Promise<{ grantId: string; token: string }> {
-    const grantId = uniqueName('grant');
-    const actor = await operatorActor(h.tessera.stores, h.tessera.services.catalog, member.userId, orgId);
-    await h.tessera.services.connectedApps.recordConsent({ grantId, userId: member.userId, orgId, clientId, scopes: ['leads:read'] }, actor);
-    const token = recordSecret(uniqueName('tok').padEnd(43, 'x').slice(0, 43).replace(/[^A-Za-z0-9_-]/g, 'x'));
-    const exp = Math.floor(h.clock.now().getTime() / 1000) + 3600;
-    await h.tessera.stores.oauth.upsert('AccessToken', token, { accountId: member.userId, clientId, grantId, scope: 'leads:read', iat: exp - 3600, exp, kind: 'AccessToken', jti: token }, new Date(exp * 1000));
-    return { grantId, token };
-  }
+  const connect = (member: Member, orgId = h.orgA) => h.connectApp(member, clientId, { orgId });
 
   const list = async (key: string, query = ''): Promise<AppView[]> => (await h.request('GET', `/api/v1/connected-apps${query}`, { key })).body as AppView[];
 

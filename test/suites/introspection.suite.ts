@@ -54,16 +54,7 @@ export function describeIntrospection(mode: StoreMode): void {
   };
 
   /** A connected app's access token, stored as the provider stores it. */
-  async function oauthToken(member: Member, orgId = h.orgA, ttlSeconds = 3600): Promise<{ token: string; grantId: string; exp: number; iat: number }> {
-    const grantId = uniqueName('grant');
-    const actor = await operatorActor(h.tessera.stores, h.tessera.services.catalog, member.userId, orgId);
-    await h.tessera.services.connectedApps.recordConsent({ grantId, userId: member.userId, orgId, clientId: connector.id, scopes: ['leads:read'] }, actor);
-    const token = recordSecret(uniqueName('at').replace(/[^A-Za-z0-9]/g, 'x').padEnd(43, 'y').slice(0, 43));
-    const iat = Math.floor(h.clock.now().getTime() / 1000);
-    const exp = iat + ttlSeconds;
-    await h.tessera.stores.oauth.upsert('AccessToken', token, { accountId: member.userId, clientId: connector.id, grantId, scope: 'leads:read', iat, exp, kind: 'AccessToken', jti: token }, new Date(exp * 1000));
-    return { token, grantId, exp, iat };
-  }
+  const oauthToken = (member: Member, orgId = h.orgA, ttlSeconds = 3600) => h.connectApp(member, connector.id, { orgId, ttlSeconds });
 
   describe(`${mode}: active bearers`, () => {
     it('answers an API key with the principal', async () => {

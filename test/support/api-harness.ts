@@ -3,6 +3,7 @@
  * a member of every role, for API suites that run the same cases on the memory stores (unit) and
  * on MongoDB + Redis (integration).
  */
+import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import { createTessera, type Tessera } from '../../src/app.ts';
 import type { Role } from '../../src/domain/accounts.ts';
@@ -47,8 +48,21 @@ export interface ApiHarness {
   members: Record<Role, Member> & { ownerB: Member };
   /** A key for a member, made through the service as an operator would; recorded for the log scan. */
   keyFor(member: Member, input?: CreateKeyInput, orgId?: string): Promise<IssuedKey>;
+  /**
+   * A connected app of `member` for the connector `clientId`, recorded as the consent page records
+   * it, with an access token stored as the authorization server stores one (recorded for the scan).
+   */
+  connectApp(member: Member, clientId: string, options?: { scopes?: string[]; orgId?: string; ttlSeconds?: number }): Promise<ConnectedToken>;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   close(): Promise<void>;
+}
+
+export interface ConnectedToken {
+  token: string;
+  grantId: string;
+  /** Issued at and expiry, in epoch seconds. */
+  iat: number;
+  exp: number;
 }
 
 export const RESOURCE_SCOPES = ['leads:read', 'leads:write'];
@@ -98,6 +112,19 @@ export async function startApi(mode: StoreMode, env: Record<string, string> = {}
       );
       recordSecret(issued.secret);
       return issued;
+    },
+    connectApp: async (m, clientId, options = {}) => {
+      const { scopes = ['leads:read'], orgId = m === members.ownerB ? orgB : orgA, ttlSeconds = 3600 } = options;
+      const grantId = uniqueName('grant');
+      const actor = await operatorActor(tessera.stores, tessera.services.catalog, m.userId, orgId);
+      await tessera.services.connectedApps.recordConsent({ grantId, userId: m.userId, orgId, clientId, scopes }, actor);
+      // An opaque token of the provider's shape (43 base64url characters).
+      const token = recordSecret(randomBytes(32).toString('base64url'));
+      const iat = Math.floor(clock.now().getTime() / 1000);
+      const exp = iat + ttlSeconds;
+      const payload = { accountId: m.userId, clientId, grantId, scope: scopes.join(' '), iat, exp, kind: 'AccessToken', jti: token };
+      await tessera.stores.oauth.upsert('AccessToken', token, payload, new Date(exp * 1000));
+      return { token, grantId, iat, exp };
     },
     request: async (method, path, options = {}) => {
       const headers: Record<string, string> = { ...options.headers };
