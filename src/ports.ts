@@ -44,7 +44,7 @@ export interface MembershipStore {
 
 export type { Role };
 
-export type ApiKeyPatch = Partial<Pick<ApiKey, 'name' | 'scopes' | 'active' | 'expiresAt' | 'revokedAt' | 'limits' | 'rotatedTo'>>;
+export type ApiKeyPatch = Partial<Pick<ApiKey, 'name' | 'scopes' | 'active' | 'disabledByRole' | 'expiresAt' | 'revokedAt' | 'limits' | 'rotatedTo'>>;
 
 /** Preconditions of a conditional update: the write happens only if they hold, atomically. */
 export interface ApiKeyConditions {
@@ -52,6 +52,8 @@ export interface ApiKeyConditions {
   notRevoked?: boolean;
   /** Only while the key has not been rotated (so that one rotation wins a race). */
   notRotated?: boolean;
+  /** Only while the key's disabledByRole is this (so that a re-enabling never undoes a newer disabling). */
+  disabledByRole?: Role | null;
 }
 
 export interface ApiKeyStore {

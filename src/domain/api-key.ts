@@ -1,3 +1,4 @@
+import type { Role } from './accounts.ts';
 import type { KeyEnv } from './api-key-format.ts';
 
 /** Optional per-key safeguards (Flowy: "daily spend cap and rate limit"). */
@@ -24,6 +25,11 @@ export interface ApiKey {
   /** Prefix + first 4 body characters, for telling keys apart; null for keys imported by hash. */
   start: string | null;
   active: boolean;
+  /**
+   * The role of whoever disabled the key (null while enabled): only that role or one above may
+   * enable it again, so that an editor cannot undo what an owner decided.
+   */
+  disabledByRole: Role | null;
   createdAt: Date;
   lastUsedAt: Date | null;
   expiresAt: Date | null;

@@ -6,7 +6,7 @@ import { requireScope } from '../domain/permissions.ts';
 import type { Actor } from '../domain/principal.ts';
 import { normalizeScopes, type ScopeCatalog } from '../domain/scopes.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/index.ts';
-import type { ApiKeyPatch, ApiKeyStore, Clock } from '../ports.ts';
+import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore, Clock } from '../ports.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { BearerEvents } from './bearer-events.ts';
 import { hashKey } from './key-hash.ts';
@@ -96,17 +96,50 @@ export class ApiKeyService {
     requireScope(actor, 'keys:write');
     const existing = await this.visible(actor, id);
     const patch: ApiKeyPatch = {};
+    const conditions: ApiKeyConditions = { notRevoked: true };
     if (input.name !== undefined) patch.name = normalizeName(input.name);
     if (input.scopes !== undefined) patch.scopes = this.checkGrantable(actor, input.scopes);
-    if (input.active !== undefined) patch.active = input.active;
-    if (input.expiresAt !== undefined) patch.expiresAt = this.checkExpiry(input.expiresAt);
+    if (input.active !== undefined && input.active !== existing.active) {
+      Object.assign(patch, input.active ? this.enabling(actor, existing) : { active: false, disabledByRole: actor.role });
+      // Decided on what was read: a disabling or rotation in between makes the write fail.
+      conditions.disabledByRole = existing.disabledByRole;
+      if (input.active) conditions.notRotated = true;
+    } else if (input.active === false && existing.disabledByRole !== null && !roleAtLeast(existing.disabledByRole, actor.role)) {
+      // Disabled again by a higher role: it is that role's to enable now.
+      Object.assign(patch, { active: false, disabledByRole: actor.role });
+      conditions.disabledByRole = existing.disabledByRole;
+    }
+    if (input.expiresAt !== undefined) {
+      patch.expiresAt = this.checkExpiry(input.expiresAt);
+      if (extendsLife(existing, patch.expiresAt)) {
+        if (existing.rotatedTo !== null) throw new ConflictError('This key was rotated: its grace period can be shortened or the key deleted, never extended', 'expires_at');
+        conditions.notRotated = true;
+      }
+    }
     if (input.limits !== undefined) patch.limits = { ...existing.limits, ...input.limits };
     if (Object.keys(patch).length === 0) return existing;
-    const updated = await this.deps.apiKeys.update(id, patch, { notRevoked: true });
-    if (!updated) throw new NotFoundError('API key');
+    const updated = await this.deps.apiKeys.update(id, patch, conditions);
+    if (!updated) {
+      const now = await this.deps.apiKeys.findById(id);
+      if (!now || now.revokedAt !== null) throw new NotFoundError('API key');
+      throw new ConflictError('This API key changed at the same time; nothing was changed');
+    }
     await this.deps.events.publish({ kind: 'api_key', hash: updated.hash, id: updated.id });
-    await this.deps.audit.record(actor, actor.orgId, 'api_key.updated', id, { fields: Object.keys(patch).sort() });
+    const fields = Object.keys(patch).filter((field) => field !== 'disabledByRole').sort();
+    await this.deps.audit.record(actor, actor.orgId, 'api_key.updated', id, { fields, ...(patch.active !== undefined ? { active: patch.active } : {}) });
     return updated;
+  }
+
+  /**
+   * Enabling a disabled key: only by the role that disabled it or one above (an editor cannot undo
+   * an owner's decision), and never a key in its rotation grace period (that would revive it).
+   */
+  private enabling(actor: Actor, key: ApiKey): ApiKeyPatch {
+    if (key.rotatedTo !== null) throw new ConflictError('This key was rotated: it can be shortened or deleted, never enabled again', 'active');
+    if (key.disabledByRole !== null && !roleAtLeast(actor.role, key.disabledByRole)) {
+      throw new ForbiddenError(`This key was disabled by an ${key.disabledByRole}; only an ${key.disabledByRole} or above can enable it`);
+    }
+    return { active: true, disabledByRole: null };
   }
 
   /** Deletes a key: refused at once and forever, gone from lists, kept for the audit trail. */
@@ -145,6 +178,8 @@ export class ApiKeyService {
     // The new secret acts as the key's user: only that user may receive it. Whoever may manage
     // the key otherwise can disable or delete it, which takes nobody's identity.
     if (old.userId !== actor.userId) throw new ForbiddenError('Only the key’s own user can rotate it; you may disable or delete it');
+    // The new key would be enabled: rotating must not undo a disabling.
+    if (!old.active) throw new ConflictError('A disabled key cannot be rotated; enable it first');
     const issued = this.issue(old.orgId, old.userId, {
       name: old.name,
       scopes: old.scopes,
@@ -198,6 +233,7 @@ export class ApiKeyService {
       hash: hashKey(generated.key),
       start: generated.start,
       active: true,
+      disabledByRole: null,
       createdAt: this.deps.clock.now(),
       lastUsedAt: null,
       revokedAt: null,
@@ -242,6 +278,12 @@ export class ApiKeyService {
  */
 function refuseConnectedApp(actor: Actor): void {
   if (actor.credential.kind === 'oauth') throw new ForbiddenError('A connected app cannot create or rotate API keys');
+}
+
+/** Whether an expiry would let the key live longer than it may now (null: forever). */
+function extendsLife(key: ApiKey, expiresAt: Date | null): boolean {
+  if (key.expiresAt === null) return false;
+  return expiresAt === null || expiresAt.getTime() > key.expiresAt.getTime();
 }
 
 function seesAll(actor: Actor): boolean {

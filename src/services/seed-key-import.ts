@@ -93,6 +93,7 @@ export async function planKeys(
         limits: NO_LIMITS,
         rotatedFrom: null,
         rotatedTo: null,
+        disabledByRole: null,
       },
     });
   }

@@ -29,6 +29,7 @@ function apiKey(overrides: Partial<ApiKey> = {}): ApiKey {
     limits: { rateLimitPerMinute: null, dailySpendCap: null },
     rotatedFrom: null,
     rotatedTo: null,
+    disabledByRole: null,
     ...overrides,
   };
 }
@@ -68,6 +69,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
           limits: { rateLimitPerMinute: 120, dailySpendCap: 2.5 },
           rotatedFrom: 'key_previous',
           rotatedTo: 'key_next',
+          disabledByRole: 'owner',
         });
         await store.insert(k);
         expect(await store.findById(k.id)).toEqual(k);
@@ -168,6 +170,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
           name: 'renamed',
           scopes: ['keys:write'],
           active: false,
+          disabledByRole: 'admin' as const,
           expiresAt: at('2026-12-31T23:59:59.999Z'),
           limits: { rateLimitPerMinute: 60, dailySpendCap: 10 },
           rotatedTo: 'key_successor',
@@ -205,6 +208,16 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         await store.insert(k);
         expect(await store.update(k.id, { rotatedTo: 'key_second' }, { notRotated: true })).toBeNull();
         expect(await store.findById(k.id)).toEqual(k);
+      });
+
+      it('writes only while disabledByRole is what the condition says (null included)', async () => {
+        const k = apiKey({ active: false, disabledByRole: 'owner' });
+        await store.insert(k);
+        expect(await store.update(k.id, { active: true, disabledByRole: null }, { disabledByRole: 'editor' })).toBeNull();
+        expect(await store.update(k.id, { active: true, disabledByRole: null }, { disabledByRole: null })).toBeNull();
+        expect(await store.findById(k.id)).toEqual(k);
+        expect(await store.update(k.id, { active: true, disabledByRole: null }, { disabledByRole: 'owner' })).toEqual({ ...k, active: true, disabledByRole: null });
+        expect(await store.update(k.id, { name: 'enabled' }, { disabledByRole: null })).toEqual({ ...k, active: true, disabledByRole: null, name: 'enabled' });
       });
 
       it('lets exactly one of ten concurrent rotations win', async () => {

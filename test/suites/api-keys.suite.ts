@@ -238,6 +238,59 @@ export function describeApiKeysApi(mode: StoreMode): void {
       }
     });
 
+    it('lets a key disabled by a role above its user’s be enabled again only by that role or above; the audit says who', async () => {
+      const editor = await h.keyFor(h.members.editor, { name: 'editor’s own' });
+      const admin = (await h.keyFor(h.members.admin)).secret;
+      const target = await h.keyFor(h.members.editor, { name: 'disabled from above' });
+      const patch = (body: unknown, key: string) => {
+        h.clock.advance(1_000); // the audit log orders its events by time
+        return h.request('PATCH', `/api/v1/api-keys/${target.record.id}`, { key, body });
+      };
+
+      expect((await patch({ active: false }, owner)).status).toBe(200);
+      for (const caller of [editor.secret, admin]) {
+        const refused = await patch({ active: true }, caller);
+        expect(refused.status).toBe(403);
+        expect(refused.body).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/owner/) } });
+      }
+      expect((await me(target.secret)).status).toBe(401);
+      // Anything but re-enabling stays the editor's to change.
+      expect((await patch({ name: 'still mine' }, editor.secret)).status).toBe(200);
+      expect((await patch({ active: true }, owner)).status).toBe(200);
+      expect((await me(target.secret)).status).toBe(200);
+
+      // Disabled by the editor itself: the editor may enable it again — unless an owner disabled it too.
+      expect((await patch({ active: false }, editor.secret)).status).toBe(200);
+      expect((await patch({ active: true }, editor.secret)).status).toBe(200);
+      expect((await patch({ active: false }, editor.secret)).status).toBe(200);
+      expect((await patch({ active: false }, owner)).status).toBe(200);
+      expect((await patch({ active: true }, editor.secret)).status).toBe(403);
+      expect((await patch({ active: true }, owner)).status).toBe(200);
+      // Disabled by an admin: an owner (above) may enable it, the editor may not.
+      expect((await patch({ active: false }, admin)).status).toBe(200);
+      expect((await patch({ active: true }, editor.secret)).status).toBe(403);
+      // Nor can rotating it yield an enabled key.
+      const rotated = await h.request('POST', `/api/v1/api-keys/${target.record.id}/rotate`, { key: editor.secret });
+      expect(rotated.status).toBe(409);
+      expect(rotated.text).not.toMatch(/tsr_live_/);
+      expect((await patch({ active: true }, owner)).status).toBe(200);
+
+      const events = ((await h.request('GET', '/api/v1/audit-events?limit=100', { key: owner })).body as { data: Array<{ action: string; target: { id: string }; actor: { user_id: string }; details: { active?: boolean } }> }).data
+        .filter((e) => e.target.id === target.record.id && e.details.active !== undefined)
+        .map((e) => [e.actor.user_id, e.details.active]);
+      expect(events.reverse()).toEqual([
+        [h.members.owner.userId, false],
+        [h.members.owner.userId, true],
+        [h.members.editor.userId, false],
+        [h.members.editor.userId, true],
+        [h.members.editor.userId, false],
+        [h.members.owner.userId, false],
+        [h.members.owner.userId, true],
+        [h.members.admin.userId, false],
+        [h.members.owner.userId, true],
+      ]);
+    });
+
     it('lets admins manage others’ keys and editors only their own', async () => {
       const editor = await h.keyFor(h.members.editor, { name: 'editor’s own' });
       const admin = (await h.keyFor(h.members.admin)).secret;
@@ -283,6 +336,29 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect((await me(winner.key!)).status).toBe(200);
       const named = (await list()).filter((k) => k.name === 'contested');
       expect(named.map((k) => k.id).sort()).toEqual([old.id, winner.id].sort());
+    });
+
+    it('lets a key in its grace period be shortened or deleted, never extended or re-enabled', async () => {
+      const old = (await create({ name: 'in grace' })).body as KeyView;
+      const patch = (body: unknown) => h.request('PATCH', `/api/v1/api-keys/${old.id}`, { key: owner, body });
+      await h.request('POST', `/api/v1/api-keys/${old.id}/rotate`, { key: owner, body: { grace_period_seconds: 600 } });
+      const graceEnd = new Date(h.clock.now().getTime() + 600_000).toISOString();
+      const later = new Date(h.clock.now().getTime() + 3_600_000).toISOString();
+      for (const body of [{ expires_at: null }, { expires_at: later }]) {
+        const refused = await patch(body);
+        expect(refused.status).toBe(409);
+        expect(refused.body).toMatchObject({ error: { code: 'CONFLICT', field: 'expires_at' } });
+      }
+      expect((await h.request('GET', `/api/v1/api-keys/${old.id}`, { key: owner })).body).toMatchObject({ expiresAt: graceEnd, active: true });
+
+      const sooner = new Date(h.clock.now().getTime() + 60_000).toISOString();
+      expect((await patch({ expires_at: sooner })).body).toMatchObject({ expiresAt: sooner });
+      expect((await patch({ active: false })).status).toBe(200);
+      const reenabled = await patch({ active: true });
+      expect(reenabled.status).toBe(409);
+      expect(reenabled.body).toMatchObject({ error: { code: 'CONFLICT', field: 'active' } });
+      expect((await me(old.key!)).status).toBe(401);
+      expect((await h.request('DELETE', `/api/v1/api-keys/${old.id}`, { key: owner })).status).toBe(204);
     });
 
     it('refuses a grace period over 7 days', async () => {

@@ -41,6 +41,7 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     if (!key) return null;
     if (conditions.notRevoked && key.revokedAt !== null) return null;
     if (conditions.notRotated && key.rotatedTo !== null) return null;
+    if (conditions.disabledByRole !== undefined && key.disabledByRole !== conditions.disabledByRole) return null;
     const updated: ApiKey = { ...key, ...structuredClone(definedOnly(patch)) };
     this.byId.set(id, updated);
     return structuredClone(updated);

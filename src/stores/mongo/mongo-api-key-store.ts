@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
 import type { ApiKey, ApiKeyRecord, KeyLimits } from '../../domain/api-key.ts';
+import { ROLES, type Role } from '../../domain/accounts.ts';
 import type { KeyEnv } from '../../domain/api-key-format.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
@@ -24,6 +25,7 @@ interface ApiKeyDoc {
   env: KeyEnv;
   start: string | null;
   active: boolean;
+  disabledByRole: Role | null;
   createdAt: Date;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -51,6 +53,7 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
     env: { type: String, required: true, enum: ['live', 'test'] },
     start: { type: String, default: null },
     active: { type: Boolean, default: true },
+    disabledByRole: { type: String, default: null, enum: [...ROLES, null] },
     createdAt: { type: Date, required: true },
     expiresAt: { type: Date, default: null },
     revokedAt: { type: Date, default: null },
@@ -126,6 +129,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
     // `null` also matches a missing field, which is what an older document would have.
     if (conditions.notRevoked) query.revokedAt = null;
     if (conditions.notRotated) query.rotatedTo = null;
+    if (conditions.disabledByRole !== undefined) query.disabledByRole = conditions.disabledByRole;
     const set = toSet(patch);
     const doc = await this.serialized(id, () =>
       mongoCall(() =>
@@ -158,6 +162,7 @@ function toSet(patch: ApiKeyPatch): Partial<ApiKeyDoc> {
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.scopes !== undefined) set.scopes = [...patch.scopes];
   if (patch.active !== undefined) set.active = patch.active;
+  if (patch.disabledByRole !== undefined) set.disabledByRole = patch.disabledByRole;
   if (patch.expiresAt !== undefined) set.expiresAt = patch.expiresAt;
   if (patch.revokedAt !== undefined) set.revokedAt = patch.revokedAt;
   if (patch.limits !== undefined) set.limits = toLimits(patch.limits);
@@ -176,6 +181,7 @@ function toDoc(key: ApiKey): ApiKeyDoc {
     env: key.env,
     start: key.start,
     active: key.active,
+    disabledByRole: key.disabledByRole,
     createdAt: key.createdAt,
     expiresAt: key.expiresAt,
     revokedAt: key.revokedAt,
@@ -207,6 +213,7 @@ function toApiKeyRecord(doc: ApiKeyDoc): ApiKeyRecord {
     hash: doc._id,
     start: doc.start ?? null,
     active: doc.active !== false,
+    disabledByRole: doc.disabledByRole ?? null,
     createdAt: new Date(doc.createdAt),
     expiresAt: dateOrNull(doc.expiresAt),
     revokedAt: dateOrNull(doc.revokedAt),

@@ -58,6 +58,7 @@ describe('mongodb API key store: what the contract cannot see', () => {
       limits: { rateLimitPerMinute: 30, dailySpendCap: null },
       rotatedFrom: null,
       rotatedTo: null,
+      disabledByRole: null,
     });
     const raw = await mongo.connection.collection('api_keys').findOne({ _id: 'a'.repeat(64) as never });
     expect(raw).toMatchObject({ _id: 'a'.repeat(64), keyId: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, dailySpendCap: null }, revokedAt: null });
