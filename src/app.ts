@@ -286,7 +286,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     mountProvider({
       provider,
       before: {
-        [OAUTH_ROUTES.token]: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: services.clientAuthenticator })],
+        [OAUTH_ROUTES.token]: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: services.clientAuthenticator, clock })],
         [OAUTH_ROUTES.revocation]: [apiKeyRevocation(services.apiKeys, services.clientAuthenticator)],
       },
     }),

@@ -4,20 +4,22 @@
  * of treating it as reuse; after the window, reuse revokes the whole grant (oidc-provider's rule,
  * RFC 9700 §4.14.2).
  *
- * The successor pair is kept in the ephemeral store (Redis) for the window only, encrypted with a
- * key derived from the old refresh token itself: only a caller presenting that token (and the
- * same client credentials) can read it back.
+ * The successor pair is kept in the ephemeral store (Redis), encrypted with a key derived from the
+ * old refresh token itself: only a caller presenting that token (and the same client credentials)
+ * can read it back, and only a presentation that arrived within the window is given it.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import type { Context, Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
+import { systemClock } from '../domain/clock.ts';
 import { clientCredentials } from '../http/client-credentials.ts';
-import type { EphemeralStore } from '../ports.ts';
+import type { Clock, EphemeralStore } from '../ports.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 
 export interface RefreshReplayOptions {
   windowSeconds: number;
   ephemeral: EphemeralStore;
   clients: ClientAuthenticator;
+  clock?: Clock;
   /** How long a duplicate waits for the first request's answer. */
   waitMs?: number;
 }
@@ -26,12 +28,25 @@ interface StoredOutcome {
   clientId: string;
   /** base64 of iv | tag | ciphertext; absent when the first request failed. */
   sealed?: string;
+  /** End of the window (ms since the epoch): a later presentation is reuse. */
+  until: number;
 }
 
 const LOCK_MS = 15_000;
+const POLL_MS = 20;
 
+/**
+ * Every presentation settles one way: it rotates (holding the lock), or replays the answer of the
+ * presentation that did, or — after the window, or when no answer can be shared — goes to the
+ * provider, which rotates or detects reuse. A read of the shared store may be stale by the time it
+ * answers, so no decision rests on one: a request that takes the lock reads the answer again
+ * before rotating, and one that finds the lock taken waits and reads both again.
+ */
 export function refreshReplay(options: RefreshReplayOptions): Middleware {
   const waitMs = options.waitMs ?? 10_000;
+  const clock = options.clock ?? systemClock;
+  const windowMs = options.windowSeconds * 1000;
+  const { ephemeral } = options;
   return async (ctx, next) => {
     if (options.windowSeconds === 0) return next();
     const params = ctx.state.oauthForm as URLSearchParams | undefined;
@@ -45,38 +60,54 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     const id = createHash('sha256').update(token).digest('hex');
     const outcomeKey = `refresh:${id}`;
     const lockKey = `${outcomeKey}:lock`;
-    // Within the window, the answer of the first presentation is replayed.
-    let outcome = await readOutcome(options.ephemeral, outcomeKey);
-    if (outcome === null) {
-      if (await options.ephemeral.setIfAbsent(lockKey, '1', LOCK_MS)) {
-        // The first presentation rotates; its answer is kept for the window. After the window
-        // nothing is kept, and the provider treats a presentation as reuse (and revokes the grant).
+    // Within the window is a matter of when the presentation arrived: one that waited on the
+    // rotation gets its answer however long after the window's start it reads it.
+    const arrived = clock.now().getTime();
+    const shareable = (outcome: StoredOutcome | null): outcome is StoredOutcome => outcome !== null && arrived < outcome.until;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      let outcome = await readOutcome(ephemeral, outcomeKey);
+      if (!shareable(outcome) && (await ephemeral.setIfAbsent(lockKey, '1', LOCK_MS))) {
         try {
-          await next();
-          const body = ctx.body as Record<string, unknown> | undefined;
-          const succeeded = ctx.status === 200 && typeof body?.refresh_token === 'string';
-          // A failure the caller may retry (503) is not remembered: the token was not consumed.
-          if (succeeded || ctx.status < 500) {
-            const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)) } : { clientId };
-            await options.ephemeral.set(outcomeKey, JSON.stringify(stored), options.windowSeconds * 1000);
+          outcome = await readOutcome(ephemeral, outcomeKey);
+          if (!shareable(outcome)) {
+            await rotate(ctx, next, token, clientId, outcomeKey);
+            return;
           }
         } finally {
-          await options.ephemeral.delete(lockKey).catch(() => undefined);
+          await ephemeral.delete(lockKey).catch(() => undefined);
         }
+      }
+      if (shareable(outcome)) {
+        if (!outcome.sealed || outcome.clientId !== clientId) return next();
+        ctx.status = 200;
+        ctx.set('Pragma', 'no-cache');
+        ctx.body = JSON.parse(unseal(token, outcome.sealed)) as unknown;
         return;
       }
       // Another request is rotating this token right now: wait for its answer.
-      outcome = await waitFor(options.ephemeral, outcomeKey, lockKey, waitMs);
-      if (outcome === null) {
+      if (Date.now() > deadline) {
         unavailable(ctx, 'A refresh with this token is still in progress');
         return;
       }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    if (!outcome.sealed || outcome.clientId !== clientId) return next();
-    ctx.status = 200;
-    ctx.set('Pragma', 'no-cache');
-    ctx.body = JSON.parse(unseal(token, outcome.sealed)) as unknown;
   };
+
+  /**
+   * The first presentation rotates; its answer is kept for the window (and as long again as a
+   * duplicate may wait for it). A failure the caller may retry (5xx) is not kept: the token was
+   * not consumed, and the next presentation rotates.
+   */
+  async function rotate(ctx: Context, next: Next, token: string, clientId: string, outcomeKey: string): Promise<void> {
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    const succeeded = ctx.status === 200 && typeof body?.refresh_token === 'string';
+    if (!succeeded && ctx.status >= 500) return;
+    const until = clock.now().getTime() + windowMs;
+    const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)), until } : { clientId, until };
+    await ephemeral.set(outcomeKey, JSON.stringify(stored), windowMs + LOCK_MS);
+  }
 }
 
 /** 503 with Retry-After and an RFC 6749 body: connectors retry, and never disconnect the user. */
@@ -89,20 +120,6 @@ export function unavailable(ctx: Context, description: string): void {
 async function readOutcome(ephemeral: EphemeralStore, key: string): Promise<StoredOutcome | null> {
   const value = await ephemeral.get(key);
   return value === null ? null : (JSON.parse(value) as StoredOutcome);
-}
-
-/**
- * The first request's answer, once it has one. Null when it ended without one to share (it
- * failed and may be retried) or did not end within `ms`.
- */
-async function waitFor(ephemeral: EphemeralStore, key: string, lockKey: string, ms: number): Promise<StoredOutcome | null> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const outcome = await readOutcome(ephemeral, key);
-    if (outcome !== null) return outcome;
-    if ((await ephemeral.get(lockKey)) === null || Date.now() > until) return null;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function keyFor(token: string): Buffer {

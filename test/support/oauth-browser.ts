@@ -333,6 +333,11 @@ export interface OAuthApp {
 
 export interface OAuthAppOptions {
   env?: Record<string, string>;
+  /**
+   * A second instance of this app: the same issuer, stores, Redis prefix and fixture (not seeded
+   * again), on a port of its own — as replicas behind one load balancer.
+   */
+  replicaOf?: OAuthApp;
   /** MongoDB and Redis of the suite's own (servers it may kill); default: the shared ones. */
   mongodbUri?: string;
   redisUrl?: string;
@@ -342,20 +347,22 @@ export interface OAuthAppOptions {
 
 export async function startOAuthApp(mode: OAuthStoreMode, options: OAuthAppOptions = {}): Promise<OAuthApp> {
   const port = await freePort();
+  const primary = options.replicaOf;
   const url = `http://127.0.0.1:${port}`;
   const database = uniqueName('oauth');
   const mongodbUri = options.mongodbUri ? `${options.mongodbUri.replace(/\/$/, '')}/${database}` : undefined;
-  const storeEnv: Record<string, string> =
-    mode === 'external'
+  const storeEnv: Record<string, string> = primary
+    ? { MONGODB_URI: primary.tessera.config.mongodbUri!, REDIS_URL: primary.tessera.config.redisUrl!, TESSERA_REDIS_PREFIX: primary.tessera.config.redisKeyPrefix }
+    : mode === 'external'
       ? { MONGODB_URI: mongodbUri ?? mongoUriFor(database), REDIS_URL: options.redisUrl ?? redisUrl(), TESSERA_REDIS_PREFIX: `${database}:` }
       : {};
   const config = testConfig(
-    { BASE_URL: url, TESSERA_SCOPES: RESOURCE_SCOPES, TESSERA_AUTH_FAILURES_PER_MINUTE: '1000', ...storeEnv, ...options.env },
+    { BASE_URL: primary?.url ?? url, TESSERA_SCOPES: RESOURCE_SCOPES, TESSERA_AUTH_FAILURES_PER_MINUTE: '1000', ...storeEnv, ...options.env },
     `${options.label ?? 'oauth'}-${mode}`,
   );
   const tessera = await createTessera(config, { logger: testLogger(config), ...(options.clock ? { clock: options.clock } : {}) });
-  const fixture = oauthFixture();
-  await tessera.services.seedImporter.import(fixture.seed);
+  const fixture = primary?.fixture ?? oauthFixture();
+  if (!primary) await tessera.services.seedImporter.import(fixture.seed);
   const server: Server = createServer(tessera.handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -369,8 +376,9 @@ export async function startOAuthApp(mode: OAuthStoreMode, options: OAuthAppOptio
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await tessera.close();
-      // A suite's own server is thrown away with its data; on the shared one, drop the database.
-      if (mode === 'external' && !options.mongodbUri) {
+      // A suite's own server is thrown away with its data; on the shared one, drop the database
+      // (a replica leaves it to its primary).
+      if (mode === 'external' && !options.mongodbUri && !primary) {
         const connection = await mongoose.createConnection(storeEnv.MONGODB_URI!).asPromise();
         await connection.dropDatabase();
         await connection.close();

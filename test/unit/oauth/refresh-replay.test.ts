@@ -62,9 +62,28 @@ function fakeProvider(answer: (call: number) => { status: number; body: unknown 
   return { next, calls: () => calls, maxInFlight: () => maxInFlight };
 }
 
+/**
+ * The memory store as a remote one behaves: a read sees the value at the moment it is sent, and
+ * its answer arrives `latencyMs` later (a Redis round trip on a busy machine).
+ */
+class LaggingStore extends MemoryEphemeralStore {
+  latencyMs = 0;
+  /** Called after every write, with its key. */
+  afterSet: (key: string) => void = () => undefined;
+  override async get(key: string): Promise<string | null> {
+    const value = await super.get(key);
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    return value;
+  }
+  override async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    await super.set(key, value, ttlMs);
+    this.afterSet(key);
+  }
+}
+
 async function setup(windowSeconds: number) {
   const clock = new FrozenClock(new Date());
-  const ephemeral = new MemoryEphemeralStore(clock);
+  const ephemeral = new LaggingStore(clock);
   const clients = new MemoryClientStore();
   for (const c of [CLIENT, OTHER]) {
     await clients.insert({
@@ -79,12 +98,12 @@ async function setup(windowSeconds: number) {
       createdAt: clock.now(),
     });
   }
-  const middleware = refreshReplay({ windowSeconds, ephemeral, clients: new ClientAuthenticator(clients, ephemeral, clock), waitMs: WAIT_MS });
+  const middleware = refreshReplay({ windowSeconds, ephemeral, clients: new ClientAuthenticator(clients, ephemeral, clock), clock, waitMs: WAIT_MS });
   const run = async (ctx: FakeContext, next: (ctx: FakeContext) => Next): Promise<FakeContext> => {
     await middleware(ctx as unknown as Context, next(ctx));
     return ctx;
   };
-  return { clock, run, close: () => ephemeral.close() };
+  return { clock, run, ephemeral, close: () => ephemeral.close() };
 }
 
 describe('refresh replay window', () => {
@@ -95,6 +114,39 @@ describe('refresh replay window', () => {
     expect(provider.calls()).toBe(1);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(b.body).toEqual(a.body);
+    await close();
+  });
+
+  it('a hundred presentations within a few milliseconds, each store read taking 15 ms: one rotation, the same pair for all, no 503', async () => {
+    const { run, ephemeral, close } = await setup(30);
+    ephemeral.latencyMs = 15;
+    const provider = fakeProvider();
+    // Staggered over 25 ms, some duplicates read "no answer yet" just before the rotation ends
+    // and "no lock" just after it.
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i % 25));
+        return run(tokenRequest(CLIENT), provider.next);
+      }),
+    );
+    expect(provider.calls()).toBe(1);
+    expect(replies.map((r) => r.status)).toEqual(Array(100).fill(200));
+    for (const reply of replies) expect(reply.body).toEqual(replies[0]!.body);
+    await close();
+  });
+
+  it('duplicates that were waiting on the rotation get its pair even when they read it after a short window has passed', async () => {
+    const { clock, run, ephemeral, close } = await setup(1);
+    const provider = fakeProvider();
+    // The machine stalls for 1.5 s just after the rotation's answer is stored: the duplicates
+    // arrived within the window, and read the answer after it.
+    ephemeral.afterSet = (key) => {
+      if (key.startsWith('refresh:') && !key.endsWith(':lock')) clock.advance(1_500);
+    };
+    const replies = await Promise.all(Array.from({ length: 6 }, () => run(tokenRequest(CLIENT), provider.next)));
+    expect(provider.calls()).toBe(1);
+    expect(replies.map((r) => r.status)).toEqual(Array(6).fill(200));
+    for (const reply of replies) expect(reply.body).toEqual(replies[0]!.body);
     await close();
   });
 
