@@ -9,6 +9,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { describeScope } from '../domain/scope-words.ts';
+import type { Role } from '../domain/accounts.ts';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import type { ClientStore } from '../ports.ts';
 import type { AccountService } from '../services/account-service.ts';
@@ -18,8 +19,6 @@ import { apiResource } from './provider.ts';
 import { renderConsentPage } from './views/consent-page.ts';
 import { renderErrorPage } from './views/error-page.ts';
 import { renderLoginPage } from './views/login-page.ts';
-
-const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
 export interface InteractionDeps {
   provider: Provider;
@@ -33,6 +32,27 @@ export interface InteractionDeps {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface Requested {
+  oidcScopes: string[];
+  claims: string[];
+  /** Per resource indicator: the scopes asked for that the client is registered for. */
+  resourceScopes: Record<string, string[]>;
+}
+
+/**
+ * What the provider is asking consent for (its consent prompt's details): the OpenID Connect
+ * scopes and claims, and per resource the requested scopes the client may have at all — which
+ * getResourceServerInfo bounds by the client's registration.
+ */
+function requestedOf(details: Details): Requested {
+  const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+  return {
+    oidcScopes: missing.missingOIDCScope ?? [],
+    claims: missing.missingOIDCClaims ?? [],
+    resourceScopes: Object.fromEntries(Object.entries(missing.missingResourceScopes ?? {}).map(([resource, scopes]) => [resource, [...scopes].sort()])),
+  };
+}
 
 export class Interactions {
   private readonly deps: InteractionDeps;
@@ -76,18 +96,26 @@ export class Interactions {
     const chosen = orgs.find((o) => o.organization.id === orgId && !o.organization.disabled);
     if (!chosen) return this.consentPage(ctx, details, 'Choose one of your organizations.');
 
-    const requested = await this.requestedScopes(details);
-    const allowed = new Set(this.deps.catalog.allowedFor(chosen.role));
-    // RFC 6749 §3.3: the server may grant fewer scopes than asked; never more than the role allows.
-    const scopes = requested.resource.filter((s) => allowed.has(s));
+    const requested = requestedOf(details);
     const { provider } = this.deps;
-    const grant = new provider.Grant({ accountId, clientId: details.params.client_id as string });
-    if (requested.oidc.length > 0) grant.addOIDCScope(requested.oidc.join(' '));
-    grant.addResourceScope(apiResource(this.deps.issuer), scopes.join(' '));
+    const clientId = details.params.client_id as string;
+    const grant = new provider.Grant({ accountId, clientId });
+    if (requested.oidcScopes.length > 0) grant.addOIDCScope(requested.oidcScopes.join(' '));
+    if (requested.claims.length > 0) grant.addOIDCClaims(requested.claims);
+    // RFC 6749 §3.3: the server may grant fewer scopes than asked, never more than the role
+    // allows. What is left out is rejected, so that the provider asks for it no more and issues
+    // the code for the rest; the token response then names the granted scope.
+    let granted: string[] = [];
+    for (const [resource, scopes] of Object.entries(requested.resourceScopes)) {
+      const decision = this.decide(scopes, chosen.role);
+      if (decision.granted.length > 0) grant.addResourceScope(resource, decision.granted.join(' '));
+      if (decision.refused.length > 0) grant.rejectResourceScope(resource, decision.refused.join(' '));
+      if (resource === apiResource(this.deps.issuer)) granted = decision.granted;
+    }
     const grantId = await grant.save();
     await this.deps.connectedApps.recordConsent(
-      { grantId, userId: accountId, orgId: chosen.organization.id, clientId: details.params.client_id as string, scopes },
-      { userId: accountId, orgId: chosen.organization.id, role: chosen.role, scopes: [], credential: { kind: 'oauth', clientId: details.params.client_id as string, grantId } },
+      { grantId, userId: accountId, orgId: chosen.organization.id, clientId, scopes: granted },
+      { userId: accountId, orgId: chosen.organization.id, role: chosen.role, scopes: [], credential: { kind: 'oauth', clientId, grantId } },
     );
     await this.finish(ctx, { consent: { grantId } });
   }
@@ -129,28 +157,26 @@ export class Interactions {
       ctx.status = 403;
       return renderErrorPage(ctx, 'access_denied', 'Your account belongs to no organization, so no app can be connected to it.');
     }
-    const requested = await this.requestedScopes(details);
+    const requested = requestedOf(details);
+    const resourceScopes = requested.resourceScopes[apiResource(this.deps.issuer)] ?? [];
+    const always = requested.oidcScopes.filter((s) => s !== 'openid').map(describeScope);
     renderConsentPage(ctx, {
       uid: details.uid,
       csrf: this.csrf(details.uid),
       clientName: await this.clientName(details),
       userEmail: user.email,
-      organizations: orgs.map((o) => ({ id: o.organization.id, name: o.organization.name })),
-      permissions: [...requested.resource, ...requested.oidc.filter((s) => s !== 'openid')].map(describeScope),
+      organizations: orgs.map((o) => {
+        const decision = this.decide(resourceScopes, o.role);
+        return { id: o.organization.id, name: o.organization.name, role: o.role, granted: [...decision.granted.map(describeScope), ...always], refused: decision.refused.map(describeScope) };
+      }),
       ...(error ? { error, status: 400 } : {}),
     });
   }
 
-  /** What the connector asked for; with no scope at all, everything it is registered for. */
-  private async requestedScopes(details: Details): Promise<{ oidc: string[]; resource: string[] }> {
-    const asked = typeof details.params.scope === 'string' ? details.params.scope.split(' ').filter((s) => s.length > 0) : [];
-    const client = await this.deps.clients.findById(details.params.client_id as string);
-    const registered = new Set(client?.scopes ?? []);
-    const resource = asked.filter((s) => !OIDC_SCOPES.has(s) && this.deps.catalog.isKnown(s) && registered.has(s));
-    return {
-      oidc: asked.filter((s) => OIDC_SCOPES.has(s)),
-      resource: asked.some((s) => !OIDC_SCOPES.has(s)) ? resource : [...registered].filter((s) => this.deps.catalog.isKnown(s)),
-    };
+  /** Of the scopes asked for, those the role allows and those it does not. */
+  private decide(scopes: readonly string[], role: Role): { granted: string[]; refused: string[] } {
+    const allowed = new Set(this.deps.catalog.allowedFor(role));
+    return { granted: scopes.filter((s) => allowed.has(s)), refused: scopes.filter((s) => !allowed.has(s)) };
   }
 
   private async clientName(details: Details): Promise<string> {

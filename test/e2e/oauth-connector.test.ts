@@ -123,9 +123,13 @@ describe.each(['memory', 'external'] as const)('a connector connects to Tessera 
     expect(consentPage.status).toBe(200);
     expect(consentPage.body).toContain('Zapier wants to access your account');
     // Two organizations: a real choice, neither preselected.
-    expect(consentPage.body).toContain('<select id="org_id" name="org_id" required>');
-    expect(consentPage.body).toContain(`<option value="${fixture.org1}">Acme</option>`);
-    expect(consentPage.body).toContain(`<option value="${fixture.org2}">Globex</option>`);
+    for (const [id, name] of [
+      [fixture.org1, 'Acme'],
+      [fixture.org2, 'Globex'],
+    ]) {
+      expect(consentPage.body).toContain(`<input type="radio" name="org_id" value="${id}" required> <strong>${name}</strong>`);
+    }
+    expect(consentPage.body).not.toContain('checked');
 
     const done = await browser.consent(fixture.org2);
     expect(done.status).toBe(303);

@@ -178,9 +178,9 @@ export function csrfOf(html: string): string {
   return match[1]!;
 }
 
-/** The organization choices of a consent page: the <option> values, or the single hidden org_id. */
+/** The organization choices of a consent page: its radio choices, or the single hidden org_id. */
 export function optionValues(html: string): string[] {
-  const options = [...html.matchAll(/<option value="([^"]+)">/g)].map((m) => m[1]!);
+  const options = [...html.matchAll(/<input type="radio" name="org_id" value="([^"]+)"/g)].map((m) => m[1]!);
   if (options.length > 0) return options;
   const hidden = /<input type="hidden" name="org_id" value="([^"]+)">/.exec(html);
   return hidden ? [hidden[1]!] : [];

@@ -35,6 +35,9 @@ const STYLE = `
   button.secondary { background: #e4e7ec; color: #1d2330; }
   .error { background: #fdecec; color: #8a1c1c; padding: .6rem .8rem; border-radius: 8px; }
   ul.scopes { padding-left: 1.2rem; } .muted { color: #5b6475; font-size: .9rem; }
+  fieldset { border: 0; padding: 0; margin: 0; } legend { font-weight: 600; margin-bottom: .4rem; }
+  section.org { border: 1px solid #e4e7ec; border-radius: 8px; padding: .2rem .8rem; margin: .6rem 0; }
+  label.choice { display: block; margin: .6rem 0; font-weight: normal; }
   .actions { display: flex; gap: .6rem; }
 `;
 
