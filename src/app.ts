@@ -24,6 +24,8 @@ import { apiKeyRevocation } from './oauth/key-revocation.ts';
 import { introspectionHandler } from './http/introspection-handler.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientAuthenticator } from './services/client-authenticator.ts';
+import { ClientAuthThrottle } from './services/client-auth-throttle.ts';
+import { clientThrottle } from './oauth/client-throttle.ts';
 import { SharedRecordCache } from './services/shared-record-cache.ts';
 import { IntrospectionService } from './services/introspection-service.ts';
 import { PrincipalCache } from './services/principal-cache.ts';
@@ -78,6 +80,7 @@ export interface Services {
   clients: ClientService;
   connectedApps: ConnectedAppsService;
   loginThrottle: FailureThrottle;
+  clientThrottle: ClientAuthThrottle;
   clientAuthenticator: ClientAuthenticator;
   introspection: IntrospectionService;
   principalCache: PrincipalCache;
@@ -230,6 +233,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
     loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
+    clientThrottle: new ClientAuthThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock)),
     introspection: new IntrospectionService(authenticator, config.baseUrl),
     principalCache,
     sharedRecords: shared,
@@ -286,8 +290,8 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     mountProvider({
       provider,
       before: {
-        [OAUTH_ROUTES.token]: [refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: services.clientAuthenticator, clock })],
-        [OAUTH_ROUTES.revocation]: [apiKeyRevocation(services.apiKeys, services.clientAuthenticator)],
+        [OAUTH_ROUTES.token]: [clientThrottle(services.clientThrottle), refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: services.clientAuthenticator, clock })],
+        [OAUTH_ROUTES.revocation]: [clientThrottle(services.clientThrottle), apiKeyRevocation(services.apiKeys, services.clientAuthenticator)],
       },
     }),
   );
@@ -322,7 +326,7 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const introspect = introspectionHandler({
     introspection: services.introspection,
     clients: services.clientAuthenticator,
-    throttle: services.loginThrottle,
+    throttle: services.clientThrottle,
     logger: options.logger,
     proxyHops: config.proxyHops,
   });

@@ -12,10 +12,11 @@ import type { OAuthClient } from '../domain/oauth.ts';
 import { AppError, isAppError } from '../errors/index.ts';
 import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
-import type { FailureThrottle } from '../services/failure-throttle.ts';
+import type { ClientAuthThrottle } from '../services/client-auth-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
 import { clientAddress } from './client-address.ts';
 import { clientCredentials } from './client-credentials.ts';
+import { CLIENT_THROTTLED, oauthError, type OAuthErrorBody } from './oauth-error.ts';
 import { errorReply } from './error-body.ts';
 import { requestIdFor } from './middleware/request-id.ts';
 import { SECURITY_HEADERS } from './middleware/security-headers.ts';
@@ -28,7 +29,7 @@ const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
 export interface IntrospectionHandlerDeps {
   introspection: IntrospectionService;
   clients: ClientAuthenticator;
-  throttle: FailureThrottle;
+  throttle: ClientAuthThrottle;
   logger: Logger;
   /** Trusted proxies in front of Tessera (see clientAddress). */
   proxyHops: number;
@@ -93,24 +94,22 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
 
 function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: IntrospectionHandlerDeps, verifiedOn: VerifiedHeaders): Awaitable<Reply> {
   // RFC 6749 §2.3: only resource servers may ask, and guessing their secrets is throttled.
-  const address = `client:${ip}`;
-  const wait = deps.throttle.blocked(address);
-  if (wait !== null) return { status: 429, body: oauthError('slow_down', 'Too many failed client authentications'), headers: { 'Retry-After': String(wait) } };
   const header = req.headers.authorization;
-  const known = header === undefined ? undefined : verifiedOn.get(req.socket);
+  const seen = header === undefined ? undefined : verifiedOn.get(req.socket);
+  const known = seen && seen.header === header && !form.has('client_secret') ? seen : undefined;
+  const credentials = known ? null : clientCredentials(header, form);
+  const clientId = known?.clientId ?? credentials?.clientId ?? form.get('client_id');
+  const wait = deps.throttle.blocked(ip, clientId);
+  if (wait !== null) return { status: 429, body: THROTTLED_BODY, headers: { 'Retry-After': String(wait) } };
   let authenticated: Awaitable<OAuthClient | null>;
-  if (known && known.header === header && !form.has('client_secret')) {
-    authenticated = deps.clients.confirm(known.clientId, known.secretHash);
-  } else {
-    const credentials = clientCredentials(header, form);
-    authenticated = credentials ? deps.clients.authenticate(credentials) : null;
-  }
+  if (known) authenticated = deps.clients.confirm(known.clientId, known.secretHash);
+  else authenticated = credentials ? deps.clients.authenticate(credentials) : null;
   return andThen(authenticated, (client) => {
     if (!client || client.type !== 'resource_server') {
       verifiedOn.delete(req.socket);
-      return andThen(deps.throttle.failed(address), () => INVALID_CLIENT);
+      return andThen(deps.throttle.failed(ip, clientId), () => INVALID_CLIENT);
     }
-    if (header !== undefined && known?.header !== header) verifiedOn.set(req.socket, { header, clientId: client.id, secretHash: client.secretHash });
+    if (header !== undefined && !known) verifiedOn.set(req.socket, { header, clientId: client.id, secretHash: client.secretHash });
     const token = form.get('token');
     if (token === null) return TOKEN_REQUIRED;
     return andThen(deps.introspection.introspect(client, token), (result) => ({ status: 200, body: serialized(result) }));
@@ -137,7 +136,7 @@ function serialized(result: Introspection): string {
 
 function failure(error: unknown, requestId: string, logger: Logger): Reply {
   if (isAppError(error) && error.code === 'UNAVAILABLE') {
-    return { status: 503, body: oauthError('temporarily_unavailable', 'Try again shortly'), headers: { 'Retry-After': '5' } };
+    return { status: 503, body: json(oauthError('temporarily_unavailable', 'Try again shortly')), headers: { 'Retry-After': '5' } };
   }
   logger.error({ requestId, err: error }, 'unhandled error');
   return INTERNAL;
@@ -187,10 +186,7 @@ function isIntrospectionUrl(url: string | undefined): boolean {
   return url !== undefined && url.startsWith(INTROSPECTION_PATH) && (url.length === INTROSPECTION_PATH.length || url[INTROSPECTION_PATH.length] === '?');
 }
 
-/** RFC 6749 §5.2 error body. */
-function oauthError(error: string, description: string): string {
-  return JSON.stringify({ error, error_description: description });
-}
+const json = (body: OAuthErrorBody): string => JSON.stringify(body);
 
 /** An error in DESIGN.md's shape, its status from the one mapping every route uses. */
 function appErrorReply(error: AppError): Reply {
@@ -201,5 +197,6 @@ function appErrorReply(error: AppError): Reply {
 const UNSUPPORTED_MEDIA_TYPE = appErrorReply(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Expected a form submission'));
 const PAYLOAD_TOO_LARGE = appErrorReply(new AppError('PAYLOAD_TOO_LARGE', 'Form too large', { headers: { Connection: 'close' } }));
 const INTERNAL = appErrorReply(new AppError('INTERNAL', 'Internal server error'));
-const INVALID_CLIENT: Reply = { status: 401, body: oauthError('invalid_client', 'client authentication failed'), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
-const TOKEN_REQUIRED: Reply = { status: 400, body: oauthError('invalid_request', 'token is required') };
+const INVALID_CLIENT: Reply = { status: 401, body: json(oauthError('invalid_client', 'client authentication failed')), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
+const TOKEN_REQUIRED: Reply = { status: 400, body: json(oauthError('invalid_request', 'token is required')) };
+const THROTTLED_BODY = json(CLIENT_THROTTLED);

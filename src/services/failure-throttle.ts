@@ -36,14 +36,15 @@ export class FailureThrottle {
   }
 
   /**
-   * Counts a failure. At the limit the address is blocked for the rest of the window; returns
-   * seconds to wait when this failure was already beyond the limit, else null.
+   * Counts a failure under `address`. At the limit, `blocks` (the address itself unless told
+   * otherwise) is blocked for the rest of the window; returns seconds to wait when this failure
+   * was already beyond the limit, else null.
    */
-  async failed(address: string): Promise<number | null> {
+  async failed(address: string, blocks: string = address): Promise<number | null> {
     const { count, resetInMs } = await this.counter.hit(`authfail:${address}`, WINDOW_MS);
     if (count < this.limitPerMinute) return null;
     if (this.blockedUntil.size >= MAX_TRACKED) this.blockedUntil.clear();
-    this.blockedUntil.set(address, this.clock.now().getTime() + resetInMs);
+    this.blockedUntil.set(blocks, this.clock.now().getTime() + resetInMs);
     return count > this.limitPerMinute ? Math.max(1, Math.ceil(resetInMs / 1000)) : null;
   }
 }

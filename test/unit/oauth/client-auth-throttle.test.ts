@@ -1,0 +1,3 @@
+import { describeClientAuthThrottle } from '../../suites/client-auth-throttle.suite.ts';
+
+describeClientAuthThrottle('memory');
