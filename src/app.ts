@@ -43,6 +43,7 @@ import { Authenticator } from './services/authenticator.ts';
 import { BearerEvents } from './services/bearer-events.ts';
 import { FailureThrottle } from './services/failure-throttle.ts';
 import { HealthService } from './services/health-service.ts';
+import { LoginThrottle } from './services/login-throttle.ts';
 import { LastUsedTracker, type TouchLastUsed } from './services/last-used-tracker.ts';
 import { argon2idHasher, type PasswordHasher } from './services/password-hasher.ts';
 import { RateLimiter } from './services/rate-limiter.ts';
@@ -79,7 +80,7 @@ export interface Services {
   catalog: ScopeCatalog;
   clients: ClientService;
   connectedApps: ConnectedAppsService;
-  loginThrottle: FailureThrottle;
+  loginThrottle: LoginThrottle;
   clientThrottle: ClientAuthThrottle;
   clientAuthenticator: ClientAuthenticator;
   introspection: IntrospectionService;
@@ -232,7 +233,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     clients: new ClientService(stores.clients, catalog, clock, events),
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
-    loginThrottle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
+    loginThrottle: new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock),
     clientThrottle: new ClientAuthThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock)),
     introspection: new IntrospectionService(authenticator, config.baseUrl),
     principalCache,

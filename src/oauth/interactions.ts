@@ -14,7 +14,7 @@ import type { ScopeCatalog } from '../domain/scopes.ts';
 import type { ClientStore } from '../ports.ts';
 import type { AccountService } from '../services/account-service.ts';
 import type { ConnectedAppsService } from '../services/connected-apps-service.ts';
-import type { FailureThrottle } from '../services/failure-throttle.ts';
+import type { LoginThrottle } from '../services/login-throttle.ts';
 import { apiResource } from './provider.ts';
 import { renderConsentPage } from './views/consent-page.ts';
 import { renderErrorPage } from './views/error-page.ts';
@@ -27,7 +27,7 @@ export interface InteractionDeps {
   connectedApps: ConnectedAppsService;
   clients: ClientStore;
   catalog: ScopeCatalog;
-  throttle: FailureThrottle;
+  throttle: LoginThrottle;
   csrfKey: string;
 }
 
@@ -74,15 +74,14 @@ export class Interactions {
     if (details.prompt.name !== 'login') return this.show(ctx);
     const email = form.get('email') ?? '';
     const password = form.get('password') ?? '';
-    const address = `login:${ctx.ip}`;
-    const wait = this.deps.throttle.blocked(address);
-    if (wait !== null) return this.loginPage(ctx, details, { email, status: 429, error: `Too many attempts. Try again in ${wait} seconds.` });
+    const wait = await this.deps.throttle.blocked(ctx.ip, email);
+    if (wait !== null) return this.tooManyAttempts(ctx, details, email, wait);
     const user = await this.deps.accounts.authenticate(email, password);
     if (!user) {
-      const retry = await this.deps.throttle.failed(address);
-      const error = retry === null ? 'Wrong email or password.' : `Too many attempts. Try again in ${retry} seconds.`;
-      return this.loginPage(ctx, details, { email, status: retry === null ? 401 : 429, error });
+      await this.deps.throttle.failed(ctx.ip, email);
+      return this.loginPage(ctx, details, { email, status: 401, error: 'Wrong email or password.' });
     }
+    await this.deps.throttle.succeeded(email);
     await this.finish(ctx, { login: { accountId: user.id } });
   }
 
@@ -142,6 +141,12 @@ export class Interactions {
       return null;
     }
     return details;
+  }
+
+  /** 429 with Retry-After: this address, or this account, must wait (RFC 6585 §4). */
+  private async tooManyAttempts(ctx: Context, details: Details, email: string, seconds: number): Promise<void> {
+    await this.loginPage(ctx, details, { email, status: 429, error: `Too many attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.` });
+    ctx.set('Retry-After', String(seconds));
   }
 
   private async loginPage(ctx: Context, details: Details, extra: { email?: string; error?: string; status?: number } = {}): Promise<void> {

@@ -6,9 +6,9 @@ export interface WindowCount {
 }
 
 /**
- * Fixed-window counters shared by every instance through the ephemeral store (Redis). When that
- * store cannot be reached, counting continues in this process (`fallback`), so throttling
- * degrades to per-instance limits instead of vanishing.
+ * Fixed-window counters, and holds (a key marked for a while), shared by every instance through
+ * the ephemeral store (Redis). When that store cannot be reached, they continue in this process
+ * (`fallback`), so throttling degrades to per-instance limits instead of vanishing.
  */
 export class WindowCounter {
   private readonly primary: EphemeralStore;
@@ -21,12 +21,32 @@ export class WindowCounter {
     this.onFallback = onFallback;
   }
 
-  async hit(key: string, windowMs: number): Promise<WindowCount> {
+  hit(key: string, windowMs: number): Promise<WindowCount> {
+    return this.shared((store) => store.increment(key, windowMs));
+  }
+
+  /** Ends `key`'s window now. */
+  reset(key: string): Promise<void> {
+    return this.shared((store) => store.delete(key));
+  }
+
+  /** Holds `key` until `untilMs` (ms since the epoch), for `ms` from now. */
+  hold(key: string, untilMs: number, ms: number): Promise<void> {
+    return this.shared((store) => store.set(key, String(untilMs), ms));
+  }
+
+  /** When `key`'s hold ends (ms since the epoch), or null when it is not held. */
+  async heldUntil(key: string): Promise<number | null> {
+    const value = await this.shared((store) => store.get(key));
+    return value === null ? null : Number(value);
+  }
+
+  private async shared<T>(op: (store: EphemeralStore) => Promise<T>): Promise<T> {
     try {
-      return await this.primary.increment(key, windowMs);
+      return await op(this.primary);
     } catch (error) {
       this.onFallback(error);
-      return this.fallback.increment(key, windowMs);
+      return op(this.fallback);
     }
   }
 }

@@ -85,11 +85,12 @@ export class OAuthBrowser {
    * Posts a form of the current interaction (`login`, `confirm` or `abort`). The CSRF token is the
    * page's unless `csrf` says otherwise (null: none at all).
    */
-  async submit(action: string, fields: Record<string, string>, csrf?: string | null): Promise<Landing> {
+  async submit(action: string, fields: Record<string, string>, csrf?: string | null, headers: Record<string, string> = {}): Promise<Landing> {
     const page = this.current();
     const token = csrf === undefined ? csrfOf(page.body) : csrf;
     const form = new URLSearchParams(token === null ? fields : { csrf: token, ...fields });
-    return this.navigate(new URL(`/interaction/${this.interactionUid()}/${action}`, page.url), { method: 'POST', headers: FORM, body: form.toString() });
+    if (fields.password) recordSecret(fields.password);
+    return this.navigate(new URL(`/interaction/${this.interactionUid()}/${action}`, page.url), { method: 'POST', headers: { ...FORM, ...headers }, body: form.toString() });
   }
 
   /** The uid of the interaction whose page is shown. */

@@ -434,11 +434,57 @@ describe.each(['memory', 'external'] as const)('OAuth security (%s stores)', (mo
       }
       const throttled = await browser.signIn(strict.fixture.user.email, strict.fixture.user.password);
       expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(throttled.body).toContain('Too many attempts');
       expect(throttled.redirect).toBeNull();
       expectSafePage(throttled);
       // Still on the sign-in page: nobody was signed in.
       expect(throttled.body).toContain('name="password"');
+    });
+  });
+
+  describe('sign-in throttling per account (password spraying from many addresses)', () => {
+    let proxied: OAuthApp;
+    beforeAll(async () => {
+      proxied = await startOAuthApp(mode, { env: { TESSERA_AUTH_FAILURES_PER_MINUTE: '1000', TESSERA_TRUST_PROXY: 'true' }, label: 'oauth-spray' });
+    }, 30_000);
+    afterAll(async () => {
+      await proxied?.close();
+    });
+
+    /** A sign-in as forwarded by the trusted proxy from `address`. */
+    async function signInFrom(browser: OAuthBrowser, address: string, password: string): Promise<Landing> {
+      const form = { email: proxied.fixture.user.email, password };
+      return browser.submit('login', form, undefined, { 'x-forwarded-for': address });
+    }
+
+    it('slows an account attacked from many addresses with a growing delay, a short one, with Retry-After', async () => {
+      const browser = new OAuthBrowser();
+      expect((await browser.authorize(proxied.url, authParams(proxied.fixture, pkce().challenge))).status).toBe(200);
+      for (let i = 0; i < 5; i++) expect((await signInFrom(browser, `198.51.100.${i + 1}`, `wrong-${i}-password`)).status).toBe(401);
+      // Right password, from an address that never failed: the account waits a second.
+      const held = await signInFrom(browser, '198.51.100.77', proxied.fixture.user.password);
+      expect({ status: held.status, retryAfter: held.headers.get('retry-after') }).toEqual({ status: 429, retryAfter: '1' });
+      expect(held.body).toContain('Too many attempts');
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect((await signInFrom(browser, '198.51.100.6', 'wrong-again-password')).status).toBe(401);
+      const longer = await signInFrom(browser, '198.51.100.78', proxied.fixture.user.password);
+      expect({ status: longer.status, retryAfter: longer.headers.get('retry-after') }).toEqual({ status: 429, retryAfter: '2' });
+      await new Promise((r) => setTimeout(r, 2_100));
+      const signedIn = await signInFrom(browser, '198.51.100.79', proxied.fixture.user.password);
+      expect(signedIn.status).toBe(200);
+      expect(signedIn.body).toContain('wants to access your account');
+    }, 20_000);
+
+    it('treats an unknown email exactly like a known one (no enumeration)', async () => {
+      const statuses: Array<[number, string | null]> = [];
+      const browser = new OAuthBrowser();
+      expect((await browser.authorize(proxied.url, authParams(proxied.fixture, pkce().challenge))).status).toBe(200);
+      for (let i = 0; i < 6; i++) {
+        const page = await browser.submit('login', { email: 'nobody-here@example.com', password: `guess-${i}-password` }, undefined, { 'x-forwarded-for': `203.0.113.${i + 1}` });
+        statuses.push([page.status, page.headers.get('retry-after')]);
+      }
+      expect(statuses).toEqual([...Array(5).fill([401, null]), [429, '1']]);
     });
   });
 });
