@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import { pageSecurityHeaders, SECURITY_HEADERS } from '../../http/middleware/security-headers.ts';
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -49,11 +50,7 @@ export function sendPage(ctx: Context, status: number, title: string, body: Html
   const nonce = randomBytes(16).toString('base64');
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
-  ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; base-uri 'none'; frame-ancestors 'none'`);
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set({ ...SECURITY_HEADERS, ...pageSecurityHeaders({ styleNonce: nonce }) });
   ctx.body = html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Tessera</title><style nonce="${nonce}">${raw(STYLE)}</style></head>

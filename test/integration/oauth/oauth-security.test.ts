@@ -5,6 +5,7 @@
  * token reuse after the idempotency window, denial, sign-in throttling, CSRF, the pages' headers,
  * disabled clients, resource servers, opaque tokens.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   apiCall,
@@ -240,6 +241,26 @@ describe.each(['memory', 'external'] as const)('OAuth security (%s stores)', (mo
       expect(consentPage.status).toBe(200);
       expectSafePage(consentPage);
       expectSafePage(await new OAuthBrowser().authorize(app.url, authParams(app.fixture, pkce().challenge, { client_id: 'unknown-client' })));
+    });
+
+    it('the form_post page the provider renders itself carries the same headers, its one inline script allowed by hash', async () => {
+      const browser = new OAuthBrowser();
+      await browser.authorize(app.url, authParams(app.fixture, pkce().challenge, { response_mode: 'form_post' }));
+      await browser.signIn(app.fixture.user.email, app.fixture.user.password);
+      const page = await browser.consent(app.fixture.org2);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain(`action="${app.fixture.connector.redirectUri}"`);
+      expect(page.body).toMatch(/name="code" value="[A-Za-z0-9_-]{43}"/);
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("default-src 'none'");
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+      // The auto-submitting script runs (its hash is allowed), and nothing else could.
+      const script = /<script>([\s\S]*?)<\/script>/.exec(page.body)![1]!;
+      expect(csp).toContain(`script-src 'sha256-${createHash('sha256').update(script).digest('base64')}'`);
     });
 
     it('show an error page for an interaction this browser does not hold', async () => {
