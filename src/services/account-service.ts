@@ -1,4 +1,5 @@
 import { EMAIL_PATTERN, normalizeEmail, type Membership, type Organization, type Role, type User } from '../domain/accounts.ts';
+import { checkDisplayText } from '../domain/display-text.ts';
 import { newId } from '../domain/ids.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { Clock, MembershipStore, OrganizationStore, UserStore } from '../ports.ts';
@@ -42,10 +43,12 @@ export class AccountService {
     if (!EMAIL_PATTERN.test(input.email.trim())) throw new ValidationError('email', 'email must be a valid email address');
     const password = input.password ?? null;
     if (password !== null) checkPassword(password, 'password');
+    const name = checkDisplayText(input.name ?? '', { max: 200 });
+    if ('problem' in name) throw new ValidationError('name', `name ${name.problem}`);
     const user: User = {
       id: input.id ?? newId('usr'),
       email: input.email.trim(),
-      name: input.name?.trim() || null,
+      name: name.value || null,
       passwordHash: password === null ? null : await this.deps.hasher.hash(password),
       disabled: false,
       createdAt: this.deps.clock.now(),
@@ -55,11 +58,11 @@ export class AccountService {
   }
 
   async createOrganization(input: NewOrganization): Promise<Organization> {
-    const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) throw new ValidationError('name', 'name must be 1–200 characters');
+    const name = checkDisplayText(input.name, { min: 1, max: 200 });
+    if ('problem' in name) throw new ValidationError('name', `name ${name.problem}`);
     const org: Organization = {
       id: input.id ?? newId('org'),
-      name,
+      name: name.value,
       plan: input.plan ?? 'free',
       disabled: false,
       createdAt: this.deps.clock.now(),

@@ -1,5 +1,6 @@
 import { roleAtLeast } from '../domain/accounts.ts';
 import { generateKey, type KeyEnv, type KeyFormat } from '../domain/api-key-format.ts';
+import { checkDisplayText } from '../domain/display-text.ts';
 import { NO_LIMITS, type ApiKey, type KeyLimits } from '../domain/api-key.ts';
 import { newId } from '../domain/ids.ts';
 import { requireScope } from '../domain/permissions.ts';
@@ -290,8 +291,9 @@ function seesAll(actor: Actor): boolean {
   return roleAtLeast(actor.role, 'admin');
 }
 
-/** Trimmed; empty means none. (Length is checked where the request is validated.) */
+/** Trimmed and in NFC, 1–100 characters that hide nothing (domain/display-text.ts); empty means none. */
 function normalizeName(name: string | null | undefined): string | null {
-  const trimmed = name?.trim() ?? '';
-  return trimmed === '' ? null : trimmed;
+  const checked = checkDisplayText(name ?? '', { max: 100 });
+  if ('problem' in checked) throw new ValidationError('name', `name ${checked.problem}`);
+  return checked.value === '' ? null : checked.value;
 }

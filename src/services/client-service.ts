@@ -1,5 +1,6 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CLIENT_TYPES, type ClientType, type OAuthClient } from '../domain/oauth.ts';
+import { checkDisplayText } from '../domain/display-text.ts';
 import { randomBase62 } from '../domain/ids.ts';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import { ValidationError } from '../errors/index.ts';
@@ -70,8 +71,9 @@ export class ClientService {
   async create(input: NewClient): Promise<IssuedClient> {
     const type = input.type ?? 'connector';
     if (!CLIENT_TYPES.includes(type)) throw new ValidationError('type', `type must be one of ${CLIENT_TYPES.join(', ')}`);
-    const name = input.name.trim();
-    if (name.length === 0 || name.length > 100) throw new ValidationError('name', 'name must be 1–100 characters');
+    const checked = checkDisplayText(input.name, { min: 1, max: 100 });
+    if ('problem' in checked) throw new ValidationError('name', `name ${checked.problem}`);
+    const name = checked.value;
     const redirectUris = input.redirectUris ?? [];
     if (type === 'connector' && redirectUris.length === 0) throw new ValidationError('redirect_uris', 'a connector needs at least one redirect URI');
     for (const uri of redirectUris) {

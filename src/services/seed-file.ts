@@ -6,6 +6,7 @@ import { SCOPE_PATTERN } from '../domain/scopes.ts';
 import { ID_PATTERN } from '../domain/ids.ts';
 import { ValidationError } from '../errors/index.ts';
 import { PASSWORD_MAX, PASSWORD_MIN } from './account-service.ts';
+import { displayTextSchema } from './display-text-schema.ts';
 import { ARGON2ID_PHC } from './password-hasher.ts';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1–128 characters of letters, digits and _ . : -');
@@ -17,7 +18,7 @@ const seedUser = z
     password: z.string().min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX).optional(),
     // Products migrating to Tessera bring their users' existing argon2id hashes.
     password_hash: z.string().regex(ARGON2ID_PHC, 'must be an argon2id PHC string ($argon2id$v=19$m=…)').optional(),
-    name: z.string().trim().max(200).nullable().optional(),
+    name: displayTextSchema({ max: 200 }).nullable().optional(),
     disabled: z.boolean().optional(),
   })
   .strict()
@@ -29,7 +30,7 @@ const seedUser = z
 const seedOrganization = z
   .object({
     id: id.optional(),
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: displayTextSchema({ min: 1, max: 200 }),
     plan: z.string().trim().min(1).max(64).optional(),
     disabled: z.boolean().optional(),
   })
@@ -57,7 +58,7 @@ const seedApiKey = z
     user: z.string().min(1),
     org: z.string().min(1),
     scopes: z.array(z.string().regex(SCOPE_PATTERN, 'must be a list of scope strings')).optional(),
-    name: z.string().trim().max(100, 'must be 1–100 characters').nullable().optional(),
+    name: displayTextSchema({ max: 100 }).nullable().optional(),
     env: z.enum(KEY_ENVS, { message: `must be one of ${KEY_ENVS.join(', ')}` }).optional(),
     expires_at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).transform((v) => new Date(v)).nullable().optional(),
   })
@@ -69,7 +70,7 @@ const seedClient = z
   .object({
     client_id: z.string().regex(/^[A-Za-z0-9_.:-]{3,128}$/, 'must be 3–128 letters, digits or _ . : -'),
     client_secret: z.string().min(32, 'must be at least 32 characters (use a random value)').max(256),
-    name: z.string().trim().min(1).max(100),
+    name: displayTextSchema({ min: 1, max: 100 }),
     type: z.enum(CLIENT_TYPES, { message: `must be one of ${CLIENT_TYPES.join(', ')}` }).optional(),
     redirect_uris: z.array(z.string()).default([]),
     scopes: z.array(z.string().regex(SCOPE_PATTERN, 'must be a list of scope strings')).default([]),

@@ -70,6 +70,34 @@ export function describeApiKeysApi(mode: StoreMode): void {
     });
 
     it.each([
+      ['NUL', 'a\u0000b'],
+      ['a C0 control', 'ding\u0007'],
+      ['a C1 control', 'next\u0085line'],
+      ['a bidi override', 'safe\u202Egnp.exe'],
+      ['a zero-width space', 'pay\u200Bpal'],
+      ['a lone surrogate', 'x\uD800y'],
+    ])('refuses a name with %s (400 naming the field), creating nothing; a PATCH likewise', async (_what, name) => {
+      const before = (await list()).length;
+      const res = await create({ name });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: { code: 'VALIDATION_FAILED', field: 'name' } });
+      expect((await list()).length).toBe(before);
+      const made = (await create({ name: 'plain' })).body as KeyView;
+      const patched = await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { name } });
+      expect(patched.status).toBe(400);
+      expect(((await h.request('GET', `/api/v1/api-keys/${made.id}`, { key: owner })).body as KeyView).name).toBe('plain');
+    });
+
+    it('stores a name byte for byte as the response acknowledged it, in NFC', async () => {
+      const res = await create({ name: ' Cafe\u0301 🔑 ключ ' });
+      const made = res.body as KeyView;
+      expect(made.name).toBe('Caf\u00e9 🔑 ключ');
+      const stored = (await h.request('GET', `/api/v1/api-keys/${made.id}`, { key: owner })).body as KeyView;
+      expect(Buffer.from(stored.name!)).toEqual(Buffer.from(made.name!));
+      expect((await list()).find((k) => k.id === made.id)?.name).toBe(made.name);
+    });
+
+    it.each([
       [{ nmae: 'typo' }, 'nmae'],
       [{ name: { $ne: null } }, 'name'],
       [{ name: 42 }, 'name'],

@@ -2,14 +2,10 @@ import { z } from 'zod';
 import { KEY_ENVS } from '../../domain/api-key-format.ts';
 import { SCOPE_PATTERN } from '../../domain/scopes.ts';
 import { MAX_ROTATION_GRACE_SECONDS } from '../../services/api-key-service.ts';
+import { displayTextSchema } from '../../services/display-text-schema.ts';
 
 /** Trimmed 1–100 characters; empty (or only spaces) and null mean "no name" (Minds' contract). */
-const name = z
-  .string({ message: 'must be a string' })
-  .max(400, 'must be 1–100 characters')
-  .transform((v) => v.trim())
-  .refine((v) => v.length <= 100, 'must be 1–100 characters')
-  .nullable();
+const name = displayTextSchema({ max: 100 }).nullable();
 
 const scopes = z.array(z.string({ message: 'must be a list of scope strings' }).regex(SCOPE_PATTERN, 'must be a list of scope strings'), {
   message: 'must be a list of scope strings',

@@ -27,6 +27,13 @@ describe('AccountService', () => {
     expect(JSON.stringify(await stores.users.findById(user.id))).not.toContain(PASSWORD);
   });
 
+  it('refuses user and organization names that hide or disguise text, and stores others in NFC', async () => {
+    await expect(accounts.createUser({ email: 'x@example.com', name: 'Eve\u202Emalory' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'name' });
+    await expect(accounts.createOrganization({ name: 'Acme\u0000' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'name' });
+    const org = await accounts.createOrganization({ name: 'Societe\u0301' });
+    expect((await stores.organizations.findById(org.id))?.name).toBe('Societ\u00e9');
+  });
+
   it('refuses bad emails, short passwords and taken emails', async () => {
     await expect(accounts.createUser({ email: 'nope', password: PASSWORD })).rejects.toBeInstanceOf(ValidationError);
     await expect(accounts.createUser({ email: 'a@example.com', password: 'short' })).rejects.toBeInstanceOf(ValidationError);

@@ -157,6 +157,13 @@ describe('SeedImporter', () => {
     expect(await stores.users.findById('u_other')).toBeNull();
   });
 
+  it('refuses display names that hide or disguise text, naming the entry and field', async () => {
+    expect((await refusal({ organizations: [{ id: 'o_x', name: 'Acme\u202Eevil' }] })).message).toMatch(/^organizations\[0\]\.name: must not contain .*U\+202E/);
+    expect((await refusal({ users: [{ email: 'z@example.com', name: 'Zero\u200Bwidth' }] })).message).toMatch(/^users\[0\]\.name: /);
+    expect((await refusal({ clients: [{ client_id: 'zap', client_secret: 's'.repeat(40), name: 'Zap\u0000ier' }] })).message).toMatch(/^clients\[0\]\.name: /);
+    expect(await stores.organizations.findById('o_x')).toBeNull();
+  });
+
   it('refuses non-objects', async () => {
     expect((await refusal([])).message).toMatch(/seed file/);
     expect((await refusal(null)).message).toMatch(/seed file/);
