@@ -51,6 +51,8 @@ describe('start on MongoDB and Redis', () => {
     expect(await readiness(tessera.url)).toEqual({ status: 200, body: { status: 'ready', stores: 'external', checks: { mongodb: 'up', redis: 'up' } } });
     expect(tessera.output()).not.toContain('EMBEDDED MODE');
     expect(tessera.output()).not.toContain('demo@tessera.local');
+    // Every cache's subscription came up: no warning that would train operators to ignore it.
+    expect(tessera.output()).not.toContain('bearer events unavailable');
   });
 
   it('turns not-ready within 5 s of Redis stopping, naming it, and ready again once it is back', async () => {

@@ -30,6 +30,8 @@ export class RedisEphemeralStore implements EphemeralStore {
   private readonly client: Redis;
   private subscriber: Redis | null = null;
   private subscriberReady = false;
+  /** The subscriber's first attempt to connect, while it lasts. */
+  private subscriberStarting: Promise<Redis> | null = null;
   private closing = false;
   /** Incremented whenever the subscriber connection drops: messages may have been missed. */
   private epoch = 0;
@@ -129,8 +131,11 @@ export class RedisEphemeralStore implements EphemeralStore {
    */
   private async subscriberConnection(): Promise<Redis> {
     if (this.subscriber) {
-      if (!this.subscriberReady) throw new UnavailableError('Redis subscriber is not connected', 2);
-      return this.subscriber;
+      if (this.subscriberReady) return this.subscriber;
+      // Subscriptions that start together (every cache at start-up) wait for the first attempt
+      // to connect; after it, not ready means not connected.
+      if (this.subscriberStarting) return this.subscriberStarting;
+      throw new UnavailableError('Redis subscriber is not connected', 2);
     }
     const subscriber = new Redis(this.url, { ...this.clientOptions(), autoResubscribe: false });
     subscriber.on('error', () => undefined);
@@ -152,11 +157,14 @@ export class RedisEphemeralStore implements EphemeralStore {
       for (const handler of this.handlers.get(channel) ?? []) handler(message);
     });
     this.subscriber = subscriber;
-    await this.call(async () => {
+    this.subscriberStarting = this.call(async () => {
       await withTimeout(subscriber.connect(), this.options.timeoutMs, 'Redis subscriber connect timed out');
       await this.untilReady();
+      return subscriber;
+    }).finally(() => {
+      this.subscriberStarting = null;
     });
-    return subscriber;
+    return this.subscriberStarting;
   }
 
   private async untilReady(): Promise<void> {

@@ -46,6 +46,20 @@ describe('RedisEphemeralStore outside the contract', () => {
     await store.close();
   });
 
+  it('lets several subscriptions start at once on a fresh store: each resolves, and each hears its messages', async () => {
+    const store = await RedisEphemeralStore.open(own.url, { keyPrefix: 'c:', timeoutMs: 1_000 });
+    try {
+      const heard: string[] = [];
+      const subscriptions = await Promise.allSettled(['a', 'b', 'c'].map((channel) => store.subscribe(channel, (m) => heard.push(`${channel}:${m}`))));
+      expect(subscriptions.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      for (const channel of ['a', 'b', 'c']) await store.publish(channel, 'hello');
+      await waitFor(async () => heard.length === 3);
+      expect(heard.sort()).toEqual(['a:hello', 'b:hello', 'c:hello']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('resubscribes after Redis comes back, in a new epoch (messages may have been missed)', async () => {
     const store = await RedisEphemeralStore.open(own.url, { keyPrefix: 's:', timeoutMs: 1_000 });
     const got: string[] = [];
