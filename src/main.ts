@@ -1,9 +1,9 @@
 /**
  * Entry point: load config → open stores → build app → listen; graceful shutdown on SIGTERM/SIGINT.
  */
-import { createServer, type Server } from 'node:http';
 import { createTessera, type Tessera } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { createHttpServer, type TesseraServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { readJsonFile } from './read-json-file.ts';
 import { seedDemo } from './services/demo-seed.ts';
@@ -49,13 +49,14 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const server = createServer(tessera.handler);
+  const http = createHttpServer(tessera.handler, config, logger);
+  const { server } = http;
   server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info({ port, baseUrl: config.baseUrl }, `Tessera listening on ${config.host}:${port}`);
   });
-  installShutdown(server, tessera, logger);
+  installShutdown(http, tessera, logger);
 }
 
 async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<void> {
@@ -85,11 +86,11 @@ async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<v
 }
 
 /**
- * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish (idle keep-alive
- * connections are closed at once), close the stores, exit 0. A hard deadline exits 1 if requests
- * do not finish in time.
+ * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish (their responses
+ * close their connections; idle keep-alive connections are closed at once), close the stores,
+ * exit 0. A hard deadline exits 1 if requests do not finish in time.
  */
-function installShutdown(server: Server, tessera: Tessera, logger: Logger): void {
+function installShutdown(http: TesseraServer, tessera: Tessera, logger: Logger): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -100,13 +101,11 @@ function installShutdown(server: Server, tessera: Tessera, logger: Logger): void
       process.exit(1);
     }, tessera.config.shutdownTimeoutMs);
     deadline.unref();
-    server.close(() => {
-      void tessera.close().then(() => {
-        logger.info('shutdown complete');
-        process.exit(0);
-      });
+    void http.drain().then(async () => {
+      await tessera.close();
+      logger.info('shutdown complete');
+      process.exit(0);
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

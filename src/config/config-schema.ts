@@ -35,6 +35,12 @@ export const fileConfigSchema = z
     bodyLimitBytes: z.number().int().min(1024).max(10 * 1024 * 1024),
     storeTimeoutMs: z.number().int().min(100).max(60_000),
     shutdownTimeoutMs: z.number().int().min(100).max(300_000),
+    /** A request's headers must arrive within this (408 and the connection closed after it). */
+    headersTimeoutMs: z.number().int().min(100).max(300_000),
+    /** A whole request, headers and body, must arrive within this. */
+    requestTimeoutMs: z.number().int().min(100).max(300_000),
+    /** Connections open at once; one beyond is closed at once. */
+    maxConnections: z.number().int().min(1).max(1_000_000),
     /** A named API key format (one per seed product), whose parts the next settings override. */
     keyFormat: z.enum(Object.keys(PRESET_FORMATS) as [string, ...string[]], { message: `must be one of ${Object.keys(PRESET_FORMATS).join(', ')}` }),
     /** Prefix of live keys; "none" for a deployment without them. */

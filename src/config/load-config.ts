@@ -50,6 +50,9 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_BODY_LIMIT_BYTES', key: 'bodyLimitBytes', parse: integer },
   { variable: 'TESSERA_STORE_TIMEOUT_MS', key: 'storeTimeoutMs', parse: integer },
   { variable: 'TESSERA_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', parse: integer },
+  { variable: 'TESSERA_HEADERS_TIMEOUT_MS', key: 'headersTimeoutMs', parse: integer },
+  { variable: 'TESSERA_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', parse: integer },
+  { variable: 'TESSERA_MAX_CONNECTIONS', key: 'maxConnections', parse: integer },
   { variable: 'TESSERA_KEY_FORMAT', key: 'keyFormat', parse: (raw) => raw.trim().toLowerCase() },
   { variable: 'TESSERA_KEY_PREFIX_LIVE', key: 'keyPrefixLive', parse: text },
   { variable: 'TESSERA_KEY_PREFIX_TEST', key: 'keyPrefixTest', parse: text },
@@ -118,6 +121,9 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
   const storeMode = file.mongodbUri === null ? 'embedded' : 'external';
   if (nodeEnv === 'production' && storeMode === 'embedded') {
     problems.push('MONGODB_URI and REDIS_URL: required when NODE_ENV=production (the memory stores keep nothing)');
+  }
+  if (file.headersTimeoutMs > file.requestTimeoutMs) {
+    problems.push(`TESSERA_HEADERS_TIMEOUT_MS: must not exceed TESSERA_REQUEST_TIMEOUT_MS (${file.requestTimeoutMs}), which includes the headers`);
   }
   if (file.seedFile !== null && !isReadableFile(file.seedFile)) {
     problems.push(`TESSERA_SEED: no readable file at "${file.seedFile}"`);

@@ -14,6 +14,7 @@ import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/client-authenticator.ts';
 import type { ClientAuthThrottle } from '../services/client-auth-throttle.ts';
 import type { Introspection, IntrospectionService } from '../services/introspection-service.ts';
+import { abortStatus, isClientAbort } from './client-abort.ts';
 import { clientAddress } from './client-address.ts';
 import { clientCredentials } from './client-credentials.ts';
 import { CLIENT_THROTTLED, oauthError, type OAuthErrorBody } from './oauth-error.ts';
@@ -66,7 +67,16 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
       res.end(reply.body);
       access({ requestId, method: 'POST', path: INTROSPECTION_PATH, status: reply.status, ms: elapsedMs(started), ip });
     };
-    const fail = (error: unknown): void => send(failure(error, requestId, deps.logger));
+    const fail = (error: unknown): void => {
+      if (res.headersSent) return;
+      if (!isClientAbort(error, req)) {
+        send(failure(error, requestId, deps.logger));
+        return;
+      }
+      // Nobody is left to answer: not a failure of the server.
+      deps.logger.info({ requestId, method: 'POST', path: INTROSPECTION_PATH }, 'client aborted the request');
+      access({ requestId, method: 'POST', path: INTROSPECTION_PATH, status: abortStatus(req), ms: elapsedMs(started), ip });
+    };
     if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) {
       drain(req, () => send(UNSUPPORTED_MEDIA_TYPE), fail);
       return true;

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { AppError, isAppError } from '../../errors/index.ts';
 import type { Logger } from '../../logger.ts';
+import { isClientAbort } from '../client-abort.ts';
 import { writeError } from '../error-body.ts';
 
 interface HttpLikeError {
@@ -39,6 +40,12 @@ export function errorHandler(logger: Logger): Middleware {
         writeError(ctx, new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`));
       }
     } catch (error) {
+      if (isClientAbort(error, ctx.req)) {
+        // Nobody is left to answer: not a failure of the server (the access line says 499 or 408).
+        ctx.state.clientAborted = true;
+        logger.info({ requestId: ctx.state.requestId, method: ctx.method, path: ctx.path }, 'client aborted the request');
+        return;
+      }
       if (isAppError(error)) {
         if (error.code === 'UNAVAILABLE') logger.warn({ requestId: ctx.state.requestId, err: causeSummary(error) }, error.message);
         writeError(ctx, error);

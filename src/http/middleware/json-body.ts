@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { AppError } from '../../errors/index.ts';
+import { isClientAbort } from '../client-abort.ts';
 
 export interface JsonBodyOptions {
   limitBytes: number;
@@ -59,7 +60,7 @@ async function readLimited(ctx: Context, limitBytes: number): Promise<string> {
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(new AppError('BAD_REQUEST', 'Request body could not be read', { cause: error }));
+      reject(isClientAbort(error, req) ? error : new AppError('BAD_REQUEST', 'Request body could not be read', { cause: error }));
     };
     const cleanup = (): void => {
       req.off('data', onData);

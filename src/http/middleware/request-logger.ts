@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { elapsedMs, type AccessLog } from '../../logger.ts';
+import { abortStatus } from '../client-abort.ts';
 
 /**
  * One access-log line per request. Only the path is logged — never the query string (a client
@@ -11,7 +12,8 @@ export function requestLogger(access: AccessLog): Middleware {
     try {
       await next();
     } finally {
-      access({ requestId: ctx.state.requestId as string | undefined, method: ctx.method, path: ctx.path, status: ctx.status, ms: elapsedMs(started), ip: ctx.ip });
+      const status = ctx.state.clientAborted === true ? abortStatus(ctx.req) : ctx.status;
+      access({ requestId: ctx.state.requestId as string | undefined, method: ctx.method, path: ctx.path, status, ms: elapsedMs(started), ip: ctx.ip });
     }
   };
 }

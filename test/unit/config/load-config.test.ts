@@ -75,6 +75,8 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
     [{ TESSERA_TRUST_PROXY: 'maybe' }, /^TESSERA_TRUST_PROXY: /],
     [{ TESSERA_TRUSTED_PROXY_HOPS: '0' }, /^TESSERA_TRUSTED_PROXY_HOPS: /],
+    [{ TESSERA_HEADERS_TIMEOUT_MS: '20000', TESSERA_REQUEST_TIMEOUT_MS: '10000' }, /^TESSERA_HEADERS_TIMEOUT_MS: must not exceed TESSERA_REQUEST_TIMEOUT_MS/],
+    [{ TESSERA_MAX_CONNECTIONS: '0' }, /^TESSERA_MAX_CONNECTIONS: /],
     [{ TESSERA_BODY_LIMIT_BYTES: '10' }, /^TESSERA_BODY_LIMIT_BYTES: /],
     [{ TESSERA_SEED: '/nonexistent/seed.json' }, /^TESSERA_SEED: no readable file at "\/nonexistent\/seed.json"$/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of/],
