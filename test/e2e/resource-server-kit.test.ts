@@ -19,7 +19,7 @@ import mongoose from 'mongoose';
 import { createIntrospector, hashToken } from '../../kit/index.ts';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
 import { recordSecret } from '../support/log-capture.ts';
-import { OAuthBrowser, pkce, tokenRequest } from '../support/oauth-browser.ts';
+import { authorizeAndSignIn, tokenRequest } from '../support/oauth-browser.ts';
 import { startRedis } from '../support/servers.ts';
 import { spawnTessera, startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
@@ -126,20 +126,7 @@ describe('the resource-server kit: the example leads API in front of a real Tess
 
   /** The real flow: authorize with PKCE, sign in, consent for org B, exchange the code. */
   async function connectApp(): Promise<string> {
-    const browser = new OAuthBrowser();
-    const { verifier, challenge } = pkce();
-    const state = randomBytes(12).toString('base64url');
-    const start = await browser.authorize(tessera.url, {
-      client_id: connector.id,
-      response_type: 'code',
-      redirect_uri: REDIRECT_URI,
-      scope: 'leads:read leads:write',
-      state,
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    expect(start.status).toBe(200);
-    expect((await browser.signIn(user.email, user.password)).status).toBe(200);
+    const { browser, verifier, state } = await authorizeAndSignIn(tessera.url, { id: connector.id, redirectUri: REDIRECT_URI }, user, 'leads:read leads:write');
     const done = await browser.consent(orgB);
     expect(done.redirect?.origin + (done.redirect?.pathname ?? '')).toBe(REDIRECT_URI);
     expect(done.redirect?.searchParams.get('state')).toBe(state);

@@ -395,27 +395,47 @@ export interface CodeGrant {
   callback: URL;
 }
 
+export interface SignedIn {
+  browser: OAuthBrowser;
+  verifier: string;
+  state: string;
+  /** The page after sign-in: consent, usually. */
+  page: Landing;
+}
+
+/** An authorization request with PKCE and a state, then the sign-in form filled: the page after it. */
+export async function authorizeAndSignIn(
+  baseUrl: string,
+  client: { id: string; redirectUri: string },
+  user: { email: string; password: string },
+  scope: string,
+  browser = new OAuthBrowser(),
+): Promise<SignedIn> {
+  const { verifier, challenge } = pkce();
+  const state = randomBytes(12).toString('base64url');
+  const start = await browser.authorize(baseUrl, {
+    client_id: client.id,
+    response_type: 'code',
+    redirect_uri: client.redirectUri,
+    scope,
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  if (start.status !== 200) throw new Error(`authorization answered ${start.status}: ${start.body.slice(0, 300)}`);
+  const page = await browser.signIn(user.email, user.password);
+  if (page.status !== 200) throw new Error(`sign-in answered ${page.status}: ${page.body.slice(0, 300)}`);
+  return { browser, verifier, state, page };
+}
+
 /** Authorizes, signs in and consents through the pages; returns the code of the callback. */
 export async function connect(
   baseUrl: string,
   fixture: OAuthFixture,
   options: { orgId?: string; scope?: string; browser?: OAuthBrowser } = {},
 ): Promise<CodeGrant> {
-  const browser = options.browser ?? new OAuthBrowser();
-  const { verifier, challenge } = pkce();
-  const state = randomBytes(12).toString('base64url');
-  const start = await browser.authorize(baseUrl, {
-    client_id: fixture.connector.id,
-    response_type: 'code',
-    redirect_uri: fixture.connector.redirectUri,
-    scope: options.scope ?? 'leads:read apps:read apps:write offline_access',
-    state,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  });
-  if (start.status !== 200) throw new Error(`authorization answered ${start.status}: ${start.body.slice(0, 300)}`);
-  const signedIn = await browser.signIn(fixture.user.email, fixture.user.password);
-  if (signedIn.status !== 200) throw new Error(`sign-in answered ${signedIn.status}: ${signedIn.body.slice(0, 300)}`);
+  const scope = options.scope ?? 'leads:read apps:read apps:write offline_access';
+  const { browser, verifier, state } = await authorizeAndSignIn(baseUrl, fixture.connector, fixture.user, scope, options.browser);
   const done = await browser.consent(options.orgId ?? fixture.org2);
   const code = done.redirect?.searchParams.get('code');
   if (!done.redirect || !code) throw new Error(`consent did not redirect with a code: ${done.status} ${done.redirect?.href ?? done.body.slice(0, 300)}`);

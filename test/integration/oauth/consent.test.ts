@@ -4,14 +4,13 @@
  * lists what will be granted in each organization and what will not, and exactly one connected
  * app is recorded with the scopes actually granted. On the memory stores and on MongoDB + Redis.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recordSecret } from '../../support/log-capture.ts';
 import {
   apiCall,
-  OAuthBrowser,
-  pkce,
+  authorizeAndSignIn,
   REDIRECT_URI,
+  type OAuthBrowser,
   startOAuthApp,
   tokenRequest,
   type ClientCredentials,
@@ -48,24 +47,7 @@ describe.each(['memory', 'external'] as const)('consent (%s stores)', (mode) => 
   });
 
   /** Sign-in, then the consent page, for `scope`. */
-  async function consentPage(scope: string) {
-    const browser = new OAuthBrowser();
-    const { verifier, challenge } = pkce();
-    const state = randomBytes(8).toString('hex');
-    const start = await browser.authorize(app.url, {
-      client_id: wide.id,
-      response_type: 'code',
-      redirect_uri: REDIRECT_URI,
-      scope,
-      state,
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    expect(start.status).toBe(200);
-    const page = await browser.signIn(app.fixture.user.email, app.fixture.user.password);
-    expect(page.status).toBe(200);
-    return { browser, verifier, page };
-  }
+  const consentPage = (scope: string) => authorizeAndSignIn(app.url, { id: wide.id, redirectUri: REDIRECT_URI }, app.fixture.user, scope);
 
   async function appsOf(orgKey: string): Promise<AppView[]> {
     const list = await apiCall(app.url, 'GET', '/api/v1/connected-apps', orgKey);
