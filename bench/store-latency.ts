@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { createServices, openExternalStores } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { generateSigningKey } from '../src/config/load-config.ts';
-import { hashKey } from '../src/services/key-hash.ts';
+import { hashKey } from '../src/services/keys/key-hash.ts';
 import { startMongo, startRedis } from '../test/support/servers.ts';
 import { BENCH_SCOPES, seedTessera } from './lib/seed.ts';
 import { TMP_DIR } from './lib/targets.ts';

@@ -12,7 +12,7 @@ import { CLIENT_TYPES, type ClientType } from './domain/oauth.ts';
 import { parseScopeString } from './domain/scopes.ts';
 import type { Stores } from './ports.ts';
 import { readJsonFile } from './read-json-file.ts';
-import { operatorActor } from './services/operator-actor.ts';
+import { operatorActor } from './services/accounts/operator-actor.ts';
 
 const USAGE = `usage: npm run tessera -- <command>
 

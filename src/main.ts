@@ -6,8 +6,8 @@ import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { createHttpServer, type TesseraServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { readJsonFile } from './read-json-file.ts';
-import { seedDemo } from './services/demo-seed.ts';
-import { operatorActor } from './services/operator-actor.ts';
+import { seedDemo } from './services/accounts/demo-seed.ts';
+import { operatorActor } from './services/accounts/operator-actor.ts';
 
 async function main(): Promise<void> {
   let config: Config;

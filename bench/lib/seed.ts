@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createTessera } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/logger.ts';
-import { operatorActor } from '../../src/services/operator-actor.ts';
+import { operatorActor } from '../../src/services/accounts/operator-actor.ts';
 
 export interface TesseraSeed {
   orgId: string;

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Names people give things — keys, clients, organizations, users — are shown to other people, so
  * they must look like what they are. Refused (Unicode general categories): controls, NUL included
@@ -42,4 +44,23 @@ export function checkDisplayText(text: string, limits: { min?: number; max: numb
   if (length === 0 && min > 0) return { problem: 'must not be empty' };
   if (length < min || length > limits.max) return { problem: `must be ${Math.max(min, 1)}–${limits.max} characters` };
   return { value };
+}
+
+/**
+ * A display name in a request body or a seed file: a string, refused when it holds characters
+ * that hide or disguise text (see domain/display-text.ts), trimmed, in NFC, `min`–`max` characters.
+ */
+export function displayTextSchema(limits: { min?: number; max: number }) {
+  return z
+    .string({ message: 'must be a string' })
+    // Far beyond any name: bounds the work before the characters are looked at.
+    .max(limits.max * 8, `must be ${Math.max(limits.min ?? 0, 1)}–${limits.max} characters`)
+    .transform((text, ctx) => {
+      const checked = checkDisplayText(text, limits);
+      if ('problem' in checked) {
+        ctx.addIssue({ code: 'custom', message: checked.problem });
+        return z.NEVER;
+      }
+      return checked.value;
+    });
 }

@@ -1,4 +1,4 @@
-import type { ClientCredentials } from '../services/client-authenticator.ts';
+import type { ClientCredentials } from '../services/authentication/client-authenticator.ts';
 
 /**
  * Client credentials of an OAuth request: HTTP Basic (RFC 6749 §2.3.1, form-urlencoded id and

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { clientCredentials } from '../http/client-credentials.ts';
 import { CLIENT_THROTTLED } from '../http/oauth-error.ts';
-import type { ClientAuthThrottle } from '../services/client-auth-throttle.ts';
+import type { ClientAuthThrottle } from '../services/limits/client-auth-throttle.ts';
 
 /**
  * Before the provider's token and revocation endpoints: a throttled address (or address for this

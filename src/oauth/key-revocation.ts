@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { clientCredentials } from '../http/client-credentials.ts';
-import type { ApiKeyService } from '../services/api-key-service.ts';
-import type { ClientAuthenticator } from '../services/client-authenticator.ts';
+import type { ApiKeyService } from '../services/keys/api-key-service.ts';
+import type { ClientAuthenticator } from '../services/authentication/client-authenticator.ts';
 
 /**
  * /oauth/revoke (RFC 7009) also takes API keys, from any authenticated client — connector or

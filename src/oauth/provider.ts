@@ -5,7 +5,7 @@
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ScopeCatalog } from '../domain/scopes.ts';
 import type { Clock, ClientStore, OAuthModelStore, UserStore } from '../ports.ts';
-import { clientSecretMatches } from '../services/client-service.ts';
+import { clientSecretMatches } from '../services/oauth-apps/client-service.ts';
 import { adapterFactory } from './oidc-adapter.ts';
 import { renderErrorPage } from './views/error-page.ts';
 

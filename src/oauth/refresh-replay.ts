@@ -13,7 +13,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { systemClock } from '../domain/clock.ts';
 import { clientCredentials } from '../http/client-credentials.ts';
 import type { Clock, EphemeralStore } from '../ports.ts';
-import type { ClientAuthenticator } from '../services/client-authenticator.ts';
+import type { ClientAuthenticator } from '../services/authentication/client-authenticator.ts';
 
 export interface RefreshReplayOptions {
   windowSeconds: number;

@@ -111,6 +111,6 @@ export function describeAuthenticatedRoute(harness: () => ApiHarness, route: Aut
 }
 
 async function ownerActor(h: ApiHarness) {
-  const { operatorActor } = await import('../../src/services/operator-actor.ts');
+  const { operatorActor } = await import('../../src/services/accounts/operator-actor.ts');
   return operatorActor(h.tessera.stores, h.tessera.services.catalog, h.members.owner.userId, h.orgA);
 }

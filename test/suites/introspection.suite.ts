@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { operatorActor } from '../../src/services/operator-actor.ts';
+import { operatorActor } from '../../src/services/accounts/operator-actor.ts';
 import { startApi, type ApiHarness, type Member, type StoreMode } from '../support/api-harness.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { uniqueName } from '../support/unique.ts';

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../errors/index.ts';
-import type { Authenticator } from '../../services/authenticator.ts';
-import type { RateLimiter } from '../../services/rate-limiter.ts';
+import type { Authenticator } from '../../services/authentication/authenticator.ts';
+import type { RateLimiter } from '../../services/limits/rate-limiter.ts';
 
 /**
  * `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { actorOf, type Principal } from '../../domain/principal.ts';
-import type { ApiKeyService } from '../../services/api-key-service.ts';
+import type { ApiKeyService } from '../../services/keys/api-key-service.ts';
 import { jsonBody } from '../middleware/json-body.ts';
 import { presentIssuedKey, presentKey } from '../presenters.ts';
 import { createKeyBody, limitsInput, rotateKeyBody, updateKeyBody } from '../schemas/api-key-schemas.ts';

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { actorOf, type Principal } from '../../domain/principal.ts';
-import type { AuditLog } from '../../services/audit-log.ts';
+import type { AuditLog } from '../../services/audit/audit-log.ts';
 import { presentAuditEvent } from '../presenters.ts';
 import { auditQuery } from '../schemas/api-key-schemas.ts';
 import { validate } from '../validate.ts';

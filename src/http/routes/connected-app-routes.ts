@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { actorOf, type Principal } from '../../domain/principal.ts';
-import type { ConnectedAppsService } from '../../services/connected-apps-service.ts';
+import type { ConnectedAppsService } from '../../services/oauth-apps/connected-apps-service.ts';
 import { validate } from '../validate.ts';
 
 const listQuery = z.object({ all: z.enum(['true', 'false']).optional() }).strict();

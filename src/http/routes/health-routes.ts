@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { UnavailableError } from '../../errors/index.ts';
-import type { HealthService } from '../../services/health-service.ts';
+import type { HealthService } from '../../services/health/health-service.ts';
 
 export function healthRoutes(health: HealthService, storeMode: 'embedded' | 'external'): Router {
   const router = new Router();

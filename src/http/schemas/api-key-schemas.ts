@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { KEY_ENVS } from '../../domain/api-key-format.ts';
 import { SCOPE_PATTERN } from '../../domain/scopes.ts';
-import { MAX_ROTATION_GRACE_SECONDS } from '../../services/api-key-service.ts';
-import { displayTextSchema } from '../../services/display-text-schema.ts';
+import { MAX_ROTATION_GRACE_SECONDS } from '../../services/keys/api-key-service.ts';
+import { displayTextSchema } from '../../domain/display-text.ts';
 
 /** Trimmed 1–100 characters; empty (or only spaces) and null mean "no name" (Minds' contract). */
 const name = displayTextSchema({ max: 100 }).nullable();

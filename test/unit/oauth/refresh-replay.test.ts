@@ -7,8 +7,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Context, Next } from 'koa';
 import { refreshReplay } from '../../../src/oauth/refresh-replay.ts';
-import { ClientAuthenticator } from '../../../src/services/client-authenticator.ts';
-import { hashClientSecret } from '../../../src/services/client-service.ts';
+import { ClientAuthenticator } from '../../../src/services/authentication/client-authenticator.ts';
+import { hashClientSecret } from '../../../src/services/oauth-apps/client-service.ts';
 import { MemoryClientStore } from '../../../src/stores/memory/memory-client-store.ts';
 import { MemoryEphemeralStore } from '../../../src/stores/memory/memory-ephemeral-store.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
