@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { createServices, openExternalStores } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { generateSigningKey } from '../src/config/load-config.ts';
-import { hashKey } from '../src/services/keys/key-hash.ts';
+import { hashKey } from '../src/domain/key-hash.ts';
 import { startMongo, startRedis } from '../test/support/servers.ts';
 import { BENCH_SCOPES, seedTessera } from './lib/seed.ts';
 import { TMP_DIR } from './lib/targets.ts';
@@ -61,7 +61,7 @@ try {
   const config = loadConfig(env);
   const stores = await openExternalStores(config);
   // No cache: every resolve reads the stores, as a cache miss does.
-  const { authenticator } = createServices(stores, { ...config, principalCacheMaxAgeMs: 0 });
+  const { resolver } = createServices(stores, { ...config, principalCacheMaxAgeMs: 0 });
   const hashes = seed.apiKeys.map(hashKey);
   console.log(`${mongo.kind} at ${mongo.url}, Redis at ${redis.url}; ${OPS} operations per line`);
   for (const concurrency of [1, 50]) {
@@ -76,9 +76,9 @@ try {
     await time("oauth.find('AccessToken') (a token)", concurrency, (i) => stores.oauth.find('AccessToken', seed.accessTokens[i % 100]!));
     await time("oauth.find('AccessToken') (no such token)", concurrency, (i) => stores.oauth.find('AccessToken', seed.unknownTokens[i % 100]!));
     await time('Redis GET (ephemeral.get)', concurrency, (i) => stores.ephemeral.get(`probe:${i}`));
-    await time('resolve: API key (whole miss)', concurrency, (i) => authenticator.resolve(seed.apiKeys[i % 100]!));
-    await time('resolve: OAuth access token (whole miss)', concurrency, (i) => authenticator.resolve(seed.accessTokens[i % 100]!));
-    await time('resolve: unknown token (whole miss)', concurrency, (i) => authenticator.resolve(seed.unknownTokens[i % 100]!));
+    await time('resolve: API key (whole miss)', concurrency, (i) => resolver.resolve(seed.apiKeys[i % 100]!));
+    await time('resolve: OAuth access token (whole miss)', concurrency, (i) => resolver.resolve(seed.accessTokens[i % 100]!));
+    await time('resolve: unknown token (whole miss)', concurrency, (i) => resolver.resolve(seed.unknownTokens[i % 100]!));
   }
   await stores.close();
 } finally {

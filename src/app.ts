@@ -40,6 +40,7 @@ import { AccountService } from './services/accounts/account-service.ts';
 import { ApiKeyService } from './services/keys/api-key-service.ts';
 import { AuditLog } from './services/audit/audit-log.ts';
 import { Authenticator } from './services/authentication/authenticator.ts';
+import { BearerResolver } from './services/authentication/bearer-resolver.ts';
 import { BearerEvents } from './services/revocation/bearer-events.ts';
 import { FailureThrottle } from './services/limits/failure-throttle.ts';
 import { HealthService } from './services/health/health-service.ts';
@@ -76,6 +77,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   audit: AuditLog;
   authenticator: Authenticator;
+  /** Who a bearer is according to the store of record, without the cache. */
+  resolver: BearerResolver;
   rateLimiter: RateLimiter;
   catalog: ScopeCatalog;
   clients: ClientService;
@@ -201,14 +204,11 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     maxAgeMs: Math.floor(config.principalCacheMaxAgeMs / 20),
     maxEntries: config.principalCacheMaxEntries,
   });
-  const authenticator = new Authenticator({
+  const resolver = new BearerResolver({
     ...accountDeps,
     apiKeys: stores.apiKeys,
     catalog,
     format: config.apiKeyFormat,
-    throttle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
-    keysLastUsed: lastUsed((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key'),
-    appsLastUsed: lastUsed((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app'),
     accessTokens: new OidcAccessTokenLookup(stores.oauth, clock),
     connectedApps: stores.connectedApps,
     clients: stores.clients,
@@ -216,11 +216,17 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     shared,
     defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
   });
-  const principalCache = new PrincipalCache((bearer) => authenticator.resolve(bearer), stores.ephemeral, clock, {
+  // The cache wraps the resolver: it resolves its misses through it.
+  const principalCache = new PrincipalCache((bearer) => resolver.resolve(bearer), stores.ephemeral, clock, {
     maxAgeMs: config.principalCacheMaxAgeMs,
     maxEntries: config.principalCacheMaxEntries,
   });
-  if (config.principalCacheMaxAgeMs > 0) authenticator.useCache(principalCache);
+  const authenticator = new Authenticator({
+    resolve: config.principalCacheMaxAgeMs > 0 ? (bearer) => principalCache.lookup(bearer) : (bearer) => resolver.resolve(bearer),
+    throttle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
+    keysLastUsed: lastUsed((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key'),
+    appsLastUsed: lastUsed((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app'),
+  });
   return {
     health: new HealthService(stores.health),
     accounts: new AccountService(accountDeps),
@@ -229,6 +235,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     catalog,
     apiKeys: new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock }),
     authenticator,
+    resolver,
     rateLimiter: new RateLimiter(counter, clock),
     clients: new ClientService(stores.clients, catalog, clock, events),
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),

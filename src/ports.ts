@@ -8,10 +8,7 @@ import type { ApiKey, ApiKeyRecord } from './domain/api-key.ts';
 import type { AuditEvent } from './domain/audit.ts';
 import type { ConnectedApp, ConnectedAppRecord, OAuthClient } from './domain/oauth.ts';
 
-/** Time, injectable so that expiry can be tested with a frozen clock. */
-export interface Clock {
-  now(): Date;
-}
+export type { Clock } from './domain/clock.ts';
 
 export type UserPatch = Partial<Pick<User, 'email' | 'name' | 'passwordHash' | 'disabled'>>;
 export type OrganizationPatch = Partial<Pick<Organization, 'name' | 'plan' | 'disabled'>>;

@@ -22,15 +22,16 @@ try {
 
   const counts = { lookups: 0, resolves: 0 };
   let lifetimeLookups = 0;
-  const authenticator = tessera.services.authenticator;
+  const { authenticator, resolver } = tessera.services;
   const lookup = authenticator.lookup.bind(authenticator);
-  const resolve = authenticator.resolve.bind(authenticator);
+  const resolve = resolver.resolve.bind(resolver);
   authenticator.lookup = (bearer) => {
     counts.lookups++;
     lifetimeLookups++;
     return lookup(bearer);
   };
-  authenticator.resolve = (bearer) => {
+  // The cache resolves its misses through the resolver: these are the store reads.
+  resolver.resolve = (bearer) => {
     counts.resolves++;
     return resolve(bearer);
   };

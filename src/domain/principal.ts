@@ -1,24 +1,37 @@
 import type { Role } from './accounts.ts';
 import type { KeyEnv } from './api-key-format.ts';
 
-/** Who a bearer is: the same shape whichever kind of bearer it is (DESIGN.md, The principal). */
-export interface Principal {
-  kind: 'api_key' | 'oauth';
+/**
+ * Who a bearer is: `{user, org, scopes}` whichever kind of bearer it is, and what only that kind
+ * has — a key's id and environment, a connected app's client and grant (docs/architecture.md,
+ * The principal).
+ */
+interface BearerPrincipal {
   userId: string;
   orgId: string;
   /** What the bearer may do now: its own scopes within its user's current role. */
   scopes: string[];
   /** The user's current role in the organization. */
   role: Role;
-  keyId?: string;
-  env?: KeyEnv;
-  clientId?: string;
-  grantId?: string;
   /** Requests per minute allowed to this bearer; null: no per-bearer limit. */
   rateLimitPerMinute: number | null;
   issuedAt: Date;
   expiresAt: Date | null;
 }
+
+export interface KeyPrincipal extends BearerPrincipal {
+  kind: 'api_key';
+  keyId: string;
+  env: KeyEnv;
+}
+
+export interface OAuthPrincipal extends BearerPrincipal {
+  kind: 'oauth';
+  clientId: string;
+  grantId: string;
+}
+
+export type Principal = KeyPrincipal | OAuthPrincipal;
 
 /** How an action was authenticated, for the audit log. */
 export type Credential =
@@ -31,8 +44,8 @@ export type Credential =
 
 export function credentialOf(principal: Principal): Credential {
   return principal.kind === 'api_key'
-    ? { kind: 'api_key', keyId: principal.keyId! }
-    : { kind: 'oauth', clientId: principal.clientId!, grantId: principal.grantId! };
+    ? { kind: 'api_key', keyId: principal.keyId }
+    : { kind: 'oauth', clientId: principal.clientId, grantId: principal.grantId };
 }
 
 /** Whoever performs a management action: a bearer's principal, or an operator at the CLI. */

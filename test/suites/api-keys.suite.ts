@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { inspectKey } from '../../src/domain/api-key-format.ts';
 import { BearerEvents, type BearerEvent } from '../../src/services/revocation/bearer-events.ts';
-import { hashKey } from '../../src/services/keys/key-hash.ts';
+import { hashKey } from '../../src/domain/key-hash.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { RESOURCE_SCOPES, startApi, UNAUTHORIZED_BODY, type ApiHarness, type StoreMode } from '../support/api-harness.ts';
 import { describeAuthenticatedRoute } from './authenticated-route.suite.ts';

@@ -1,40 +1,8 @@
-import type { Role } from '../../domain/accounts.ts';
 import { andThen, type Awaitable } from '../../domain/awaitable.ts';
-import { inspectKey, type KeyFormat } from '../../domain/api-key-format.ts';
-import { keyState, NO_LIMITS, type ApiKeyRecord } from '../../domain/api-key.ts';
 import type { Principal } from '../../domain/principal.ts';
-import { intersectScopes, type ScopeCatalog } from '../../domain/scopes.ts';
-import type { AccessTokenInfo, AccessTokenLookup, ApiKeyStore, ClientStore, Clock, ConnectedAppStore, MembershipStore, OrganizationStore, UserStore } from '../../ports.ts';
-import type { FailureThrottle } from '../limits/failure-throttle.ts';
-import { hashKey } from '../keys/key-hash.ts';
+import type { InactiveReason, Resolution } from '../../domain/resolution.ts';
 import type { LastUsedTracker } from '../keys/last-used-tracker.ts';
-import type { PrincipalCache } from '../caching/principal-cache.ts';
-import type { RevocationMarkers } from '../revocation/revocation-markers.ts';
-import type { SharedRecordCache } from '../caching/shared-record-cache.ts';
-
-/** Why a bearer is not usable: for tests and logs only — callers all see the same 401. */
-export type InactiveReason =
-  | 'missing'
-  | 'malformed'
-  | 'bad-checksum'
-  | 'unknown'
-  | 'revoked'
-  | 'disabled'
-  | 'expired'
-  | 'user-disabled'
-  | 'not-a-member'
-  | 'grant-revoked';
-
-/**
- * `readAt` (ms since the epoch): when the oldest record behind the answer was read from the store
- * of record — earlier than the resolution itself when a shared record was reused. Caches trust
- * the answer from then.
- */
-export type Resolution =
-  | { status: 'active'; principal: Principal; readAt?: number }
-  | { status: 'inactive'; reason: InactiveReason }
-  /** The bearer is valid but may not act: its organization or its OAuth client is disabled. */
-  | { status: 'forbidden'; principal: Principal; message: string; readAt?: number };
+import type { FailureThrottle } from '../limits/failure-throttle.ts';
 
 export type AuthOutcome =
   | { kind: 'authenticated'; principal: Principal }
@@ -42,64 +10,38 @@ export type AuthOutcome =
   | { kind: 'forbidden'; message: string }
   | { kind: 'throttled'; retryAfterSeconds: number };
 
-/** Longest bearer looked at; anything longer is malformed without further work. */
-export const MAX_BEARER_LENGTH = 512;
-const PRINTABLE = /^[\x21-\x7e]+$/;
-
 export interface AuthenticatorDeps {
-  apiKeys: ApiKeyStore;
-  users: UserStore;
-  organizations: OrganizationStore;
-  memberships: MembershipStore;
-  catalog: ScopeCatalog;
-  format: KeyFormat;
-  clock: Clock;
+  /** Who a bearer is: the principal cache in front of the resolver, or the resolver alone. */
+  resolve: (bearer: string) => Awaitable<Resolution>;
   throttle: FailureThrottle;
   keysLastUsed: LastUsedTracker;
   appsLastUsed: LastUsedTracker;
-  accessTokens: AccessTokenLookup;
-  connectedApps: ConnectedAppStore;
-  clients: ClientStore;
-  markers: RevocationMarkers;
-  /** Users, memberships, organizations and clients, read once for the bearers that share them. */
-  shared: SharedRecordCache;
-  defaultRateLimitPerMinute: number | null;
 }
 
 /**
- * Who is this bearer? Resolves an API key, or an OAuth access token of a connected app, to one
- * principal: the bearer's scopes within what its user's current role allows, in the
- * organization the key or the grant is bound to. Every unusable case is one answer.
+ * The check of every request that carries a bearer: who it is (through the cache), whether its
+ * client address is throttled for failing, and a note of the use of a usable bearer.
  */
 export class Authenticator {
   private readonly deps: AuthenticatorDeps;
-  private cache: PrincipalCache | null = null;
 
   constructor(deps: AuthenticatorDeps) {
     this.deps = deps;
   }
 
-  /** Serve lookups through a cache (which resolves misses with `resolve`). */
-  useCache(cache: PrincipalCache): void {
-    this.cache = cache;
-  }
-
-  /**
-   * Who the bearer is, through the cache when there is one (at once on a hit); records the use of
-   * a usable bearer.
-   */
+  /** Who the bearer is (at once on a cache hit); records the use of a usable bearer. */
   lookup(bearer: string): Awaitable<Resolution> {
-    return andThen(this.cache ? this.cache.lookup(bearer) : this.resolve(bearer), (resolution) => {
+    return andThen(this.deps.resolve(bearer), (resolution) => {
       if (resolution.status === 'active') {
         const { principal } = resolution;
-        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId!);
-        else this.deps.appsLastUsed.touch(principal.grantId!);
+        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId);
+        else this.deps.appsLastUsed.touch(principal.grantId);
       }
       return resolution;
     });
   }
 
-  /** The whole check for a request: throttling of failures per client address, then resolve. */
+  /** The whole check for a request: throttling of failures per client address, then the lookup. */
   async authenticate(bearer: string | null, clientAddress: string): Promise<AuthOutcome> {
     const wait = this.deps.throttle.blocked(clientAddress);
     if (wait !== null) return { kind: 'throttled', retryAfterSeconds: wait };
@@ -115,95 +57,4 @@ export class Authenticator {
       }
     }
   }
-
-  /** The principal of a bearer, or why there is none. Reads the store of record. */
-  async resolve(bearer: string): Promise<Resolution> {
-    if (bearer.length === 0 || bearer.length > MAX_BEARER_LENGTH || !PRINTABLE.test(bearer)) return inactive('malformed');
-    const shape = inspectKey(this.deps.format, bearer).kind;
-    // A key of our shape with a failing checksum is refused before any lookup.
-    if (shape === 'bad-checksum') return inactive('bad-checksum');
-    // A bearer not of the key shape may be a connected app's access token (looked up only when it
-    // has a token's shape) or a key imported from elsewhere. Tokens first: they are what most
-    // such bearers are, and a token found costs no key lookup.
-    const token = shape === 'foreign' ? await this.deps.accessTokens.find(bearer) : null;
-    if (token) return this.resolveToken(token);
-    const hash = hashKey(bearer);
-    // Redis knows revoked keys: no store round trip for them.
-    if (await this.deps.markers.isKeyRevoked(hash)) return inactive('revoked');
-    const key = await this.deps.apiKeys.findByHash(hash);
-    return key ? this.resolveKey(key) : inactive('unknown');
-  }
-
-  private async resolveKey(key: ApiKeyRecord): Promise<Resolution> {
-    const state = keyState(key, this.deps.clock.now());
-    if (state !== 'usable') return inactive(state);
-    const member = await this.membership(key.userId, key.orgId);
-    if ('reason' in member) return inactive(member.reason);
-    const principal = this.keyPrincipal(key, member.role);
-    const { readAt } = member;
-    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
-    return { status: 'active', principal, readAt };
-  }
-
-  private async resolveToken(token: AccessTokenInfo): Promise<Resolution> {
-    if (await this.deps.markers.isGrantRevoked(token.grantId)) return inactive('grant-revoked');
-    const [app, client] = await Promise.all([
-      this.deps.connectedApps.findRecord(token.grantId),
-      this.deps.shared.read(`client:${token.clientId}`, [`client:${token.clientId}`], () => this.deps.clients.findById(token.clientId)),
-    ]);
-    // A token whose grant is not (or no longer) a connected app was revoked.
-    if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked');
-    const member = await this.membership(app.userId, app.orgId);
-    if ('reason' in member) return inactive(member.reason);
-    const principal: Principal = {
-      kind: 'oauth',
-      userId: app.userId,
-      orgId: app.orgId,
-      scopes: intersectScopes(intersectScopes(token.scopes, app.scopes), this.deps.catalog.allowedFor(member.role)),
-      role: member.role,
-      clientId: token.clientId,
-      grantId: token.grantId,
-      rateLimitPerMinute: this.deps.defaultRateLimitPerMinute,
-      issuedAt: token.issuedAt,
-      expiresAt: token.expiresAt,
-    };
-    const readAt = Math.min(member.readAt, client.readAt);
-    if (!client.value || client.value.disabled) return { status: 'forbidden', principal, message: 'This OAuth client is disabled', readAt };
-    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
-    return { status: 'active', principal, readAt };
-  }
-
-  /** The user's current role in the organization (and when that was read), or why the user may not act there. */
-  private async membership(userId: string, orgId: string): Promise<{ role: Role; orgDisabled: boolean; readAt: number } | { reason: InactiveReason }> {
-    const { shared } = this.deps;
-    const [user, membership, org] = await Promise.all([
-      shared.read(`user:${userId}`, [`user:${userId}`], () => this.deps.users.findById(userId)),
-      shared.read(`membership:${userId}\n${orgId}`, [`user:${userId}`, `organization:${orgId}`], () => this.deps.memberships.find(userId, orgId)),
-      shared.read(`organization:${orgId}`, [`organization:${orgId}`], () => this.deps.organizations.findById(orgId)),
-    ]);
-    if (!user.value || user.value.disabled) return { reason: 'user-disabled' };
-    if (!membership.value || !org.value) return { reason: 'not-a-member' };
-    return { role: membership.value.role, orgDisabled: org.value.disabled, readAt: Math.min(user.readAt, membership.readAt, org.readAt) };
-  }
-
-  private keyPrincipal(key: ApiKeyRecord, role: Role): Principal {
-    const limits = key.limits ?? NO_LIMITS;
-    return {
-      kind: 'api_key',
-      userId: key.userId,
-      orgId: key.orgId,
-      // A key never does more than its user's current role allows.
-      scopes: intersectScopes(key.scopes, this.deps.catalog.allowedFor(role)),
-      role,
-      keyId: key.id,
-      env: key.env,
-      rateLimitPerMinute: limits.rateLimitPerMinute ?? this.deps.defaultRateLimitPerMinute,
-      issuedAt: key.createdAt,
-      expiresAt: key.expiresAt,
-    };
-  }
-}
-
-function inactive(reason: InactiveReason): Resolution {
-  return { status: 'inactive', reason };
 }

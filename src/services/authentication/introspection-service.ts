@@ -26,7 +26,7 @@ export type Introspection = ActiveIntrospection | typeof INACTIVE;
 
 /**
  * Who is this bearer? The one answer for resource servers, the same shape for API keys and OAuth
- * access tokens (DESIGN.md, The principal). Anything not usable now — unknown, malformed, bad
+ * access tokens (docs/architecture.md, The principal). Anything not usable now — unknown, malformed, bad
  * checksum, expired, revoked, disabled, a disabled organization or client, another
  * organization's (for a resource server bound to one) — is `{"active":false}` and nothing else.
  * The token type hint is only a hint (RFC 7662 §2.1): every kind is looked up whatever it says.
@@ -65,7 +65,7 @@ export class IntrospectionService {
       sub: p.userId,
       org_id: p.orgId,
       scope: p.scopes.join(' '),
-      ...(p.kind === 'oauth' ? { client_id: p.clientId!, grant_id: p.grantId! } : { key_id: p.keyId!, env: p.env! }),
+      ...(p.kind === 'oauth' ? { client_id: p.clientId, grant_id: p.grantId } : { key_id: p.keyId, env: p.env }),
       iat: Math.floor(p.issuedAt.getTime() / 1000),
       ...(p.expiresAt ? { exp: Math.floor(p.expiresAt.getTime() / 1000) } : {}),
       iss: this.issuer,

@@ -1,9 +1,9 @@
 import type { Awaitable } from '../../domain/awaitable.ts';
 import type { Clock, EphemeralStore } from '../../ports.ts';
-import type { Resolution } from '../authentication/authenticator.ts';
+import type { Resolution } from '../../domain/resolution.ts';
 import type { BearerEvent, BearerEvents } from '../revocation/bearer-events.ts';
 import { GroupedMap } from './grouped-map.ts';
-import { hashKey } from '../keys/key-hash.ts';
+import { hashKey } from '../../domain/key-hash.ts';
 
 export interface PrincipalCacheOptions {
   /**

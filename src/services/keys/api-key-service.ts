@@ -10,7 +10,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore, Clock } from '../../ports.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
-import { hashKey } from './key-hash.ts';
+import { hashKey } from '../../domain/key-hash.ts';
 import type { RevocationMarkers } from '../revocation/revocation-markers.ts';
 
 export interface CreateKeyInput {

@@ -29,7 +29,7 @@ export class RateLimiter {
   async check(principal: Principal): Promise<RateLimitState | null> {
     const limit = principal.rateLimitPerMinute;
     if (limit === null) return null;
-    const id = principal.keyId ?? principal.grantId ?? principal.userId;
+    const id = principal.kind === 'api_key' ? principal.keyId : principal.grantId;
     const { count, resetInMs } = await this.counter.hit(`rate:${principal.kind}:${id}`, WINDOW_MS);
     const retryAfterSeconds = Math.max(1, Math.ceil(resetInMs / 1000));
     return {

@@ -6,7 +6,7 @@ import { normalizeScopes, type ScopeCatalog } from '../../domain/scopes.ts';
 import { ValidationError } from '../../errors/index.ts';
 import type { ApiKeyPatch, ApiKeyStore, Clock } from '../../ports.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
-import { hashKey } from '../keys/key-hash.ts';
+import { hashKey } from '../../domain/key-hash.ts';
 import type { SeedApiKey } from './seed-file.ts';
 
 export interface KeyImportDeps {

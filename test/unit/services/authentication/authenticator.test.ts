@@ -4,7 +4,7 @@ import type { Config } from '../../../../src/config/index.ts';
 import type { ApiKeyStore, Stores } from '../../../../src/ports.ts';
 import type { Services } from '../../../../src/app.ts';
 import { operatorActor } from '../../../../src/services/accounts/operator-actor.ts';
-import { hashKey } from '../../../../src/services/keys/key-hash.ts';
+import { hashKey } from '../../../../src/domain/key-hash.ts';
 import { RevocationMarkers } from '../../../../src/services/revocation/revocation-markers.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
 import { recordSecret } from '../../../support/log-capture.ts';
@@ -57,19 +57,19 @@ describe('Authenticator', () => {
 
   it('refuses a key of our shape with a failing checksum before any lookup', async () => {
     const tampered = recordSecret(secret.slice(0, 12) + (secret[12] === 'a' ? 'b' : 'a') + secret.slice(13));
-    expect(await services.authenticator.resolve(tampered)).toEqual({ status: 'inactive', reason: 'bad-checksum' });
+    expect(await services.resolver.resolve(tampered)).toEqual({ status: 'inactive', reason: 'bad-checksum' });
     expect(keys.lookups).toBe(0);
   });
 
   it('refuses malformed bearers before any lookup', async () => {
     for (const bad of ['', 'a b', 'x'.repeat(513), 'caf\u00e9']) {
-      expect(await services.authenticator.resolve(bad)).toEqual({ status: 'inactive', reason: 'malformed' });
+      expect(await services.resolver.resolve(bad)).toEqual({ status: 'inactive', reason: 'malformed' });
     }
     expect(keys.lookups).toBe(0);
   });
 
   it('looks up keys of other shapes by hash (keys imported from another system)', async () => {
-    expect(await services.authenticator.resolve('legacy_0123456789abcdef0123456789abcdef')).toEqual({ status: 'inactive', reason: 'unknown' });
+    expect(await services.resolver.resolve('legacy_0123456789abcdef0123456789abcdef')).toEqual({ status: 'inactive', reason: 'unknown' });
     expect(keys.lookups).toBe(1);
   });
 
@@ -103,7 +103,7 @@ describe('Authenticator', () => {
 
   it('answers a key Redis marks as revoked without asking the store', async () => {
     await new RevocationMarkers(stores.ephemeral, 86_400_000).markKey(hashKey(secret), null);
-    expect(await services.authenticator.resolve(secret)).toEqual({ status: 'inactive', reason: 'revoked' });
+    expect(await services.resolver.resolve(secret)).toEqual({ status: 'inactive', reason: 'revoked' });
     expect(keys.lookups).toBe(0);
   });
 });

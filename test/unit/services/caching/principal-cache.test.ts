@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import type { Principal } from '../../../../src/domain/principal.ts';
-import type { Resolution } from '../../../../src/services/authentication/authenticator.ts';
+import type { KeyPrincipal, Principal } from '../../../../src/domain/principal.ts';
+import type { Resolution } from '../../../../src/domain/resolution.ts';
 import { BearerEvents } from '../../../../src/services/revocation/bearer-events.ts';
-import { hashKey } from '../../../../src/services/keys/key-hash.ts';
+import { hashKey } from '../../../../src/domain/key-hash.ts';
 import { PrincipalCache } from '../../../../src/services/caching/principal-cache.ts';
 import { MemoryEphemeralStore } from '../../../../src/stores/memory/memory-ephemeral-store.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
@@ -15,20 +15,22 @@ class ControlledEphemeral extends MemoryEphemeralStore {
   }
 }
 
-function principal(overrides: Partial<Principal> = {}): Principal {
-  return {
-    kind: 'api_key',
-    userId: 'usr_1',
-    orgId: 'org_1',
-    scopes: ['leads:read'],
-    role: 'owner',
-    keyId: 'key_1',
-    env: 'live',
-    rateLimitPerMinute: null,
-    issuedAt: new Date('2026-01-01T00:00:00Z'),
-    expiresAt: null,
-    ...overrides,
-  };
+const BEARER = {
+  userId: 'usr_1',
+  orgId: 'org_1',
+  scopes: ['leads:read'],
+  role: 'owner',
+  rateLimitPerMinute: null,
+  issuedAt: new Date('2026-01-01T00:00:00Z'),
+  expiresAt: null,
+} as const satisfies Partial<Principal>;
+
+function principal(overrides: Partial<KeyPrincipal> = {}): Principal {
+  return { ...BEARER, scopes: [...BEARER.scopes], kind: 'api_key', keyId: 'key_1', env: 'live', ...overrides };
+}
+
+function oauthPrincipal(grantId: string, clientId: string): Principal {
+  return { ...BEARER, scopes: [...BEARER.scopes], kind: 'oauth', grantId, clientId };
 }
 
 let clock: FrozenClock;
@@ -73,7 +75,7 @@ describe('PrincipalCache', () => {
   });
 
   it('drops every token of a grant, and of a client, on their events', async () => {
-    const oauth = (grantId: string, clientId: string) => principal({ kind: 'oauth', keyId: undefined, env: undefined, grantId, clientId });
+    const oauth = oauthPrincipal;
     answers.set('a', active(oauth('g1', 'c1')));
     answers.set('b', active(oauth('g1', 'c1')));
     answers.set('c', active(oauth('g2', 'c2')));

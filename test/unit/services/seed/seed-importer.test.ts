@@ -3,8 +3,8 @@ import { createServices, openMemoryStores } from '../../../../src/app.ts';
 import { ValidationError } from '../../../../src/errors/index.ts';
 import type { Stores } from '../../../../src/ports.ts';
 import type { SeedImporter } from '../../../../src/services/seed/seed-importer.ts';
-import type { Authenticator } from '../../../../src/services/authentication/authenticator.ts';
-import { hashKey } from '../../../../src/services/keys/key-hash.ts';
+import type { BearerResolver } from '../../../../src/services/authentication/bearer-resolver.ts';
+import { hashKey } from '../../../../src/domain/key-hash.ts';
 import { BearerEvents, type BearerEvent } from '../../../../src/services/revocation/bearer-events.ts';
 import { argon2idHasher } from '../../../../src/services/accounts/password-hasher.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
@@ -30,14 +30,14 @@ const SEED = {
 
 let stores: Stores;
 let importer: SeedImporter;
-let authenticator: Authenticator;
+let resolver: BearerResolver;
 
 beforeEach(() => {
   const clock = new FrozenClock();
   stores = openMemoryStores(clock);
   const services = createServices(stores, testConfig({ TESSERA_SCOPES: 'leads:read leads:write' }), { clock });
   importer = services.seedImporter;
-  authenticator = services.authenticator;
+  resolver = services.resolver;
 });
 
 async function refusal(input: unknown): Promise<ValidationError> {
@@ -182,12 +182,12 @@ describe('SeedImporter', () => {
         ],
       });
       expect(summary.api_keys).toEqual({ created: 2, updated: 0, unchanged: 0 });
-      const minds = await authenticator.resolve(MINDS_KEY);
+      const minds = await resolver.resolve(MINDS_KEY);
       expect(minds).toMatchObject({ status: 'active', principal: { userId: 'u_alice', orgId: 'o_acme', keyId: 'key_minds', scopes: ['leads:read'] } });
       const stored = await stores.apiKeys.findById('key_minds');
       expect(stored).toMatchObject({ name: 'prod', start: 'minds_10', env: 'live', hash: hashKey(MINDS_KEY) });
       expect(JSON.stringify(stored)).not.toContain(MINDS_KEY);
-      const hashed = await authenticator.resolve(HASHED_ONLY);
+      const hashed = await resolver.resolve(HASHED_ONLY);
       expect(hashed).toMatchObject({ status: 'active', principal: { scopes: ['apps:read', 'keys:read', 'leads:read'] } }); // a viewer's scopes by default
       expect(await stores.apiKeys.findByHash(hashKey(HASHED_ONLY))).toMatchObject({ start: null, expiresAt: new Date('2030-01-01T00:00:00Z') });
     });
@@ -198,7 +198,7 @@ describe('SeedImporter', () => {
       expect((await importer.import(file)).api_keys).toEqual({ created: 0, updated: 0, unchanged: 1 });
       await stores.apiKeys.update('key_minds', { revokedAt: new Date(), active: false });
       await importer.import({ ...file, api_keys: [{ ...file.api_keys[0]!, name: 'renamed' }] });
-      expect(await authenticator.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked' });
+      expect(await resolver.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked' });
     });
 
     it.each([

@@ -1,0 +1,30 @@
+import type { Principal } from './principal.ts';
+
+/** Why a bearer is not usable: for tests and logs only — callers all see the same 401. */
+export type InactiveReason =
+  | 'missing'
+  | 'malformed'
+  | 'bad-checksum'
+  | 'unknown'
+  | 'revoked'
+  | 'disabled'
+  | 'expired'
+  | 'user-disabled'
+  | 'not-a-member'
+  | 'grant-revoked';
+
+/**
+ * Who a bearer is, or why it is not usable: the outcome of every lookup, a value and never an
+ * exception. `readAt` (ms since the epoch): when the oldest record behind the answer was read from
+ * the store of record — earlier than the resolution itself when a shared record was reused.
+ * Caches trust the answer from then.
+ */
+export type Resolution =
+  | { status: 'active'; principal: Principal; readAt?: number }
+  | { status: 'inactive'; reason: InactiveReason }
+  /** The bearer is valid but may not act: its organization or its OAuth client is disabled. */
+  | { status: 'forbidden'; principal: Principal; message: string; readAt?: number };
+
+export function inactive(reason: InactiveReason): Resolution {
+  return { status: 'inactive', reason };
+}
