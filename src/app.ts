@@ -188,13 +188,17 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const logger = options.logger;
   const warn = (what: string) => (error: unknown) => logger?.warn({ err: { message: (error as Error).message } }, what);
 
-  const accountDeps = { users: stores.users, organizations: stores.organizations, memberships: stores.memberships, hasher, clock };
   const catalog = new ScopeCatalog(config.resourceScopes);
   // Counters fall back to this process while Redis is unreachable.
   const counter = new WindowCounter(stores.ephemeral, new MemoryEphemeralStore(clock), warn('Redis unreachable: counting limits in this process'));
   const audit = new AuditLog(stores.audit, clock);
   const events = new BearerEvents(stores.ephemeral, warn('Redis unreachable: bearer change not broadcast'));
   const markers = new RevocationMarkers(stores.ephemeral, config.refreshTokenLifetimeDays * 86_400_000);
+  const accountStores = { users: stores.users, organizations: stores.organizations, memberships: stores.memberships };
+  // One service writes each kind of record, and tells every instance of the changes that reach bearers.
+  const accounts = new AccountService({ ...accountStores, hasher, clock, events });
+  const apiKeys = new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock });
+  const clients = new ClientService(stores.clients, catalog, clock, events);
   const lastUsed = (touch: TouchLastUsed, prefix: string) =>
     new LastUsedTracker(touch, prefix, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded'));
   // Shared records live a twentieth of the principal cache's bound (which covers them too): long
@@ -205,7 +209,8 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     maxEntries: config.principalCacheMaxEntries,
   });
   const resolver = new BearerResolver({
-    ...accountDeps,
+    ...accountStores,
+    clock,
     apiKeys: stores.apiKeys,
     catalog,
     format: config.apiKeyFormat,
@@ -229,15 +234,15 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   });
   return {
     health: new HealthService(stores.health),
-    accounts: new AccountService(accountDeps),
-    seedImporter: new SeedImporter({ ...accountDeps, apiKeys: stores.apiKeys, clients: stores.clients, format: config.apiKeyFormat, catalog, events }),
+    accounts,
+    seedImporter: new SeedImporter({ ...accountStores, accounts, apiKeys: stores.apiKeys, keys: apiKeys, format: config.apiKeyFormat, clients: stores.clients, clientService: clients }),
     audit,
     catalog,
-    apiKeys: new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock }),
+    apiKeys,
     authenticator,
     resolver,
     rateLimiter: new RateLimiter(counter, clock),
-    clients: new ClientService(stores.clients, catalog, clock, events),
+    clients,
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
     loginThrottle: new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock),

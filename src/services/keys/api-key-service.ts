@@ -1,7 +1,7 @@
-import { roleAtLeast } from '../../domain/accounts.ts';
+import { roleAtLeast, type Role } from '../../domain/accounts.ts';
 import { generateKey, type KeyEnv, type KeyFormat } from '../../domain/api-key-format.ts';
 import { checkDisplayText } from '../../domain/display-text.ts';
-import { NO_LIMITS, type ApiKey, type KeyLimits } from '../../domain/api-key.ts';
+import { NO_LIMITS, type ApiKey, type ApiKeyRecord, type KeyLimits } from '../../domain/api-key.ts';
 import { newId } from '../../domain/ids.ts';
 import { requireScope } from '../../domain/permissions.ts';
 import type { Actor } from '../../domain/principal.ts';
@@ -27,6 +27,17 @@ export interface UpdateKeyInput {
   active?: boolean;
   expiresAt?: Date | null;
   limits?: Partial<KeyLimits>;
+}
+
+/** A key as an import brings it: its hash (never the key), and what describes it. */
+export interface ImportedKey {
+  id: string;
+  hash: string;
+  start: string | null;
+  name: string | null | undefined;
+  scopes: string[] | undefined;
+  env: KeyEnv;
+  expiresAt: Date | null;
 }
 
 export interface IssuedKey {
@@ -216,6 +227,58 @@ export class ApiKeyService {
     const remaining = key.expiresAt === null ? null : key.expiresAt.getTime() - this.deps.clock.now().getTime();
     await this.deps.markers.markKey(key.hash, remaining);
     await this.deps.events.publish({ kind: 'api_key', hash: key.hash, id: key.id, final: true });
+  }
+
+  /**
+   * A key brought from another system (a seed file's `api_keys`), with the rules every key obeys:
+   * a name that hides nothing; scopes known and within its user's role, all the role allows when
+   * none are given. Throws ValidationError naming the field.
+   */
+  importable(owner: { userId: string; orgId: string; role: Role }, input: ImportedKey): ApiKey {
+    const allowed = this.deps.catalog.allowedFor(owner.role);
+    const scopes = normalizeScopes(input.scopes ?? allowed);
+    const unknown = scopes.filter((s) => !this.deps.catalog.isKnown(s));
+    if (unknown.length > 0) throw new ValidationError('scopes', `unknown scope ${unknown.join(', ')}`);
+    const beyond = scopes.filter((s) => !allowed.includes(s));
+    if (beyond.length > 0) throw new ValidationError('scopes', `beyond what the ${owner.role} role allows: ${beyond.join(', ')}`);
+    return {
+      id: input.id,
+      orgId: owner.orgId,
+      userId: owner.userId,
+      name: normalizeName(input.name),
+      scopes,
+      env: input.env,
+      hash: input.hash,
+      start: input.start,
+      active: true,
+      disabledByRole: null,
+      createdAt: this.deps.clock.now(),
+      lastUsedAt: null,
+      expiresAt: input.expiresAt,
+      revokedAt: null,
+      limits: NO_LIMITS,
+      rotatedFrom: null,
+      rotatedTo: null,
+    };
+  }
+
+  /**
+   * Stores an imported key (see importable), or brings a stored one to what the import says:
+   * name, scopes and expiry. A revoked key stays revoked: importing it again never revives it.
+   */
+  async import(key: ApiKey, existing: ApiKeyRecord | null): Promise<'created' | 'updated' | 'unchanged'> {
+    if (!existing) {
+      await this.deps.apiKeys.insert(key);
+      return 'created';
+    }
+    const patch: ApiKeyPatch = {};
+    if (existing.name !== key.name) patch.name = key.name;
+    if (existing.scopes.join(' ') !== key.scopes.join(' ')) patch.scopes = key.scopes;
+    if ((existing.expiresAt?.getTime() ?? null) !== (key.expiresAt?.getTime() ?? null)) patch.expiresAt = key.expiresAt;
+    if (Object.keys(patch).length === 0) return 'unchanged';
+    const updated = await this.deps.apiKeys.update(existing.id, patch, { notRevoked: true });
+    if (updated) await this.deps.events.publish({ kind: 'api_key', hash: updated.hash, id: updated.id });
+    return 'updated';
   }
 
   /** Every scope the actor could put on a key. */

@@ -4,7 +4,7 @@ import { checkDisplayText } from '../../domain/display-text.ts';
 import { randomBase62 } from '../../domain/ids.ts';
 import type { ScopeCatalog } from '../../domain/scopes.ts';
 import { ValidationError } from '../../errors/index.ts';
-import type { ClientStore, Clock } from '../../ports.ts';
+import type { ClientPatch, ClientStore, Clock } from '../../ports.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
 
 export interface NewClient {
@@ -69,34 +69,64 @@ export class ClientService {
   }
 
   async create(input: NewClient): Promise<IssuedClient> {
+    const secret = input.secret ?? randomBytes(32).toString('base64url');
+    const client = this.registration({ ...input, secretHash: hashClientSecret(secret) });
+    await this.clients.insert(client);
+    return { client, secret };
+  }
+
+  /**
+   * A client as it would be registered, with every rule checked (ValidationError naming the
+   * field): a name that hides nothing; a connector has redirect URIs, each an exact https URL
+   * (redirectUriProblem); scopes are known.
+   */
+  registration(input: Omit<NewClient, 'secret'> & { secretHash: string; disabled?: boolean }): OAuthClient {
     const type = input.type ?? 'connector';
     if (!CLIENT_TYPES.includes(type)) throw new ValidationError('type', `type must be one of ${CLIENT_TYPES.join(', ')}`);
     const checked = checkDisplayText(input.name, { min: 1, max: 100 });
     if ('problem' in checked) throw new ValidationError('name', `name ${checked.problem}`);
-    const name = checked.value;
     const redirectUris = input.redirectUris ?? [];
     if (type === 'connector' && redirectUris.length === 0) throw new ValidationError('redirect_uris', 'a connector needs at least one redirect URI');
-    for (const uri of redirectUris) {
+    for (const [i, uri] of redirectUris.entries()) {
       const problem = redirectUriProblem(uri);
-      if (problem) throw new ValidationError('redirect_uris', `redirect URI ${uri} ${problem}`);
+      if (problem) throw new ValidationError(`redirect_uris[${i}]`, `redirect URI ${uri} ${problem}`);
     }
     const scopes = input.scopes ?? [];
     const unknown = scopes.filter((s) => !this.catalog.isKnown(s));
-    if (unknown.length > 0) throw new ValidationError('scopes', `unknown scope: ${unknown.join(', ')}`);
-    const secret = input.secret ?? randomBytes(32).toString('base64url');
-    const client: OAuthClient = {
+    if (unknown.length > 0) throw new ValidationError('scopes', `unknown scope ${unknown.join(', ')}`);
+    return {
       id: input.id ?? `cli_${randomBase62(20)}`,
-      name,
+      name: checked.value,
       type,
-      secretHash: hashClientSecret(secret),
+      secretHash: input.secretHash,
       redirectUris: type === 'connector' ? [...new Set(redirectUris)] : [],
       scopes: [...new Set(scopes)].sort(),
-      disabled: false,
+      disabled: input.disabled ?? false,
       orgId: type === 'resource_server' ? (input.orgId ?? null) : null,
       createdAt: this.clock.now(),
     };
-    await this.clients.insert(client);
-    return { client, secret };
+  }
+
+  /**
+   * Stores a registration (see registration), or brings a stored client to it; a change reaches
+   * every instance's caches of client records and of the client's bearers.
+   */
+  async register(client: OAuthClient, existing: OAuthClient | null): Promise<'created' | 'updated' | 'unchanged'> {
+    if (!existing) {
+      await this.clients.insert(client);
+      return 'created';
+    }
+    const patch: ClientPatch = {};
+    if (existing.name !== client.name) patch.name = client.name;
+    if (existing.secretHash !== client.secretHash) patch.secretHash = client.secretHash;
+    if (existing.redirectUris.join(' ') !== client.redirectUris.join(' ')) patch.redirectUris = client.redirectUris;
+    if (existing.scopes.join(' ') !== client.scopes.join(' ')) patch.scopes = client.scopes;
+    if (existing.disabled !== client.disabled) patch.disabled = client.disabled;
+    if (existing.orgId !== client.orgId) patch.orgId = client.orgId;
+    if (Object.keys(patch).length === 0) return 'unchanged';
+    await this.clients.update(client.id, patch);
+    await this.events.publish({ kind: 'client', id: client.id });
+    return 'updated';
   }
 
   /** A disabled client's tokens stop working at once, on every instance. */

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { normalizeEmail, type Organization, type User } from '../../domain/accounts.ts';
 import { newId } from '../../domain/ids.ts';
 import { ConflictError, ValidationError } from '../../errors/index.ts';
-import type { UserPatch, OrganizationPatch } from '../../ports.ts';
-import type { AccountDeps } from '../accounts/account-service.ts';
+import type { AccountDeps, AccountService } from '../accounts/account-service.ts';
 import { parseSeedFile, type SeedApiKey, type SeedFile, type SeedOrganization, type SeedUser } from './seed-file.ts';
 import { applyClients, planClients, type ClientImportDeps } from './seed-client-import.ts';
 import { applyKeys, planKeys, type KeyImportDeps, type KeyOwner } from './seed-key-import.ts';
@@ -22,7 +21,8 @@ export interface ImportSummary {
   clients: Counts;
 }
 
-export type SeedImporterDeps = AccountDeps & KeyImportDeps & ClientImportDeps;
+/** The stores are read to plan; every write goes through the service that owns the record. */
+export type SeedImporterDeps = Pick<AccountDeps, 'users' | 'organizations' | 'memberships'> & { accounts: AccountService } & KeyImportDeps & ClientImportDeps;
 
 interface PlannedUser {
   entry: SeedUser;
@@ -155,30 +155,14 @@ export class SeedImporter {
   private async applyUsers(planned: PlannedUser[]): Promise<Counts> {
     const counts: Counts = { created: 0, updated: 0, unchanged: 0 };
     for (const { entry, id, existing } of planned) {
+      const fields = { email: entry.email, password: entry.password, passwordHash: entry.password_hash, disabled: entry.disabled };
       if (!existing) {
-        await this.deps.users.insert({
-          id,
-          email: entry.email,
-          name: entry.name ?? null,
-          passwordHash: entry.password_hash ?? (entry.password === undefined ? null : await this.deps.hasher.hash(entry.password)),
-          disabled: entry.disabled ?? false,
-          createdAt: this.deps.clock.now(),
-        });
+        await this.deps.accounts.createUser({ id, name: entry.name ?? null, ...fields });
         counts.created++;
         continue;
       }
-      const patch: UserPatch = {};
-      if (existing.email !== entry.email) patch.email = entry.email;
-      if (entry.name !== undefined && (entry.name ?? null) !== existing.name) patch.name = entry.name ?? null;
-      if (entry.disabled !== undefined && entry.disabled !== existing.disabled) patch.disabled = entry.disabled;
-      if (entry.password_hash !== undefined && entry.password_hash !== existing.passwordHash) patch.passwordHash = entry.password_hash;
-      // A password is re-hashed only when the stored hash does not already match it.
-      if (entry.password !== undefined && !(existing.passwordHash && (await this.deps.hasher.verify(existing.passwordHash, entry.password)))) {
-        patch.passwordHash = await this.deps.hasher.hash(entry.password);
-      }
-      await this.applyPatch(counts, patch, () => this.deps.users.update(id, patch));
-      // Running instances must not keep serving a disabled user's bearers from their caches.
-      if (patch.disabled !== undefined) await this.deps.events.publish({ kind: 'user', id });
+      const updated = await this.deps.accounts.updateUser(id, { ...fields, ...(entry.name !== undefined ? { name: entry.name } : {}) });
+      counts[updated?.changed ? 'updated' : 'unchanged']++;
     }
     return counts;
   }
@@ -187,51 +171,20 @@ export class SeedImporter {
     const counts: Counts = { created: 0, updated: 0, unchanged: 0 };
     for (const { entry, id, existing } of planned) {
       if (!existing) {
-        await this.deps.organizations.insert({
-          id,
-          name: entry.name,
-          plan: entry.plan ?? 'free',
-          disabled: entry.disabled ?? false,
-          createdAt: this.deps.clock.now(),
-        });
+        await this.deps.accounts.createOrganization({ id, name: entry.name, plan: entry.plan, disabled: entry.disabled });
         counts.created++;
         continue;
       }
-      const patch: OrganizationPatch = {};
-      if (entry.name !== existing.name) patch.name = entry.name;
-      if (entry.plan !== undefined && entry.plan !== existing.plan) patch.plan = entry.plan;
-      if (entry.disabled !== undefined && entry.disabled !== existing.disabled) patch.disabled = entry.disabled;
-      await this.applyPatch(counts, patch, () => this.deps.organizations.update(id, patch));
-      if (patch.disabled !== undefined) await this.deps.events.publish({ kind: 'organization', id });
+      const updated = await this.deps.accounts.updateOrganization(id, { name: entry.name, plan: entry.plan, disabled: entry.disabled });
+      counts[updated?.changed ? 'updated' : 'unchanged']++;
     }
     return counts;
   }
 
   private async applyMemberships(planned: PlannedMembership[]): Promise<Counts> {
     const counts: Counts = { created: 0, updated: 0, unchanged: 0 };
-    for (const { userId, orgId, role } of planned) {
-      const existing = await this.deps.memberships.find(userId, orgId);
-      if (existing?.role === role) {
-        counts.unchanged++;
-        continue;
-      }
-      await this.deps.memberships.upsert({ id: newId('mem'), userId, orgId, role, createdAt: this.deps.clock.now() });
-      if (existing) {
-        counts.updated++;
-        // A new role changes what the user's bearers may do, at once.
-        await this.deps.events.publish({ kind: 'user', id: userId });
-      } else counts.created++;
-    }
+    for (const { userId, orgId, role } of planned) counts[(await this.deps.accounts.setMembership(userId, orgId, role)).change]++;
     return counts;
-  }
-
-  private async applyPatch(counts: Counts, patch: object, write: () => Promise<unknown>): Promise<void> {
-    if (Object.keys(patch).length === 0) {
-      counts.unchanged++;
-      return;
-    }
-    await write();
-    counts.updated++;
   }
 }
 

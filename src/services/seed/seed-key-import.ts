@@ -1,20 +1,17 @@
 import { inspectKey, type KeyFormat } from '../../domain/api-key-format.ts';
-import { NO_LIMITS, type ApiKey, type ApiKeyRecord } from '../../domain/api-key.ts';
+import type { ApiKey, ApiKeyRecord } from '../../domain/api-key.ts';
 import type { Role } from '../../domain/accounts.ts';
 import { newId } from '../../domain/ids.ts';
-import { normalizeScopes, type ScopeCatalog } from '../../domain/scopes.ts';
 import { ValidationError } from '../../errors/index.ts';
-import type { ApiKeyPatch, ApiKeyStore, Clock } from '../../ports.ts';
-import type { BearerEvents } from '../revocation/bearer-events.ts';
+import type { ApiKeyStore } from '../../ports.ts';
+import type { ApiKeyService, ImportedKey } from '../keys/api-key-service.ts';
 import { hashKey } from '../../domain/key-hash.ts';
 import type { SeedApiKey } from './seed-file.ts';
 
 export interface KeyImportDeps {
   apiKeys: ApiKeyStore;
+  keys: ApiKeyService;
   format: KeyFormat;
-  catalog: ScopeCatalog;
-  clock: Clock;
-  events: BearerEvents;
 }
 
 export interface KeyOwner {
@@ -30,8 +27,8 @@ interface PlannedKey {
 }
 
 /**
- * Plans the import of `api_keys` entries: every check (ownership, scopes within the owner's role,
- * duplicates, conflicts with stored keys) before anything is written.
+ * Plans the import of `api_keys` entries: every check (ownership, the key rules of
+ * ApiKeyService.importable, duplicates, conflicts with stored keys) before anything is written.
  */
 export async function planKeys(
   deps: KeyImportDeps,
@@ -45,12 +42,6 @@ export async function planKeys(
     const at = `api_keys[${i}]`;
     const owner = await ownerOf(entry, i);
     if (owner.role === null) throw new ValidationError(`${at}.user`, `${at}.user: not a member of organization "${owner.orgId}"`);
-    const allowed = deps.catalog.allowedFor(owner.role);
-    const scopes = normalizeScopes(entry.scopes ?? allowed);
-    const unknown = scopes.filter((s) => !deps.catalog.isKnown(s));
-    if (unknown.length > 0) throw new ValidationError(`${at}.scopes`, `${at}.scopes: unknown scope ${unknown.join(', ')}`);
-    const beyond = scopes.filter((s) => !allowed.includes(s));
-    if (beyond.length > 0) throw new ValidationError(`${at}.scopes`, `${at}.scopes: beyond what the ${owner.role} role allows: ${beyond.join(', ')}`);
 
     const hash = entry.key !== undefined ? hashKey(entry.key) : entry.key_sha256!;
     const first = seenHashes.get(hash);
@@ -73,56 +64,38 @@ export async function planKeys(
       throw new ValidationError(`${at}.key`, `${at}.key: already stored for another user or organization`);
     }
     const shape = entry.key === undefined ? null : inspectKey(deps.format, entry.key);
-    const env = entry.env ?? (shape?.kind === 'valid' ? shape.env : 'live');
-    planned.push({
-      existing,
-      record: {
-        id: entry.id ?? existing?.id ?? newId('key'),
-        orgId: owner.orgId,
-        userId: owner.userId,
-        name: entry.name?.trim() || null,
-        scopes,
-        env,
-        hash,
-        start: shape?.kind === 'valid' ? shape.start : displayStart(entry.key),
-        active: true,
-        createdAt: deps.clock.now(),
-        lastUsedAt: null,
-        expiresAt: entry.expires_at ?? null,
-        revokedAt: null,
-        limits: NO_LIMITS,
-        rotatedFrom: null,
-        rotatedTo: null,
-        disabledByRole: null,
-      },
-    });
+    const input: ImportedKey = {
+      id: entry.id ?? existing?.id ?? newId('key'),
+      hash,
+      start: shape?.kind === 'valid' ? shape.start : displayStart(entry.key),
+      name: entry.name,
+      scopes: entry.scopes,
+      env: entry.env ?? (shape?.kind === 'valid' ? shape.env : 'live'),
+      expiresAt: entry.expires_at ?? null,
+    };
+    const { role } = owner;
+    planned.push({ existing, record: entryChecked(at, () => deps.keys.importable({ userId: owner.userId, orgId: owner.orgId, role }, input)) });
   }
   return planned;
 }
 
-/** Writes planned keys; a key already stored is updated only where the file differs. */
+/** Writes planned keys through their owner, ApiKeyService. */
 export async function applyKeys(deps: KeyImportDeps, planned: PlannedKey[]): Promise<{ created: number; updated: number; unchanged: number }> {
   const counts = { created: 0, updated: 0, unchanged: 0 };
-  for (const { record, existing } of planned) {
-    if (!existing) {
-      await deps.apiKeys.insert(record);
-      counts.created++;
-      continue;
-    }
-    const patch: ApiKeyPatch = {};
-    if (existing.name !== record.name) patch.name = record.name;
-    if (existing.scopes.join(' ') !== record.scopes.join(' ')) patch.scopes = record.scopes;
-    if ((existing.expiresAt?.getTime() ?? null) !== (record.expiresAt?.getTime() ?? null)) patch.expiresAt = record.expiresAt;
-    if (Object.keys(patch).length === 0) {
-      counts.unchanged++;
-      continue;
-    }
-    // A revoked key stays revoked: importing it again never brings it back.
-    const updated = await deps.apiKeys.update(existing.id, patch, { notRevoked: true });
-    if (updated) await deps.events.publish({ kind: 'api_key', hash: updated.hash, id: updated.id });
-    counts.updated++;
-  }
+  for (const { record, existing } of planned) counts[await deps.keys.import(record, existing)]++;
   return counts;
+}
+
+/** A service's ValidationError about one field, named as the entry's field: `api_keys[2].scopes: …`. */
+export function entryChecked<T>(at: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof ValidationError) || error.field === undefined) throw error;
+    // The message may start with the field's own name ("name must …"): the entry's path replaces it.
+    const message = error.message.replace(new RegExp(`^${error.field.replace(/[[\].]/g, '\\$&')}:? `), '');
+    throw new ValidationError(`${at}.${error.field}`, `${at}.${error.field}: ${message}`);
+  }
 }
 
 /** For a key of a foreign format: its first 8 characters, when it is long enough to spare them. */

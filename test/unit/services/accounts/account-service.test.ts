@@ -4,6 +4,7 @@ import { ConflictError, ValidationError } from '../../../../src/errors/index.ts'
 import type { Stores } from '../../../../src/ports.ts';
 import type { AccountService } from '../../../../src/services/accounts/account-service.ts';
 import { seedDemo, DEMO_EMAIL } from '../../../../src/services/accounts/demo-seed.ts';
+import { BearerEvents, type BearerEvent } from '../../../../src/services/revocation/bearer-events.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
 import { recordSecret } from '../../../support/log-capture.ts';
 import { testConfig } from '../../../support/test-config.ts';
@@ -32,6 +33,27 @@ describe('AccountService', () => {
     await expect(accounts.createOrganization({ name: 'Acme\u0000' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'name' });
     const org = await accounts.createOrganization({ name: 'Societe\u0301' });
     expect((await stores.organizations.findById(org.id))?.name).toBe('Societ\u00e9');
+  });
+
+  it('tells every instance of the changes that reach bearers: a role changed, a user or an organization disabled — and of nothing else', async () => {
+    const heard: BearerEvent[] = [];
+    await new BearerEvents(stores.ephemeral, () => undefined).subscribe((e) => heard.push(e));
+    const user = await accounts.createUser({ email: 'member@example.com', password: PASSWORD });
+    const org = await accounts.createOrganization({ name: 'Acme' });
+    expect((await accounts.setMembership(user.id, org.id, 'editor')).change).toBe('created');
+    expect((await accounts.setMembership(user.id, org.id, 'editor')).change).toBe('unchanged');
+    await new Promise((r) => setImmediate(r)); // messages are delivered asynchronously, as by Redis
+    expect(heard).toEqual([]);
+    expect((await accounts.setMembership(user.id, org.id, 'viewer')).change).toBe('updated');
+    expect((await accounts.updateUser(user.id, { disabled: true }))?.changed).toBe(true);
+    expect((await accounts.updateUser(user.id, { disabled: true }))?.changed).toBe(false);
+    expect((await accounts.updateOrganization(org.id, { disabled: true }))?.changed).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(heard).toEqual([
+      { kind: 'user', id: user.id },
+      { kind: 'user', id: user.id },
+      { kind: 'organization', id: org.id },
+    ]);
   });
 
   it('refuses bad emails, short passwords and taken emails', async () => {
