@@ -28,6 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { BEARER_EVENTS_CHANNEL } from '../src/domain/bearer-event.ts';
 import { PrincipalCache, parseBearerEvent } from './principal-cache.ts';
 import { copyPrincipal, principalFromIntrospection, type Principal } from './principal.ts';
 
@@ -37,8 +38,8 @@ export const DEFAULT_NEGATIVE_TTL_MS = 1_000;
 export const DEFAULT_MAX_ENTRIES = 10_000;
 export const DEFAULT_TIMEOUT_MS = 3_000;
 export const DEFAULT_REDIS_PREFIX = 'tessera:';
-/** Tessera's channel name, after its Redis prefix (src/services/bearer-events.ts). */
-export const BEARER_EVENTS_CHANNEL = 'bearer-events';
+/** Tessera's channel name, after its Redis prefix (src/domain/bearer-event.ts). */
+export { BEARER_EVENTS_CHANNEL };
 /** The kit's caches are short by design; anything longer would defeat revocation. */
 const MAX_CACHE_TTL_MS = 60_000;
 

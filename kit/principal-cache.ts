@@ -5,40 +5,11 @@
  * Entries are keyed by the hex SHA-256 of the bearer — never the bearer itself — which is also
  * what Tessera puts in its `api_key` events.
  */
+import { bearerEventGroup, parseBearerEvent, type BearerEvent } from '../src/domain/bearer-event.ts';
 import type { Principal } from './principal.ts';
 
-/**
- * What Tessera publishes on `<prefix>bearer-events` (src/services/bearer-events.ts): a bearer whose
- * answer changed (revoked, disabled, scopes or expiry edited, grant revoked, client disabled).
- */
-export type BearerEvent =
-  | { kind: 'api_key'; hash: string; id: string }
-  | { kind: 'grant'; id: string }
-  | { kind: 'client'; id: string };
-
-/**
- * Parses one message of the channel. Anything that does not have one of the three shapes is null:
- * the caller cannot tell which bearer changed and must drop everything.
- */
-export function parseBearerEvent(message: string): BearerEvent | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const event = value as Record<string, unknown>;
-  switch (event.kind) {
-    case 'api_key':
-      return typeof event.hash === 'string' && typeof event.id === 'string' ? { kind: 'api_key', hash: event.hash.toLowerCase(), id: event.id } : null;
-    case 'grant':
-    case 'client':
-      return typeof event.id === 'string' ? { kind: event.kind, id: event.id } : null;
-    default:
-      return null;
-  }
-}
+// The events and their reader are Tessera's own (src/domain/bearer-event.ts): one contract.
+export { parseBearerEvent, type BearerEvent };
 
 interface Entry {
   /** null: Tessera answered `{"active":false}` (a negative entry). */
@@ -46,10 +17,10 @@ interface Entry {
   expiresAt: number;
 }
 
-/** The groups whose events must drop an entry: its key, its grant, its OAuth client. */
+/** The groups whose events must drop an entry: its user, its organization, its key, its grant, its OAuth client. */
 function groupsOf(principal: Principal | null): string[] {
   if (principal === null) return [];
-  const groups: string[] = [];
+  const groups = [`user:${principal.sub}`, `organization:${principal.org_id}`];
   if (principal.key_id !== undefined) groups.push(`api_key:${principal.key_id}`);
   if (principal.grant_id !== undefined) groups.push(`grant:${principal.grant_id}`);
   if (principal.client_id !== undefined) groups.push(`client:${principal.client_id}`);
@@ -58,7 +29,7 @@ function groupsOf(principal: Principal | null): string[] {
 
 export class PrincipalCache {
   private readonly entries = new Map<string, Entry>();
-  /** `grant:<id>`, `client:<id>`, `api_key:<id>` → hashes of the entries that belong to it. */
+  /** `<kind>:<id>` of each bearer event that concerns an entry → the hashes of those entries. */
   private readonly byGroup = new Map<string, Set<string>>();
   private readonly maxEntries: number;
 
@@ -92,13 +63,13 @@ export class PrincipalCache {
 
   /**
    * Drops what an event says changed: an API key by the hash Tessera sends (and by its id, for
-   * good measure), every token of a grant by grant_id, every token of a client by client_id.
+   * good measure); every bearer of a grant, a client, a user or an organization by its id.
    * Returns how many entries were dropped.
    */
   invalidate(event: BearerEvent): number {
     const before = this.entries.size;
     if (event.kind === 'api_key') this.drop(event.hash);
-    for (const hash of [...(this.byGroup.get(`${event.kind}:${event.id}`) ?? [])]) this.drop(hash);
+    for (const hash of [...(this.byGroup.get(bearerEventGroup(event)) ?? [])]) this.drop(hash);
     return before - this.entries.size;
   }
 

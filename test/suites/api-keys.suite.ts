@@ -252,7 +252,7 @@ export function describeApiKeysApi(mode: StoreMode): void {
     it('tells every instance through the ephemeral store (Redis) that a key changed', async () => {
       const made = (await create({ name: 'broadcast' })).body as KeyView;
       const heard: BearerEvent[] = [];
-      const stop = await new BearerEvents(h.tessera.stores.ephemeral, () => undefined).subscribe((e) => heard.push(e));
+      const stop = await new BearerEvents(h.tessera.stores.ephemeral, () => undefined).subscribe((e) => heard.push(e!));
       try {
         await h.request('PATCH', `/api/v1/api-keys/${made.id}`, { key: owner, body: { active: false } });
         await h.request('DELETE', `/api/v1/api-keys/${made.id}`, { key: owner });

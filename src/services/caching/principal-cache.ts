@@ -1,7 +1,8 @@
 import type { Awaitable } from '../../domain/awaitable.ts';
 import type { Clock, EphemeralStore } from '../../ports.ts';
 import type { Resolution } from '../../domain/resolution.ts';
-import type { BearerEvent, BearerEvents } from '../revocation/bearer-events.ts';
+import { bearerEventGroup, type BearerEvent } from '../../domain/bearer-event.ts';
+import type { BearerEvents } from '../revocation/bearer-events.ts';
 import { GroupedMap } from './grouped-map.ts';
 import { hashKey } from '../../domain/key-hash.ts';
 
@@ -63,7 +64,7 @@ export class PrincipalCache {
 
   /** Starts listening for invalidations; until then (and if it fails) nothing is cached. */
   async start(events: BearerEvents): Promise<() => Promise<void>> {
-    return events.subscribe((event) => this.invalidate(event));
+    return events.subscribe((event) => (event === null ? this.clear() : this.invalidate(event)));
   }
 
   /** At once on a hit (no promise: this is the hottest path); a promise on a miss. */
@@ -122,7 +123,7 @@ export class PrincipalCache {
     }
     // A group's bearers may be being resolved right now without being cached yet.
     this.generation++;
-    for (const hash of this.entries.keysIn(`${event.kind}:${event.id}`)) {
+    for (const hash of this.entries.keysIn(bearerEventGroup(event))) {
       this.entries.delete(hash);
       if (event.kind === 'grant' && event.final && healthy) this.store(hash, { status: 'inactive', reason: 'grant-revoked' }, now, epoch);
     }

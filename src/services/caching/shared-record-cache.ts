@@ -1,6 +1,7 @@
 import type { Awaitable } from '../../domain/awaitable.ts';
 import type { Clock, EphemeralStore } from '../../ports.ts';
-import type { BearerEvent, BearerEvents } from '../revocation/bearer-events.ts';
+import { bearerEventGroup, type BearerEvent } from '../../domain/bearer-event.ts';
+import type { BearerEvents } from '../revocation/bearer-events.ts';
 import { GroupedMap } from './grouped-map.ts';
 
 /** A record, and when it was read from the store of record (ms since the epoch). */
@@ -53,14 +54,21 @@ export class SharedRecordCache {
   }
 
   start(events: BearerEvents): Promise<() => Promise<void>> {
-    return events.subscribe((event) => this.invalidate(event));
+    return events.subscribe((event) => (event === null ? this.clear() : this.invalidate(event)));
   }
 
   invalidate(event: BearerEvent): void {
     if (event.kind === 'api_key' || event.kind === 'grant') return;
     this.generation++;
     this.inFlight.clear();
-    for (const key of this.entries.keysIn(`${event.kind}:${event.id}`)) this.entries.delete(key);
+    for (const key of this.entries.keysIn(bearerEventGroup(event))) this.entries.delete(key);
+  }
+
+  /** Drops every record: an event could not be read, so any of them may have changed. */
+  clear(): void {
+    this.generation++;
+    this.inFlight.clear();
+    this.entries.clear();
   }
 
   /**

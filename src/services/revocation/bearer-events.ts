@@ -1,25 +1,7 @@
+import { BEARER_EVENTS_CHANNEL, parseBearerEvent, serializeBearerEvent, type BearerEvent } from '../../domain/bearer-event.ts';
 import type { EphemeralStore } from '../../ports.ts';
 
-export const BEARER_EVENTS_CHANNEL = 'bearer-events';
-
-/** A bearer whose answer changed (revoked, disabled, scopes or expiry edited): drop it from caches. */
-export type BearerEvent =
-  | {
-      kind: 'api_key';
-      /** SHA-256 of the bearer: caches are keyed by it, never by the bearer itself. */
-      hash: string;
-      id: string;
-      /** Revoked for good: caches may answer "inactive" from memory from now on. */
-      final?: boolean;
-    }
-  /** Every token of this grant (a connected app) changed; `final`: the grant was revoked. */
-  | { kind: 'grant'; id: string; final?: boolean }
-  /** Every token of this OAuth client changed (it was disabled or enabled). */
-  | { kind: 'client'; id: string }
-  /** Every bearer of this user changed (disabled, role changed, left an organization). */
-  | { kind: 'user'; id: string }
-  /** Every bearer of this organization changed (disabled or enabled). */
-  | { kind: 'organization'; id: string };
+export type { BearerEvent };
 
 /**
  * Tells every instance, through Redis pub/sub, that a bearer changed. The store of record is
@@ -31,7 +13,7 @@ export class BearerEvents {
   private readonly ephemeral: EphemeralStore;
   private readonly onError: (error: unknown) => void;
   /** This instance's own subscribers, told synchronously before anything goes to Redis. */
-  private readonly local = new Set<(event: BearerEvent) => void>();
+  private readonly local = new Set<(event: BearerEvent | null) => void>();
 
   constructor(ephemeral: EphemeralStore, onError: (error: unknown) => void) {
     this.ephemeral = ephemeral;
@@ -43,20 +25,22 @@ export class BearerEvents {
     // to come back from Redis.
     for (const handler of this.local) handler(event);
     try {
-      await this.ephemeral.publish(BEARER_EVENTS_CHANNEL, JSON.stringify(event));
+      await this.ephemeral.publish(BEARER_EVENTS_CHANNEL, serializeBearerEvent(event));
     } catch (error) {
       this.onError(error);
     }
   }
 
-  async subscribe(handler: (event: BearerEvent) => void): Promise<() => Promise<void>> {
+  /**
+   * `handler` receives every event of any instance; and null for a message it cannot read (of
+   * another version of the contract, say), after which nothing cached can be trusted.
+   */
+  async subscribe(handler: (event: BearerEvent | null) => void): Promise<() => Promise<void>> {
     this.local.add(handler);
     const unsubscribe = await this.ephemeral.subscribe(BEARER_EVENTS_CHANNEL, (message) => {
-      try {
-        handler(JSON.parse(message) as BearerEvent);
-      } catch (error) {
-        this.onError(error);
-      }
+      const event = parseBearerEvent(message);
+      if (event === null) this.onError(new Error('unreadable bearer event: every cache dropped'));
+      handler(event);
     });
     return async () => {
       this.local.delete(handler);

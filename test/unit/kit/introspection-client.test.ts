@@ -287,11 +287,13 @@ describe('invalidation by bearer events', () => {
     expect(callsFor(token)).toBe(2);
   });
 
-  it('parses the three event shapes of src/services/bearer-events.ts', () => {
-    expect(parseBearerEvent('{"kind":"api_key","hash":"ABC","id":"k"}')).toEqual({ kind: 'api_key', hash: 'abc', id: 'k' });
+  it('parses every event kind of src/domain/bearer-event.ts, of this version or none, and nothing else', () => {
+    expect(parseBearerEvent('{"v":1,"kind":"api_key","hash":"ABC","id":"k","final":true}')).toEqual({ kind: 'api_key', hash: 'abc', id: 'k', final: true });
     expect(parseBearerEvent('{"kind":"grant","id":"g"}')).toEqual({ kind: 'grant', id: 'g' });
-    expect(parseBearerEvent('{"kind":"client","id":"c"}')).toEqual({ kind: 'client', id: 'c' });
+    for (const kind of ['client', 'user', 'organization']) expect(parseBearerEvent(`{"v":1,"kind":"${kind}","id":"x"}`)).toEqual({ kind, id: 'x' });
     expect(parseBearerEvent('{"kind":"grant"}')).toBeNull();
+    expect(parseBearerEvent('{"v":2,"kind":"grant","id":"g"}')).toBeNull();
+    expect(parseBearerEvent('{"v":1,"kind":"membership","id":"m"}')).toBeNull();
   });
 
   it('the cache alone: invalidation counts what it dropped, and negative entries belong to no group', () => {

@@ -37,7 +37,7 @@ describe('AccountService', () => {
 
   it('tells every instance of the changes that reach bearers: a role changed, a user or an organization disabled — and of nothing else', async () => {
     const heard: BearerEvent[] = [];
-    await new BearerEvents(stores.ephemeral, () => undefined).subscribe((e) => heard.push(e));
+    await new BearerEvents(stores.ephemeral, () => undefined).subscribe((e) => heard.push(e!));
     const user = await accounts.createUser({ email: 'member@example.com', password: PASSWORD });
     const org = await accounts.createOrganization({ name: 'Acme' });
     expect((await accounts.setMembership(user.id, org.id, 'editor')).change).toBe('created');

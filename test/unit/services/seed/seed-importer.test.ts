@@ -257,7 +257,7 @@ describe('SeedImporter: telling running instances', () => {
   it('publishes user, organization and key events for changes that affect bearers', async () => {
     await importer.import(SEED);
     const heard: BearerEvent[] = [];
-    await new BearerEvents(stores.ephemeral, () => undefined).subscribe((e) => heard.push(e));
+    await new BearerEvents(stores.ephemeral, () => undefined).subscribe((e) => heard.push(e!));
     const changed = structuredClone(SEED) as typeof SEED & { users: Array<Record<string, unknown>>; organizations: Array<Record<string, unknown>> };
     changed.users[1]!.disabled = true;
     changed.organizations[0]!.disabled = true;
