@@ -15,7 +15,7 @@ import { auditRoutes } from './http/routes/audit-routes.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import { meRoutes } from './http/routes/me-routes.ts';
 import { connectedAppRoutes } from './http/routes/connected-app-routes.ts';
-import { interactionRoutes } from './http/routes/interaction-routes.ts';
+import { interactionRoutes } from './oauth/interaction-routes.ts';
 import { OidcAccessTokenLookup } from './oauth/access-token-lookup.ts';
 import { Interactions } from './oauth/interactions.ts';
 import { mountProvider } from './oauth/mount.ts';

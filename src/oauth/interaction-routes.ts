@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import type { Interactions } from '../../oauth/interactions.ts';
-import { formBody } from '../middleware/form-body.ts';
+import type { Interactions } from './interactions.ts';
+import { formBody } from '../http/middleware/form-body.ts';
 
 /** Sign-in and consent pages of the authorization flow (they live in the parent app). */
 export function interactionRoutes(interactions: Interactions): Router {
