@@ -17,7 +17,7 @@ import type { Introspection, IntrospectionService } from '../services/authentica
 import { abortStatus, isClientAbort } from './client-abort.ts';
 import { clientAddress } from './client-address.ts';
 import { clientCredentials } from './client-credentials.ts';
-import { CLIENT_THROTTLED, oauthError, type OAuthErrorBody } from './oauth-error.ts';
+import { invalidClient, invalidRequest, slowDown, temporarilyUnavailable, type OAuthErrorReply } from './oauth-error.ts';
 import { errorReply } from './error-body.ts';
 import { requestIdFor } from './middleware/request-id.ts';
 import { SECURITY_HEADERS } from './middleware/security-headers.ts';
@@ -110,7 +110,7 @@ function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: I
   const credentials = known ? null : clientCredentials(header, form);
   const clientId = known?.clientId ?? credentials?.clientId ?? form.get('client_id');
   const wait = deps.throttle.blocked(ip, clientId);
-  if (wait !== null) return { status: 429, body: THROTTLED_BODY, headers: { 'Retry-After': String(wait) } };
+  if (wait !== null) return serializedReply(slowDown(wait));
   let authenticated: Awaitable<OAuthClient | null>;
   if (known) authenticated = deps.clients.confirm(known.clientId, known.secretHash);
   else authenticated = credentials ? deps.clients.authenticate(credentials) : null;
@@ -146,7 +146,7 @@ function serialized(result: Introspection): string {
 
 function failure(error: unknown, requestId: string, logger: Logger): Reply {
   if (isAppError(error) && error.code === 'UNAVAILABLE') {
-    return { status: 503, body: json(oauthError('temporarily_unavailable', 'Try again shortly')), headers: { 'Retry-After': '5' } };
+    return UNAVAILABLE;
   }
   logger.error({ requestId, err: error }, 'unhandled error');
   return INTERNAL;
@@ -196,7 +196,10 @@ function isIntrospectionUrl(url: string | undefined): boolean {
   return url !== undefined && url.startsWith(INTROSPECTION_PATH) && (url.length === INTROSPECTION_PATH.length || url[INTROSPECTION_PATH.length] === '?');
 }
 
-const json = (body: OAuthErrorBody): string => JSON.stringify(body);
+/** An OAuth error as this handler sends it: its body serialised once. */
+function serializedReply(error: OAuthErrorReply): Reply {
+  return { status: error.status, body: JSON.stringify(error.body), headers: error.headers };
+}
 
 /** An error in DESIGN.md's shape, its status from the one mapping every route uses. */
 function appErrorReply(error: AppError): Reply {
@@ -207,6 +210,6 @@ function appErrorReply(error: AppError): Reply {
 const UNSUPPORTED_MEDIA_TYPE = appErrorReply(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Expected a form submission'));
 const PAYLOAD_TOO_LARGE = appErrorReply(new AppError('PAYLOAD_TOO_LARGE', 'Form too large', { headers: { Connection: 'close' } }));
 const INTERNAL = appErrorReply(new AppError('INTERNAL', 'Internal server error'));
-const INVALID_CLIENT: Reply = { status: 401, body: json(oauthError('invalid_client', 'client authentication failed')), headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } };
-const TOKEN_REQUIRED: Reply = { status: 400, body: json(oauthError('invalid_request', 'token is required')) };
-const THROTTLED_BODY = json(CLIENT_THROTTLED);
+const INVALID_CLIENT = serializedReply(invalidClient());
+const TOKEN_REQUIRED = serializedReply(invalidRequest('token is required'));
+const UNAVAILABLE = serializedReply(temporarilyUnavailable());

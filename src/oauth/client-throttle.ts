@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import { clientCredentials } from '../http/client-credentials.ts';
-import { CLIENT_THROTTLED } from '../http/oauth-error.ts';
+import { slowDown, writeOAuthError } from '../http/oauth-error.ts';
 import type { ClientAuthThrottle } from '../services/limits/client-auth-throttle.ts';
 
 /**
@@ -14,9 +14,7 @@ export function clientThrottle(throttle: ClientAuthThrottle): Middleware {
     const clientId = clientCredentials(ctx.get('Authorization') || undefined, form)?.clientId ?? form.get('client_id');
     const wait = throttle.blocked(ctx.ip, clientId);
     if (wait !== null) {
-      ctx.status = 429;
-      ctx.set('Retry-After', String(wait));
-      ctx.body = CLIENT_THROTTLED;
+      writeOAuthError(ctx, slowDown(wait));
       return;
     }
     await next();

@@ -3,7 +3,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { isAppError } from '../errors/index.ts';
 import { OAUTH_ROUTES } from './provider.ts';
-import { unavailable } from './refresh-replay.ts';
+import { temporarilyUnavailable, writeOAuthError } from '../http/oauth-error.ts';
 
 const FORM_LIMIT = 56 * 1024;
 
@@ -46,12 +46,12 @@ export function mountProvider(options: MountOptions): Middleware {
       await (chain ?? providerMiddleware)(ctx, next);
     } catch (error) {
       if (!isToken || !isAppError(error) || error.code !== 'UNAVAILABLE') throw error;
-      unavailable(ctx, 'The authorization server is temporarily unavailable');
+      writeOAuthError(ctx, temporarilyUnavailable('The authorization server is temporarily unavailable'));
       return;
     } finally {
       ctx.req = original;
     }
-    if (isToken && ctx.status >= 500) unavailable(ctx, 'The authorization server is temporarily unavailable');
+    if (isToken && ctx.status >= 500) writeOAuthError(ctx, temporarilyUnavailable('The authorization server is temporarily unavailable'));
   };
 }
 

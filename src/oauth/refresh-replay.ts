@@ -12,6 +12,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 import type { Context, Middleware, Next } from 'koa';
 import { systemClock } from '../domain/clock.ts';
 import { clientCredentials } from '../http/client-credentials.ts';
+import { temporarilyUnavailable, writeOAuthError } from '../http/oauth-error.ts';
 import type { Clock, EphemeralStore } from '../ports.ts';
 import type { ClientAuthenticator } from '../services/authentication/client-authenticator.ts';
 
@@ -87,7 +88,7 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
       }
       // Another request is rotating this token right now: wait for its answer.
       if (Date.now() > deadline) {
-        unavailable(ctx, 'A refresh with this token is still in progress');
+        writeOAuthError(ctx, temporarilyUnavailable('A refresh with this token is still in progress'));
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -108,13 +109,6 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)), until } : { clientId, until };
     await ephemeral.set(outcomeKey, JSON.stringify(stored), windowMs + LOCK_MS);
   }
-}
-
-/** 503 with Retry-After and an RFC 6749 body: connectors retry, and never disconnect the user. */
-export function unavailable(ctx: Context, description: string): void {
-  ctx.status = 503;
-  ctx.set('Retry-After', '5');
-  ctx.body = { error: 'temporarily_unavailable', error_description: description };
 }
 
 async function readOutcome(ephemeral: EphemeralStore, key: string): Promise<StoredOutcome | null> {

@@ -6,8 +6,9 @@
  * is relative to that clock, and expiry is tested by advancing it.
  *
  * Consumption: once consumed, always consumed — a re-upsert of a consumed record keeps it
- * consumed (oidc-provider never re-upserts consumed codes; if anything ever did, the safe answer
- * is that a code cannot be redeemed again). Only destroy and revokeByGrantId forget it.
+ * consumed, also after destroy or revokeByGrantId (oidc-provider never re-upserts consumed codes;
+ * if anything ever did, the safe answer is that a code cannot be redeemed again). Only the
+ * record's expiry forgets it.
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { OAuthModelStore } from '../../src/ports.ts';

@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import { actorOf, type Principal } from '../../domain/principal.ts';
 import type { AuditLog } from '../../services/audit/audit-log.ts';
 import { presentAuditEvent } from '../presenters.ts';
-import { auditQuery } from '../schemas/api-key-schemas.ts';
+import { auditQuery } from '../schemas/audit-schemas.ts';
 import { validate } from '../validate.ts';
 
 /** The organization's audit trail, newest first, for owners and admins. */

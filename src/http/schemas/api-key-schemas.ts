@@ -50,13 +50,6 @@ export const rotateKeyBody = z
   })
   .strict();
 
-export const auditQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).optional(),
-    cursor: z.string().min(1).max(512).optional(),
-  })
-  .strict();
-
 /** snake_case limits of a request to the service's camelCase, leaving absent ones absent. */
 export function limitsInput(input: z.infer<typeof limits> | undefined): { rateLimitPerMinute?: number | null; dailySpendCap?: number | null } | undefined {
   if (input === undefined) return undefined;

@@ -7,7 +7,7 @@ import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts'
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
 import { UsageCollection } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 /**
  * Keys are stored under their hash: the lookup of every authentication is a primary-key read,
@@ -84,8 +84,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureCollection(this.model);
     this.queue = await ferretQueueFor(this.connection);
     await this.usage.init(this.queue);
   }

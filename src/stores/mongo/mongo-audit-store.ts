@@ -4,7 +4,7 @@ import type { Credential } from '../../domain/principal.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { AuditCursor, AuditStore } from '../../ports.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 interface AuditEventDoc {
   _id: string;
@@ -45,8 +45,7 @@ export class MongoAuditStore implements AuditStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureCollection(this.model);
   }
 
   async insert(event: AuditEvent): Promise<void> {

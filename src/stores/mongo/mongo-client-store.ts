@@ -4,7 +4,7 @@ import { ConflictError } from '../../errors/index.ts';
 import type { ClientPatch, ClientStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 interface ClientDoc {
   _id: string;
@@ -51,7 +51,7 @@ export class MongoClientStore implements ClientStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
+    await ensureCollection(this.model);
     this.queue = await ferretQueueFor(this.connection);
   }
 

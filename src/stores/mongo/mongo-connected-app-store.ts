@@ -5,7 +5,7 @@ import type { ConnectedAppStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
 import { UsageCollection } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 interface ConnectedAppDoc {
   _id: string;
@@ -48,8 +48,7 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureCollection(this.model);
     this.queue = await ferretQueueFor(this.connection);
     await this.usage.init(this.queue);
   }

@@ -3,7 +3,7 @@ import type { Membership, Role } from '../../domain/accounts.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { MembershipStore } from '../../ports.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 interface MembershipDoc {
   _id: string;
@@ -36,8 +36,7 @@ export class MongoMembershipStore implements MembershipStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureCollection(this.model);
   }
 
   /**

@@ -5,7 +5,7 @@ import type { Clock, OAuthModelStore, OAuthRecord } from '../../ports.ts';
 import { ensureExpiry, type ExpiryHandle } from './expiry.ts';
 import type { MongoCapabilities } from './mongo-connection.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 /**
  * One document per oidc-provider record, of every model, keyed `<model>:<id>`. The fields the
@@ -51,10 +51,10 @@ oauthModelSchema.index({ grantId: 1 }, { name: 'grantId_1' });
  * outside any transaction, so an update-based consume could succeed twice). The record itself is
  * never rewritten by consumption.
  *
- * A marker lives as long as its record: it gets the record's expiry, is extended when the record
- * is upserted again (once consumed, always consumed) and is deleted with the record by destroy
- * and revokeByGrantId. A marker still present counts, even one whose own time has passed: erring
- * towards "consumed" never lets a code be redeemed twice.
+ * A marker lives as long as its record would: it gets the record's expiry and is extended when
+ * the record is upserted again (once consumed, always consumed). destroy and revokeByGrantId
+ * leave it (see destroy), so only expiry removes it. A marker still present counts, even one
+ * whose own time has passed: erring towards "consumed" never lets a code be redeemed twice.
  */
 interface ConsumedDoc {
   _id: string;
@@ -95,9 +95,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   /** Idempotent: creates the collections and indexes and starts expiry (again). */
   async init(): Promise<void> {
     this.stop();
-    await this.records.createCollection().catch(ignoreExists);
-    await this.records.createIndexes();
-    await this.consumed.createCollection().catch(ignoreExists);
+    await ensureCollection(this.records);
+    await ensureCollection(this.consumed);
     const now = () => this.clock.now();
     this.expiry = [
       await ensureExpiry(this.records as unknown as Model<never>, 'expiresAt', this.capabilities, this.sweepEveryMs, now),

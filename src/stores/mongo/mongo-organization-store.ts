@@ -3,7 +3,7 @@ import type { Organization } from '../../domain/accounts.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { OrganizationPatch, OrganizationStore } from '../../ports.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 interface OrganizationDoc {
   _id: string;
@@ -34,7 +34,7 @@ export class MongoOrganizationStore implements OrganizationStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
+    await ensureCollection(this.model);
   }
 
   async insert(org: Organization): Promise<void> {

@@ -2,6 +2,7 @@ import { Schema, type Connection, type Model } from 'mongoose';
 import { normalizeEmail, type User } from '../../domain/accounts.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { UserPatch, UserStore } from '../../ports.ts';
+import { ensureCollection } from './ensure-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 
 interface UserDoc {
@@ -39,8 +40,7 @@ export class MongoUserStore implements UserStore {
   }
 
   async init(): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureCollection(this.model);
   }
 
   async insert(user: User): Promise<void> {
@@ -101,7 +101,3 @@ function toUser(doc: UserDoc): User {
   };
 }
 
-/** createCollection on an existing collection fails with NamespaceExists (48): that is fine. */
-export function ignoreExists(error: unknown): void {
-  if ((error as { code?: number }).code !== 48) throw error;
-}

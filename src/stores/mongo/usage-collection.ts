@@ -2,7 +2,7 @@ import { Schema, type Connection, type Model } from 'mongoose';
 import { ConflictError } from '../../errors/index.ts';
 import { serialized, type KeyedQueue } from './ferret-write-queue.ts';
 import { mongoCall } from './mongo-errors.ts';
-import { ignoreExists } from './mongo-user-store.ts';
+import { ensureCollection } from './ensure-collection.ts';
 
 interface UsageDoc {
   _id: string;
@@ -28,7 +28,7 @@ export class UsageCollection {
   }
 
   async init(queue: KeyedQueue | null): Promise<void> {
-    await this.model.createCollection().catch(ignoreExists);
+    await ensureCollection(this.model);
     this.queue = queue;
   }
 
