@@ -62,9 +62,15 @@ runs() { "$1" --version >/dev/null 2>&1; }
 build_ferretdb() {
   command -v go >/dev/null 2>&1 \
     || die "install Go >= 1.22 to build FerretDB, or install mongod, or set MONGODB_URI"
-  echo "tessera: building FerretDB $ferretdb_version into $ferretdb_cached (first time only, ~2 min)" >&2
+  echo "tessera: building FerretDB ${ferretdb_version#v} once (2–9 min), cached in $ferretdb_cached" >&2
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
+  # Go's module and build caches (~1.5 GB) live in the build's own directory and go with it: only
+  # the binary (~60 MB) is kept.
+  export GOPATH="$work/gopath" GOMODCACHE="$work/gopath/pkg/mod" GOCACHE="$work/gocache" GOFLAGS=-modcacherw
+  # A line every 30 s, so that a long build is seen to be going on.
+  ( started=$SECONDS; while sleep 30; do echo "tessera: still building FerretDB ($(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s)" >&2; done ) &
+  ticker=$!
+  trap 'kill "$ticker" 2>/dev/null; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
   cat >"$work/go.mod" <<EOF
 module ferretbuild
 
@@ -86,12 +92,14 @@ EOF
   (
     cd "$work" &&
       quietly go mod tidy &&
-      GOFLAGS=-mod=mod quietly go mod vendor &&
+      GOFLAGS="-mod=mod -modcacherw" quietly go mod vendor &&
       echo "$ferretdb_version" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt &&
       quietly go build -mod=vendor -o "$ferretdb_cached.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
   ) || { rm -f "$ferretdb_cached.tmp"; die "building FerretDB failed (see output above)"; }
   mv -f "$ferretdb_cached.tmp" "$ferretdb_cached"
+  kill "$ticker" 2>/dev/null || true
   runs "$ferretdb_cached" || die "built $ferretdb_cached but it does not run"
+  echo "tessera: FerretDB built ($(du -h "$ferretdb_cached" | cut -f1)); Go's caches were removed" >&2
 }
 
 ensure_mongo() {

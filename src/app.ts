@@ -12,6 +12,7 @@ import { authenticate } from './http/middleware/authenticate.ts';
 import { methodNotAllowed } from './http/middleware/method-not-allowed.ts';
 import { apiKeyRoutes } from './http/routes/api-key-routes.ts';
 import { auditRoutes } from './http/routes/audit-routes.ts';
+import { frontDoorRoutes } from './http/routes/front-door-routes.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import { meRoutes } from './http/routes/me-routes.ts';
 import { connectedAppRoutes } from './http/routes/connected-app-routes.ts';
@@ -291,6 +292,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
   });
   const authenticated = authenticate(services.authenticator, services.rateLimiter);
   const routers: Router[] = [
+    frontDoorRoutes(config.baseUrl),
     healthRoutes(services.health, config.storeMode),
     meRoutes(authenticated),
     apiKeyRoutes(services.apiKeys, authenticated, config.bodyLimitBytes),
@@ -302,6 +304,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
   app.use(
     mountProvider({
       provider,
+      apiScopes: services.catalog.all,
       before: {
         [OAUTH_ROUTES.token]: [clientThrottle(services.clientThrottle), refreshReplay({ windowSeconds: config.refreshReuseWindowSeconds, ephemeral: stores.ephemeral, clients: services.clientAuthenticator, clock })],
         [OAUTH_ROUTES.revocation]: [clientThrottle(services.clientThrottle), apiKeyRevocation(services.apiKeys, services.clientAuthenticator)],

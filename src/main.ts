@@ -1,13 +1,15 @@
 /**
- * Entry point: load config → open stores → build app → listen; graceful shutdown on SIGTERM/SIGINT.
+ * Entry point: load config → listen (503 until ready) → open stores → build app → serve; graceful
+ * shutdown on SIGTERM/SIGINT.
  */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createTessera, type Tessera } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { createHttpServer, type TesseraServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { readJsonFile } from './read-json-file.ts';
-import { seedDemo } from './services/accounts/demo-seed.ts';
-import { operatorActor } from './services/accounts/operator-actor.ts';
+import { seedDemo } from './services/demo/demo-seed.ts';
+import { demoWalkthrough } from './services/demo/demo-walkthrough.ts';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -21,6 +23,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel, file: config.logFile });
+  // The port first: a start that cannot listen says so in one line, before anything else.
+  let serve: (req: IncomingMessage, res: ServerResponse) => void = starting;
+  const http = createHttpServer((req, res) => serve(req, res), config, logger);
+  const port = await listen(http.server, config).catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === 'EADDRINUSE' ? 'is in use' : error.code === 'EACCES' ? 'may not be used by this user' : `cannot be listened on (${error.message})`;
+    console.error(`tessera: port ${config.port} on ${config.host} ${why}; set PORT to another`);
+    process.exit(1);
+  });
   for (const name of config.generatedSecrets) {
     logger.warn({ setting: name }, `${name} is not set: generated a random value for this run (sessions will not survive a restart; set it in production)`);
   }
@@ -49,14 +59,27 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const http = createHttpServer(tessera.handler, config, logger);
-  const { server } = http;
-  server.listen(config.port, config.host, () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    logger.info({ port, baseUrl: config.baseUrl }, `Tessera listening on ${config.host}:${port}`);
-  });
+  serve = tessera.handler;
+  logger.info({ port, baseUrl: config.baseUrl }, `Tessera listening on ${config.host}:${port}`);
   installShutdown(http, tessera, logger);
+}
+
+/** Listens; resolves with the port (the one asked for, or the one given for port 0). */
+function listen(server: Server, config: Config): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : config.port);
+    });
+  });
+}
+
+/** Until the stores are open: 503 with Retry-After, as readiness says. */
+function starting(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1', 'Cache-Control': 'no-store' });
+  res.end('{"error":{"code":"UNAVAILABLE","message":"Starting"}}');
 }
 
 async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<void> {
@@ -67,22 +90,9 @@ async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<v
   }
   if (config.storeMode !== 'embedded') return;
   const { services, stores } = tessera;
-  const demo = await seedDemo(services.accounts);
-  const actor = await operatorActor(stores, services.catalog, demo.userId, demo.orgId);
-  const demoKey = await services.apiKeys.create(actor, { name: 'demo' });
-  // Shown once on the terminal, not in the structured log: a credential at its creation.
-  console.error(
-    [
-      '',
-      '  Tessera demo account (embedded mode; recreated at every start)',
-      `    organization: ${demo.orgId}`,
-      `    sign in as:   ${demo.email}`,
-      `    password:     ${demo.password}`,
-      `    API key:      ${demoKey.secret}`,
-      `    try:          curl -H "Authorization: Bearer ${demoKey.secret}" ${config.baseUrl}/api/v1/me`,
-      '',
-    ].join('\n'),
-  );
+  const demo = await seedDemo({ ...services, stores });
+  // Shown once on the terminal, not in the structured log: credentials at their creation.
+  console.error(demoWalkthrough(demo, config.baseUrl));
 }
 
 /**

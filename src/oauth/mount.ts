@@ -14,6 +14,8 @@ function ownedByProvider(path: string): boolean {
 
 export interface MountOptions {
   provider: Provider;
+  /** The API's scopes, which discovery lists beside the OpenID Connect ones (RFC 8414 §2 scopes_supported). */
+  apiScopes: readonly string[];
   /**
    * Middleware that runs before the provider on POST to these paths, with the parsed form in
    * ctx.state.oauthForm (the provider still reads the body as it came).
@@ -39,7 +41,11 @@ export function mountProvider(options: MountOptions): Middleware {
     if (ctx.path === OAUTH_ROUTES.authorization && ctx.method === 'GET') requireConsentForOfflineAccess(ctx);
     const chain = ctx.method === 'POST' ? chains.get(ctx.path) : undefined;
     const isToken = ctx.path === OAUTH_ROUTES.token && ctx.method === 'POST';
-    if (!chain && !isToken) return providerMiddleware(ctx, next);
+    if (!chain && !isToken) {
+      await providerMiddleware(ctx, next);
+      if (DISCOVERY_PATHS.has(ctx.path) && ctx.status === 200) withApiScopes(ctx, options.apiScopes);
+      return;
+    }
     const original = ctx.req;
     try {
       await readForm(ctx);
@@ -73,6 +79,14 @@ async function readForm(ctx: Context): Promise<void> {
   replay.end(body);
   ctx.req = Object.assign(replay, { headers: ctx.req.headers, method: ctx.req.method, url: ctx.req.url }) as unknown as typeof ctx.req;
   ctx.state.oauthForm = new URLSearchParams(body.toString('utf8'));
+}
+
+const DISCOVERY_PATHS = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
+
+/** The provider knows only its OpenID Connect scopes: the API's are Tessera's (see provider.ts). */
+function withApiScopes(ctx: Context, apiScopes: readonly string[]): void {
+  const body = ctx.body as { scopes_supported?: string[] };
+  body.scopes_supported = [...new Set([...(body.scopes_supported ?? []), ...apiScopes])];
 }
 
 /** OIDC Core §11 ignores offline_access without prompt=consent; Tessera always prompts for consent. */

@@ -116,6 +116,12 @@ export function createProvider(options: ProviderOptions): Provider {
         },
       },
     },
+    // RFC 8414 §2 metadata the provider cannot know: Tessera serves introspection itself.
+    discovery: {
+      introspection_endpoint: `${options.issuer}${OAUTH_ROUTES.introspection}`,
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    },
     renderError: async (ctx, out) => {
       renderErrorPage(ctx as unknown as KoaContextWithOIDC, out.error ?? 'server_error', out.error_description ?? 'Something went wrong');
     },

@@ -84,3 +84,17 @@ describe('tessera import', () => {
     expect(output).toContain('import <file.json>');
   });
 });
+
+describe('the CLI without stores of record (the embedded mode)', () => {
+  it.each([
+    [['import', 'seed.json']],
+    [['keys', 'create', '--user', 'demo@tessera.local', '--org', 'org_demo']],
+    [['clients', 'create', '--name', 'Zapier', '--redirect-uri', 'https://zapier.example/cb', '--scopes', 'leads:read']],
+  ])('refuses %j in one line that says why and what to do, writing nothing', async (args) => {
+    const { code, output } = await runToExit('src/cli.ts', args, {}, 'cli-embedded');
+    expect(code).toBe(1);
+    const lines = output.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tessera: no store of record is configured \(MONGODB_URI and REDIS_URL\).*Set both.*npm run tessera -- demo/);
+  });
+});

@@ -2,13 +2,18 @@
  * `npm start` on a fresh machine: embedded stores, demo seed, seed files, bad configuration.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { freePort } from '../support/free-port.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { runToExit, startTessera, type TesseraProcess } from '../support/tessera-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-seed-'));
+const ROOT = resolve(import.meta.dirname, '../..');
 
 function seedFile(name: string, content: unknown): string {
   const path = join(dir, name);
@@ -39,9 +44,9 @@ describe('start on the embedded default', () => {
     expect(tessera.output()).toContain('TESSERA_COOKIE_KEYS is not set: generated a random value');
   });
 
-  it('seeds a demo organization and prints how to sign in', () => {
-    expect(tessera.output()).toMatch(/sign in as: +demo@tessera\.local/);
-    expect(tessera.output()).toMatch(/password: +[A-Za-z0-9]{20}/);
+  it('seeds a demo organization and prints how to sign in, and the walkthrough’s credentials on one export line', () => {
+    expect(tessera.output()).toMatch(/Sign in as demo@tessera\.local with password [A-Za-z0-9]{20} \(owner of org_demo\)/);
+    expect(tessera.output()).toMatch(/^ {4}export TESSERA=\S+ KEY=tsr_live_\S+ RS_ID=demo-resource-server RS_SECRET=\S+ CONNECTOR_ID=demo-connector CONNECTOR_SECRET=\S+ REDIRECT_URI=\S+ VERIFIER=\S+$/m);
   });
 
   it('writes structured JSON logs on stdout', () => {
@@ -100,4 +105,36 @@ describe('start with bad configuration', () => {
     expect(output).toContain('tessera: Invalid configuration:');
     expect(output).toContain(message);
   });
+});
+
+describe('the start command and its port', () => {
+  it('says in one line that the port is in use, before anything else, and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { code, output } = await runToExit('src/main.ts', [], { PORT: String(port) }, 'port-in-use');
+      expect(code).toBe(1);
+      expect(output.trim()).toBe(`tessera: port ${port} on 127.0.0.1 is in use; set PORT to another`);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('npm start: SIGTERM to the npm process stops the server, and its port is free after', async () => {
+    const port = await freePort();
+    const npm = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, MONGODB_URI: '', REDIS_URL: '', PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'test' }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!(await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false))) {
+      if (Date.now() > deadline) throw new Error('npm start did not get ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    npm.kill('SIGTERM');
+    await exited;
+    const stillListening = async () => new Promise<boolean>((resolve) => connect(port, '127.0.0.1').once('connect', function (this: Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+    const until = Date.now() + 5_000;
+    while ((await stillListening()) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(await stillListening()).toBe(false);
+  }, 60_000);
 });

@@ -25,10 +25,13 @@ describe('secrets in the logs of the whole test run', () => {
     const dir = testLogDir();
     const secrets = recordedSecrets(dir);
     const result = scanLogs(dir, secrets);
-    // The run must actually have produced logs and used secrets, or this proves nothing.
-    expect(secrets.length).toBeGreaterThanOrEqual(5);
-    expect(result.files).toBeGreaterThanOrEqual(5);
-    expect(result.bytes).toBeGreaterThan(10_000);
+    // A whole run must actually have produced logs and used secrets, or this proves nothing; a
+    // subset (`npm test -- <file>`) is scanned for whatever it wrote.
+    if (process.env.TESSERA_TEST_WHOLE_RUN === '1') {
+      expect(secrets.length).toBeGreaterThanOrEqual(5);
+      expect(result.files).toBeGreaterThanOrEqual(5);
+      expect(result.bytes).toBeGreaterThan(10_000);
+    }
     console.log(`[leak scan] ${result.secrets} secrets × ${result.files} log files (${result.bytes} bytes): ${result.hits.length} hits`);
     expect(result.hits).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { Role } from '../../domain/accounts.ts';
-import { html, sendPage, type Html } from './html.ts';
+import { html, sendPage, type Html } from '../../http/views/html.ts';
 
 export interface ConsentOrganization {
   id: string;

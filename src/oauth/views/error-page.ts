@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { html, sendPage } from './html.ts';
+import { html, sendPage } from '../../http/views/html.ts';
 
 /**
  * An OAuth error shown to the user instead of a redirect: for an unknown client or a redirect URI

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { html, sendPage } from './html.ts';
+import { html, sendPage } from '../../http/views/html.ts';
 
 export interface LoginView {
   uid: string;

@@ -3,7 +3,7 @@ import { createServices, openMemoryStores } from '../../../../src/app.ts';
 import { ConflictError, ValidationError } from '../../../../src/errors/index.ts';
 import type { Stores } from '../../../../src/ports.ts';
 import type { AccountService } from '../../../../src/services/accounts/account-service.ts';
-import { seedDemo, DEMO_EMAIL } from '../../../../src/services/accounts/demo-seed.ts';
+
 import { BearerEvents, type BearerEvent } from '../../../../src/services/revocation/bearer-events.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
 import { recordSecret } from '../../../support/log-capture.ts';
@@ -88,14 +88,5 @@ describe('AccountService', () => {
     await accounts.setMembership(user.id, globex.id, 'viewer');
     const orgs = await accounts.organizationsOf(user.id);
     expect(orgs.map((o) => [o.organization.name, o.role])).toEqual([['Acme', 'owner'], ['Globex', 'viewer']]);
-  });
-
-  it('seeds a demo organization with an owner who can sign in', async () => {
-    const demo = await seedDemo(accounts);
-    recordSecret(demo.password);
-    expect(demo.email).toBe(DEMO_EMAIL);
-    const user = await accounts.authenticate(DEMO_EMAIL, demo.password);
-    expect(user?.id).toBe(demo.userId);
-    expect((await stores.memberships.find(demo.userId, demo.orgId))?.role).toBe('owner');
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
-import { pageSecurityHeaders, SECURITY_HEADERS } from '../../http/middleware/security-headers.ts';
+import { pageSecurityHeaders, SECURITY_HEADERS } from '../middleware/security-headers.ts';
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
