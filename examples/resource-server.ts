@@ -6,7 +6,7 @@
  *   GET  /health   no bearer          whether bearer invalidations arrive through Redis, cache counters
  *
  * Either bearer kind works — an API key or an OAuth access token of a connected app — since both
- * are introspected at Tessera and come back as the same principal. Refusals have DESIGN.md's
+ * are introspected at Tessera and come back as the same principal. Refusals have Tessera's
  * body: 401 (WWW-Authenticate: Bearer), 403 FORBIDDEN naming the missing scope, 503 when Tessera
  * cannot be asked.
  *

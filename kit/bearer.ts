@@ -1,7 +1,7 @@
 /**
  * What every adapter (Koa, node:http / Express) decides for a request, independent of the
  * framework: the bearer of the Authorization header, its principal, the scopes it lacks, and the
- * refusals with DESIGN.md's error body — `{"error":{"code","message"}}`, 401 with
+ * refusals with Tessera's error body — `{"error":{"code","message"}}`, 401 with
  * `WWW-Authenticate: Bearer`, 403 FORBIDDEN naming the missing scope, 503 UNAVAILABLE with
  * Retry-After when Tessera cannot tell (never a request let through).
  */

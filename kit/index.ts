@@ -1,7 +1,7 @@
 /**
  * Tessera's resource-server kit: introspect bearers (API keys and OAuth access tokens alike) with
  * a short cache invalidated through Redis, attach the principal, enforce scopes, and refuse with
- * DESIGN.md's error body. See kit/README.md.
+ * Tessera's error body. See kit/README.md.
  */
 export {
   BEARER_EVENTS_CHANNEL,

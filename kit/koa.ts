@@ -4,7 +4,7 @@
  *   router.get('/leads', requireBearer(introspector, { scopes: ['leads:read'] }), handler)
  *   app.use(requireBearer(introspector)); router.post('/leads', requireScopes('leads:write'), handler)
  *
- * Refusals are written here, not thrown, so that they keep DESIGN.md's body whatever error
+ * Refusals are written here, not thrown, so that they keep Tessera's error body whatever error
  * handler the application has. Only types are imported from koa.
  */
 import type { Context, Middleware, Next } from 'koa';

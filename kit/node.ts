@@ -7,7 +7,7 @@
  *   // bare node:http
  *   createServer(withBearer(introspector, (req, res) => { res.end(req.principal.org_id) }, { scopes: ['leads:read'] }))
  *
- * Refusals are written with DESIGN.md's JSON body and headers; the next handler is never called
+ * Refusals are written with Tessera's JSON error body and headers; the next handler is never called
  * for them. No Express types are needed: requests and responses are node:http's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -82,7 +82,7 @@ export function requireScopesNode(...scopes: string[]): (req: IncomingMessage, r
 /**
  * Wraps a bare node:http handler: it runs only for an active bearer holding `scopes`, with
  * `req.principal` set. An error thrown by the check or by the handler is a 500 with the
- * DESIGN.md body (if nothing was sent yet).
+ * error body (if nothing was sent yet).
  */
 export function withBearer(
   introspector: BearerIntrospector,

@@ -1,5 +1,5 @@
 /**
- * The principal as Tessera's introspection endpoint answers it (DESIGN.md, "The principal"; RFC
+ * The principal as Tessera's introspection endpoint answers it (docs/architecture.md, "The principal"; RFC
  * 7662 field names, snake_case), plus `scopes`: the `scope` string split into a list.
  */
 export interface Principal {

@@ -64,13 +64,14 @@ build_ferretdb() {
     || die "install Go >= 1.22 to build FerretDB, or install mongod, or set MONGODB_URI"
   echo "tessera: building FerretDB ${ferretdb_version#v} once (2–9 min), cached in $ferretdb_cached" >&2
   work=$(mktemp -d)
-  # Go's module and build caches (~1.5 GB) live in the build's own directory and go with it: only
-  # the binary (~60 MB) is kept.
-  export GOPATH="$work/gopath" GOMODCACHE="$work/gopath/pkg/mod" GOCACHE="$work/gocache" GOFLAGS=-modcacherw
+  # Go's module and build caches (~1.5 GB) live beside the build and go with it: only the binary
+  # (~60 MB) is kept. (Not inside the module's directory, which go mod tidy would scan.)
+  gocaches=$(mktemp -d)
+  export GOPATH="$gocaches/gopath" GOMODCACHE="$gocaches/gopath/pkg/mod" GOCACHE="$gocaches/build" GOFLAGS=-modcacherw
   # A line every 30 s, so that a long build is seen to be going on.
   ( started=$SECONDS; while sleep 30; do echo "tessera: still building FerretDB ($(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s)" >&2; done ) &
   ticker=$!
-  trap 'kill "$ticker" 2>/dev/null; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'kill "$ticker" 2>/dev/null || true; rm -rf "$work" "$gocaches"' EXIT
   cat >"$work/go.mod" <<EOF
 module ferretbuild
 
@@ -98,6 +99,7 @@ EOF
   ) || { rm -f "$ferretdb_cached.tmp"; die "building FerretDB failed (see output above)"; }
   mv -f "$ferretdb_cached.tmp" "$ferretdb_cached"
   kill "$ticker" 2>/dev/null || true
+  rm -rf "$work" "$gocaches"
   runs "$ferretdb_cached" || die "built $ferretdb_cached but it does not run"
   echo "tessera: FerretDB built ($(du -h "$ferretdb_cached" | cut -f1)); Go's caches were removed" >&2
 }

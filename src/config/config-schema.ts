@@ -41,7 +41,7 @@ export const fileConfigSchema = z
     requestTimeoutMs: z.number().int().min(100).max(300_000),
     /** Connections open at once; one beyond is closed at once. */
     maxConnections: z.number().int().min(1).max(1_000_000),
-    /** A named API key format (one per seed product), whose parts the next settings override. */
+    /** A named API key format (one per product whose documented format Tessera serves), whose parts the next settings override. */
     keyFormat: z.enum(Object.keys(PRESET_FORMATS) as [string, ...string[]], { message: `must be one of ${Object.keys(PRESET_FORMATS).join(', ')}` }),
     /** Prefix of live keys; "none" for a deployment without them. */
     keyPrefixLive: z.string().min(1).nullable(),

@@ -2,7 +2,7 @@
  * API key formats: `<prefix><random body><checksum>`. The prefix names the environment; the body
  * comes from a CSPRNG; the optional checksum is CRC32 of everything before it (the GitHub token
  * design), so that secret scanners and Tessera can reject a look-alike without a lookup.
- * Every part is configuration, so that each seed product's documented format can be served
+ * Every part is configuration, so that each product's documented format can be served
  * exactly (`minds_` + 48 hex, `fe_k_` + 32 hex, `fs_live_`/`fs_test_`, `flw_sk_`).
  */
 import { randomBytes } from 'node:crypto';
@@ -136,7 +136,7 @@ export function inspectKey(format: KeyFormat, key: string): KeyShape {
   return { kind: 'foreign' };
 }
 
-/** Named formats of the seed products, selectable by configuration (TESSERA_KEY_FORMAT). */
+/** Named formats of products whose documented keys Tessera serves, selectable by configuration (TESSERA_KEY_FORMAT). */
 export const PRESET_FORMATS: Record<string, KeyFormat> = {
   tessera: DEFAULT_KEY_FORMAT,
   // Minds: "API keys are prefixed with minds_": minds_ + 48 hex.

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { httpStatusFor, type AppError } from '../errors/index.ts';
 
-/** An AppError as a response: its status, its headers and DESIGN.md's body `{"error":{"code","message"}}`. */
+/** An AppError as a response: its status, its headers and the one error body `{"error":{"code","message"}}`. */
 export interface ErrorReply {
   status: number;
   headers: Record<string, string>;

@@ -201,7 +201,7 @@ function serializedReply(error: OAuthErrorReply): Reply {
   return { status: error.status, body: JSON.stringify(error.body), headers: error.headers };
 }
 
-/** An error in DESIGN.md's shape, its status from the one mapping every route uses. */
+/** An error in the one error body, its status from the one mapping every route uses. */
 function appErrorReply(error: AppError): Reply {
   const { status, headers, body } = errorReply(error);
   return { status, headers, body: JSON.stringify(body) };

@@ -1,5 +1,5 @@
 /**
- * Revocation across instances, measured (DESIGN.md, Revocation). Two Tessera processes share one
+ * Revocation across instances, measured (docs/architecture.md, The revocation bound). Two Tessera processes share one
  * MongoDB database and one private Redis (same key prefix), as the two replicas of
  * docker-compose.yml. Keys and connected-app grants are revoked through A while B's principal
  * cache holds them; B must answer `{"active":false}` at introspection within 100 ms at p99 over

@@ -221,7 +221,7 @@ export function describeIntrospection(mode: StoreMode): void {
   });
 
   describe(`${mode}: the request and its trace`, () => {
-    it('refuses a body that is not a form (415) and a form over 16 KB (413), as errors in the DESIGN shape', async () => {
+    it('refuses a body that is not a form (415) and a form over 16 KB (413), as errors in the one error body', async () => {
       const json = await fetch(`${h.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic(rs) }, body: '{"token":"x"}' });
       expect(json.status).toBe(415);
       expect(await json.json()).toEqual({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.any(String) } });

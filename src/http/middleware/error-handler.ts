@@ -29,7 +29,7 @@ function fromHttpStatus(status: number): AppError | null {
 }
 
 /**
- * Turns whatever a handler throws into DESIGN.md's error body. Unknown errors become a plain 500:
+ * Turns whatever a handler throws into the one error body (docs/architecture.md, Errors). Unknown errors become a plain 500:
  * the stack goes to the log (which never carries request secrets), never into the response.
  */
 export function errorHandler(logger: Logger): Middleware {

@@ -7,7 +7,7 @@ import { presentIssuedKey, presentKey } from '../presenters.ts';
 import { createKeyBody, limitsInput, rotateKeyBody, updateKeyBody } from '../schemas/api-key-schemas.ts';
 import { validate } from '../validate.ts';
 
-/** Settings → API keys (the Minds document's paths and bodies, extended). */
+/** Settings → API keys: GET/POST /api/v1/api-keys, GET/PATCH/DELETE /api/v1/api-keys/:id, POST …/rotate. */
 export function apiKeyRoutes(keys: ApiKeyService, authenticated: Middleware, bodyLimitBytes: number): Router {
   const router = new Router({ prefix: '/api/v1/api-keys' });
   const body = jsonBody({ limitBytes: bodyLimitBytes });

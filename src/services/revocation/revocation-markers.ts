@@ -1,7 +1,7 @@
 import type { EphemeralStore } from '../../ports.ts';
 
 /**
- * Revocations carried by Redis (DESIGN.md, Revocation): a marker per revoked key (by hash) and per
+ * Revocations carried by Redis (docs/architecture.md, The revocation bound): a marker per revoked key (by hash) and per
  * revoked grant, living at least as long as the bearer could otherwise still be used. A lookup
  * that misses the cache checks them before the store of record. They are a shortcut, never the
  * authority: MongoDB holds every revocation, so losing Redis (restart, FLUSHALL) revives nothing,

@@ -1,5 +1,5 @@
 /**
- * API key formats: every seed product's documented shape, generated through the configuration
+ * API key formats: every product's documented shape, generated through the configuration
  * that selects it; the CRC32 checksum (checked against an independent computation); what
  * inspectKey says of look-alikes; the 128-bit floor and the TESSERA_KEY_* overrides.
  */
@@ -59,7 +59,7 @@ function withCharAt(key: string, index: number, char: string): string {
   return key.slice(0, index) + char + key.slice(index + 1);
 }
 
-describe('each seed product’s documented key format', () => {
+describe('each product’s documented key format', () => {
   const cases: { format: string; env: KeyEnv; prefix: string; pattern: RegExp }[] = [
     { format: 'minds', env: 'live', prefix: 'minds_', pattern: /^minds_[0-9a-f]{48}$/ },
     { format: 'flowestate', env: 'live', prefix: 'fe_k_', pattern: /^fe_k_[0-9a-f]{32}$/ },
@@ -105,7 +105,7 @@ describe('each seed product’s documented key format', () => {
     expect(() => generateKey(keyFormat, 'test')).toThrow('this deployment issues no test keys');
   });
 
-  it('accepts the Minds document’s own example key as a valid live key', () => {
+  it('accepts the example key Minds documents as a valid live key', () => {
     const example = 'minds_10e9d89a4f88331be68ce05736271bcc58409a26b03a412b';
     expect(inspectKey(formatOf({ TESSERA_KEY_FORMAT: 'minds' }), example)).toEqual({ kind: 'valid', env: 'live', start: 'minds_10e9' });
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ERROR_CODES, httpStatusFor } from '../../../src/errors/index.ts';
 
 describe('httpStatusFor', () => {
-  it('maps DESIGN.md’s codes to their statuses', () => {
+  it('maps the error codes to their statuses', () => {
     expect(httpStatusFor('UNAUTHORIZED')).toBe(401);
     expect(httpStatusFor('FORBIDDEN')).toBe(403);
     expect(httpStatusFor('NOT_FOUND')).toBe(404);

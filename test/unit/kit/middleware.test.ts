@@ -1,7 +1,7 @@
 /**
  * The kit's adapters — Koa (requireBearer, requireScopes) and node:http / Express
  * (requireBearerNode, requireScopesNode, withBearer) — over real HTTP, with a real introspector
- * against a fake Tessera: 401 with DESIGN.md's exact body and `WWW-Authenticate: Bearer`, 403
+ * against a fake Tessera: 401 with Tessera's exact error body and `WWW-Authenticate: Bearer`, 403
  * FORBIDDEN naming the missing scope, 503 with Retry-After when Tessera fails (the handler never
  * runs), and the principal handed to the handler.
  */
@@ -248,7 +248,7 @@ describe('wiring mistakes and unreachable Tessera', () => {
     }
   });
 
-  it('withBearer: a handler that throws is a 500 with the DESIGN.md body', async () => {
+  it('withBearer: a handler that throws is a 500 with Tessera's error body', async () => {
     const server = createServer(
       withBearer(introspector, () => {
         throw new Error('boom');
