@@ -38,7 +38,12 @@ function environment(env: Record<string, string>, port: number): NodeJS.ProcessE
 /** Tessera, its CLI, or the example resource server (which the kit's end-to-end test runs). */
 export type Script = 'src/main.ts' | 'src/cli.ts' | 'examples/resource-server.ts';
 
-export function spawnTessera(script: Script, args: string[], env: Record<string, string>, port: number, label: string): {
+/**
+ * `terminal: 'memory'` keeps what the process prints in memory only, out of the scanned logs: for
+ * a process that prints credentials at their creation (the embedded demo's banner), whose
+ * structured log then goes to a scanned file of its own (TESSERA_LOG_FILE).
+ */
+export function spawnTessera(script: Script, args: string[], env: Record<string, string>, port: number, label: string, terminal: 'log' | 'memory' = 'log'): {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
@@ -48,28 +53,29 @@ export function spawnTessera(script: Script, args: string[], env: Record<string,
     env: environment(env, port),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const log = createWriteStream(testLogFile(label));
+  const log = terminal === 'log' ? createWriteStream(testLogFile(label)) : null;
   let output = '';
   const collect = (chunk: Buffer): void => {
     output += chunk.toString();
-    log.write(chunk);
+    log?.write(chunk);
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const exited = new Promise<number | null>((resolvePromise) => {
     child.on('exit', (code) => {
       // Let the pipes drain before the log file is closed.
-      setTimeout(() => log.end(() => resolvePromise(code)), 50);
+      setTimeout(() => (log ? log.end(() => resolvePromise(code)) : resolvePromise(code)), 50);
     });
   });
   return { child, output: () => output, exited };
 }
 
 /** Starts Tessera and waits until /health/alive answers; fails with its output if it exits. */
-export async function startTessera(env: Record<string, string> = {}, label = 'tessera'): Promise<TesseraProcess> {
+export async function startTessera(env: Record<string, string> = {}, label = 'tessera', terminal: 'log' | 'memory' = 'log'): Promise<TesseraProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const { child, output, exited } = spawnTessera('src/main.ts', [], { BASE_URL: url, ...env }, port, label);
+  const logFile: Record<string, string> = terminal === 'memory' ? { TESSERA_LOG_FILE: testLogFile(label) } : {};
+  const { child, output, exited } = spawnTessera('src/main.ts', [], { BASE_URL: url, ...logFile, ...env }, port, label, terminal);
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   const deadline = Date.now() + 30_000;

@@ -248,7 +248,7 @@ describe('wiring mistakes and unreachable Tessera', () => {
     }
   });
 
-  it('withBearer: a handler that throws is a 500 with Tessera's error body', async () => {
+  it('withBearer: a handler that throws is a 500 with Tessera’s error body', async () => {
     const server = createServer(
       withBearer(introspector, () => {
         throw new Error('boom');
