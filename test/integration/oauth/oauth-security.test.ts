@@ -191,6 +191,31 @@ describe.each(['memory', 'external'] as const)('OAuth security (%s stores)', (mo
     });
   });
 
+  describe('discovery and the front door', () => {
+    it('serve RFC 8414 metadata and OIDC discovery alike, naming the introspection endpoint and the API scopes', async () => {
+      for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+        const metadata = (await (await fetch(`${app.url}${path}`)).json()) as Record<string, unknown>;
+        expect(metadata).toMatchObject({
+          issuer: app.url,
+          introspection_endpoint: `${app.url}/oauth/introspect`,
+          revocation_endpoint: `${app.url}/oauth/revoke`,
+          code_challenge_methods_supported: ['S256'],
+        });
+        expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'offline_access', 'keys:read', 'leads:read', 'leads:write']));
+      }
+    });
+
+    it('answer GET / with where everything is: JSON, or a page for a browser', async () => {
+      const json = await fetch(`${app.url}/`);
+      expect(json.status).toBe(200);
+      expect(await json.json()).toMatchObject({ issuer: app.url, introspection_endpoint: `${app.url}/oauth/introspect`, health: { ready: `${app.url}/health/ready` } });
+      const page = await fetch(`${app.url}/`, { headers: { accept: 'text/html' } });
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(await page.text()).toContain(`href="${app.url}/.well-known/oauth-authorization-server"`);
+    });
+  });
+
   describe('the interaction pages', () => {
     it('refuse a sign-in form without a CSRF token, or with a wrong one, with a 403 error page; the right one works', async () => {
       const browser = new OAuthBrowser();
