@@ -2,7 +2,7 @@
  * A connector (what Zapier or Make is to a product), played from the terminal against a running
  * Tessera: the authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636) to a loopback redirect
  * URI it listens on (RFC 8252 §7.3), the code exchanged with client_secret_basic (RFC 6749
- * §2.3.1), and the principal the access token resolves to. `npm run tessera -- demo` runs it.
+ * §2.3.1), and the principal the access token resolves to. `npm run -s tessera -- demo` runs it.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';

@@ -62,7 +62,7 @@ export function demoWalkthrough(seed: DemoSeed, baseUrl: string): string {
     '  2. Ask as a resource server does, for either kind of bearer (RFC 7662):',
     '       curl -u "$RS_ID:$RS_SECRET" -d "token=$KEY" $TESSERA/oauth/introspect',
     '  3. Connect an app (authorization code with PKCE). Let the demo connector do it in the terminal:',
-    '       npm run tessera -- demo --url $TESSERA --client-secret $CONNECTOR_SECRET',
+    '       npm run -s tessera -- demo --url $TESSERA --client-secret $CONNECTOR_SECRET',
     '     or by hand: open this URL in a browser, sign in and allow',
     `       ${url}`,
     '     then take the code from the address bar it lands on ($REDIRECT_URI?code=…&state=…):',
