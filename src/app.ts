@@ -22,13 +22,16 @@ import { Interactions } from './oauth/interactions.ts';
 import { mountProvider } from './oauth/mount.ts';
 import { OAUTH_ROUTES, createProvider } from './oauth/provider.ts';
 import { apiKeyRevocation } from './oauth/key-revocation.ts';
-import { introspectionHandler } from './http/introspection-handler.ts';
+import { introspectionEndpoint } from './http/introspection-endpoint.ts';
+import { resourceServerHandler } from './http/resource-server-handler.ts';
+import { verifyEndpoint } from './http/verify-endpoint.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientAuthenticator } from './services/authentication/client-authenticator.ts';
 import { ClientAuthThrottle } from './services/limits/client-auth-throttle.ts';
 import { clientThrottle } from './oauth/client-throttle.ts';
 import { SharedRecordCache } from './services/caching/shared-record-cache.ts';
 import { IntrospectionService } from './services/authentication/introspection-service.ts';
+import { VerificationService } from './services/authentication/verification-service.ts';
 import { PrincipalCache } from './services/caching/principal-cache.ts';
 import { RevocationMarkers } from './services/revocation/revocation-markers.ts';
 import { refreshReplay } from './oauth/refresh-replay.ts';
@@ -48,7 +51,8 @@ import { HealthService } from './services/health/health-service.ts';
 import { LoginThrottle } from './services/limits/login-throttle.ts';
 import { LastUsedTracker, type TouchLastUsed } from './services/keys/last-used-tracker.ts';
 import { argon2idHasher, type PasswordHasher } from './services/accounts/password-hasher.ts';
-import { RateLimiter } from './services/limits/rate-limiter.ts';
+import { UsageLimiter } from './services/limits/usage-limiter.ts';
+import { UsageMeter } from './services/limits/usage-meter.ts';
 import { SeedImporter } from './services/seed/seed-importer.ts';
 import { WindowCounter } from './services/limits/window-counter.ts';
 import { MemoryApiKeyStore } from './stores/memory/memory-api-key-store.ts';
@@ -58,6 +62,8 @@ import { MemoryOAuthModelStore } from './stores/memory/memory-oauth-model-store.
 import { MongoClientStore } from './stores/mongo/mongo-client-store.ts';
 import { MongoConnectedAppStore } from './stores/mongo/mongo-connected-app-store.ts';
 import { MongoOAuthModelStore } from './stores/mongo/mongo-oauth-model-store.ts';
+import { MongoMeteringStore } from './stores/mongo/mongo-metering-store.ts';
+import { MemoryMeteringStore } from './stores/memory/memory-metering-store.ts';
 import { MemoryAuditStore } from './stores/memory/memory-audit-store.ts';
 import { MemoryEphemeralStore } from './stores/memory/memory-ephemeral-store.ts';
 import { MemoryMembershipStore } from './stores/memory/memory-membership-store.ts';
@@ -80,7 +86,8 @@ export interface Services {
   authenticator: Authenticator;
   /** Who a bearer is according to the store of record, without the cache. */
   resolver: BearerResolver;
-  rateLimiter: RateLimiter;
+  limiter: UsageLimiter;
+  meter: UsageMeter;
   catalog: ScopeCatalog;
   clients: ClientService;
   connectedApps: ConnectedAppsService;
@@ -88,6 +95,7 @@ export interface Services {
   clientThrottle: ClientAuthThrottle;
   clientAuthenticator: ClientAuthenticator;
   introspection: IntrospectionService;
+  verification: VerificationService;
   principalCache: PrincipalCache;
   sharedRecords: SharedRecordCache;
   bearerEvents: BearerEvents;
@@ -123,6 +131,7 @@ export function openMemoryStores(clock: Clock = systemClock): Stores {
     clients: new MemoryClientStore(),
     connectedApps: new MemoryConnectedAppStore(),
     oauth,
+    metering: new MemoryMeteringStore(),
     ephemeral,
     health: [{ name: 'memory', ping: () => ephemeral.ping() }],
     close: async () => {
@@ -153,7 +162,8 @@ export async function openExternalStores(config: Config, clock: Clock = systemCl
   const clients = new MongoClientStore(connection);
   const connectedApps = new MongoConnectedAppStore(connection);
   const oauth = new MongoOAuthModelStore(connection, mongo.value.capabilities, clock);
-  await Promise.all([users, organizations, memberships, apiKeys, audit, clients, connectedApps, oauth].map((store) => store.init()));
+  const metering = new MongoMeteringStore(connection);
+  await Promise.all([users, organizations, memberships, apiKeys, audit, clients, connectedApps, oauth, metering].map((store) => store.init()));
   return {
     kind: 'external',
     users,
@@ -164,6 +174,7 @@ export async function openExternalStores(config: Config, clock: Clock = systemCl
     clients,
     connectedApps,
     oauth,
+    metering,
     ephemeral: redis.value,
     health: [mongo.value.health, redis.value.health],
     close: async () => {
@@ -197,7 +208,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const markers = new RevocationMarkers(stores.ephemeral, config.refreshTokenLifetimeDays * 86_400_000);
   const accountStores = { users: stores.users, organizations: stores.organizations, memberships: stores.memberships };
   // One service writes each kind of record, and tells every instance of the changes that reach bearers.
-  const accounts = new AccountService({ ...accountStores, hasher, clock, events });
+  const accounts = new AccountService({ ...accountStores, hasher, clock, events, plans: Object.keys(config.plans) });
   const apiKeys = new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock });
   const clients = new ClientService(stores.clients, catalog, clock, events);
   const lastUsed = (touch: TouchLastUsed, prefix: string) =>
@@ -220,19 +231,23 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     clients: stores.clients,
     markers,
     shared,
-    defaultRateLimitPerMinute: config.keyRateLimitPerMinute,
+    plans: config.plans,
+    defaultLimits: config.defaultLimits,
   });
   // The cache wraps the resolver: it resolves its misses through it.
   const principalCache = new PrincipalCache((bearer) => resolver.resolve(bearer), stores.ephemeral, clock, {
     maxAgeMs: config.principalCacheMaxAgeMs,
     maxEntries: config.principalCacheMaxEntries,
   });
+  const meter = new UsageMeter(stores.metering, clock, warn('usage not recorded yet: kept for the next flush'));
+  const limiter = new UsageLimiter(counter, stores.metering, meter, clock, { creditBalances: config.creditBalances });
   const authenticator = new Authenticator({
     resolve: config.principalCacheMaxAgeMs > 0 ? (bearer) => principalCache.lookup(bearer) : (bearer) => resolver.resolve(bearer),
     throttle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
     keysLastUsed: lastUsed((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key'),
     appsLastUsed: lastUsed((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app'),
   });
+  const introspection = new IntrospectionService(authenticator, config.baseUrl);
   return {
     health: new HealthService(stores.health),
     accounts,
@@ -242,13 +257,15 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     apiKeys,
     authenticator,
     resolver,
-    rateLimiter: new RateLimiter(counter, clock),
+    limiter,
+    meter,
     clients,
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
     loginThrottle: new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock),
     clientThrottle: new ClientAuthThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock)),
-    introspection: new IntrospectionService(authenticator, config.baseUrl),
+    introspection,
+    verification: new VerificationService(authenticator, introspection, limiter),
     principalCache,
     sharedRecords: shared,
     bearerEvents: events,
@@ -290,7 +307,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     throttle: services.loginThrottle,
     csrfKey: config.cookieKeys[0]!,
   });
-  const authenticated = authenticate(services.authenticator, services.rateLimiter);
+  const authenticated = authenticate(services.authenticator, services.limiter);
   const routers: Router[] = [
     frontDoorRoutes(config.baseUrl),
     healthRoutes(services.health, config.storeMode),
@@ -321,6 +338,12 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
 export async function createTessera(config: Config, options: TesseraOptions): Promise<Tessera> {
   const clock = options.clock ?? systemClock;
   const stores = await openStores(config, clock);
+  // Every organization's plan must have limits: a deployment whose plans file lost one stops here.
+  const unknownPlans = (await stores.organizations.plansInUse()).filter((plan) => !(plan in config.plans));
+  if (unknownPlans.length > 0) {
+    await stores.close();
+    throw new Error(`organizations are on plans that the plans file (${config.plansFile ?? 'config/plans.json'}) lacks: ${unknownPlans.join(', ')}`);
+  }
   const services = createServices(stores, config, { clock, hasher: options.hasher, logger: options.logger });
   // Until the subscription is up (and whenever it drops) the caches serve nothing.
   let unavailable: Error | undefined;
@@ -337,15 +360,15 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
   const stopListening = async (): Promise<void> => {
     await Promise.all(listeners.map((stop) => stop()));
   };
+  services.meter.start(config.usageFlushMs);
   const app = createHttpApp(config, services, options.logger, stores, clock);
   const koa = app.callback();
-  const introspect = introspectionHandler({
-    introspection: services.introspection,
+  const introspect = resourceServerHandler({
     clients: services.clientAuthenticator,
     throttle: services.clientThrottle,
     logger: options.logger,
     proxyHops: config.proxyHops,
-  });
+  }, [introspectionEndpoint(services.introspection), verifyEndpoint(services.verification)]);
   return {
     config,
     logger: options.logger,
@@ -357,6 +380,8 @@ export async function createTessera(config: Config, options: TesseraOptions): Pr
     },
     close: async () => {
       await stopListening().catch(() => undefined);
+      // What was counted and not written yet goes to the store of record before it closes.
+      await services.meter.stop();
       await stores.close();
     },
   };

@@ -7,6 +7,7 @@ import type { Membership, Organization, Role, User } from './domain/accounts.ts'
 import type { ApiKey, ApiKeyRecord } from './domain/api-key.ts';
 import type { AuditEvent } from './domain/audit.ts';
 import type { ConnectedApp, ConnectedAppRecord, OAuthClient } from './domain/oauth.ts';
+import type { CredentialLimits } from './domain/limits.ts';
 
 export type { Clock } from './domain/clock.ts';
 
@@ -28,6 +29,8 @@ export interface OrganizationStore {
   insert(org: Organization): Promise<void>;
   findById(id: string): Promise<Organization | null>;
   update(id: string, patch: OrganizationPatch): Promise<Organization | null>;
+  /** Every plan some organization is on (checked against the plans at start-up). */
+  plansInUse(): Promise<string[]>;
 }
 
 export interface MembershipStore {
@@ -70,6 +73,49 @@ export interface ApiKeyStore {
   touchLastUsed(id: string, at: Date): Promise<void>;
 }
 
+/** A credential that is metered: an API key or a connected app (its grant). */
+export interface MeteredCredential {
+  kind: 'api_key' | 'oauth';
+  id: string;
+}
+
+/** Requests made and credits spent by a credential on a UTC day. */
+export interface DailyUsage {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  requests: number;
+  credits: number;
+}
+
+/** What a batch of metering adds: to a credential's day, and to its organization's spent credits. */
+export interface UsageDelta extends DailyUsage {
+  credential: MeteredCredential;
+  orgId: string;
+}
+
+/** What an organization was credited and has spent, in credits (both only grow). */
+export interface Balance {
+  credited: number;
+  spent: number;
+}
+
+/** Usage per credential per day, and organizations' credit balances: the store of record of metering. */
+export interface MeteringStore {
+  /**
+   * Adds a delta to its credential's day: one write, which either happens or not, so that a
+   * batch's failed deltas can be written again without counting any twice.
+   */
+  add(delta: UsageDelta): Promise<void>;
+  /** A credential's days from `from` to `to` (YYYY-MM-DD, inclusive) that have usage, oldest first. */
+  series(credential: MeteredCredential, from: string, to: string): Promise<DailyUsage[]>;
+  /** An organization's balance: what was credited, and the credits of all its usage (zero when none). */
+  balance(orgId: string): Promise<Balance>;
+  /** What was credited to an organization: one read, for every spending request's check. */
+  credited(orgId: string): Promise<number>;
+  /** Adds credits to an organization's balance; answers the balance after. */
+  credit(orgId: string, credits: number): Promise<Balance>;
+}
+
 /** A page position in the audit log: strictly older than this event. */
 export interface AuditCursor {
   at: Date;
@@ -99,6 +145,8 @@ export interface EphemeralStore {
    * Returns the count after the increment and the time left in the window.
    */
   increment(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  /** Decides and counts one request's admission atomically (see Admission). */
+  admit(admission: Admission): Promise<AdmissionResult>;
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
@@ -109,6 +157,43 @@ export interface EphemeralStore {
    */
   subscriptionState(): { healthy: boolean; epoch: number };
   close(): Promise<void>;
+}
+
+/**
+ * One request's admission, decided and counted atomically: it is admitted only if every request
+ * counter stays within its limit and, for a cost, every spend cap too and the balance does not go
+ * below zero — and only then is anything counted.
+ */
+export interface Admission {
+  /** Requests counted per fixed window: the key of this window's count, its limit, when it ends (ms since the epoch). */
+  counters: Array<{ key: string; limit: number; resetAt: number }>;
+  /** Credits this request spends (0: none). */
+  cost: number;
+  /** Credits spent per UTC day, against caps. */
+  caps: Array<{ key: string; cap: number; resetAt: number }>;
+  /**
+   * The organization's balance, when the cost draws on one: the key of everything it ever spent
+   * (a total that only grows) and everything ever credited to it; the cost is admitted while
+   * spent + cost ≤ credited.
+   */
+  balance: { spentKey: string; credited: number } | null;
+}
+
+export type AdmissionVerdict =
+  | { admitted: true }
+  | { admitted: false; refusedBy: 'counter' | 'cap'; index: number }
+  | { admitted: false; refusedBy: 'balance' }
+  /** The balance's spent total is not in the store (never loaded, or lost with it): load it and ask again. */
+  | { admitted: false; refusedBy: 'balance-unknown' };
+
+export interface AdmissionResult {
+  verdict: AdmissionVerdict;
+  /** Each counter's count after the decision (this request included when admitted). */
+  counts: number[];
+  /** Each cap's credits spent after the decision. */
+  spent: number[];
+  /** What the balance has left after the decision (credited − spent); null when there is none, or it is unknown. */
+  balance: number | null;
 }
 
 /** A dependency whose reachability decides readiness. */
@@ -141,6 +226,8 @@ export interface ConnectedAppStore {
   listForOrg(orgId: string): Promise<ConnectedApp[]>;
   /** Atomically marks it revoked; null when unknown or already revoked. */
   revoke(id: string, at: Date): Promise<ConnectedApp | null>;
+  /** Sets the live grant's own limits; null when unknown or revoked. */
+  setLimits(id: string, limits: CredentialLimits): Promise<ConnectedApp | null>;
   /** lastUsedAt = max(lastUsedAt, at). */
   touchLastUsed(id: string, at: Date): Promise<void>;
 }
@@ -204,6 +291,7 @@ export interface Stores {
   readonly clients: ClientStore;
   readonly connectedApps: ConnectedAppStore;
   readonly oauth: OAuthModelStore;
+  readonly metering: MeteringStore;
   readonly ephemeral: EphemeralStore;
   readonly health: readonly HealthCheck[];
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALPHABETS, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
+import { MAX_LIMIT, type CredentialLimits, type PlanLimits } from '../domain/limits.ts';
 import { SCOPE_PATTERN } from '../domain/scopes.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,8 +54,15 @@ export const fileConfigSchema = z
     resourceScopes: z.array(z.string().regex(SCOPE_PATTERN, 'each scope must be letters, digits, _ . - separated by colons')),
     /** Failed authentications per client address per minute before 429 (key guessing). */
     authFailuresPerMinute: z.number().int().min(1).max(100_000),
-    /** Default per-key request limit per minute when a key sets none; null: unlimited. */
-    keyRateLimitPerMinute: z.number().int().min(1).max(1_000_000).nullable(),
+    /** Default per-credential request limits when neither the credential nor its plan sets one; null: unlimited. */
+    keyRateLimitPerMinute: z.number().int().min(1).max(MAX_LIMIT).nullable(),
+    keyRateLimitPerDay: z.number().int().min(1).max(MAX_LIMIT).nullable(),
+    /** The plans' limits: a JSON file (config/plans.json by default). */
+    plansFile: z.string().min(1).nullable(),
+    /** Whether every cost draws on its organization's credit balance (402 once it is spent). */
+    creditBalances: z.boolean(),
+    /** How often metered usage is written to the store of record. */
+    usageFlushMs: z.number().int().min(100).max(300_000),
     /** lastUsedAt is written at most this often per key. */
     lastUsedIntervalMs: z.number().int().min(0).max(3_600_000),
     /** Private signing keys of the OAuth server (a JWKS as JSON); shared by every replica. */
@@ -72,6 +80,28 @@ export const fileConfigSchema = z
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 
+const limit = z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).nullable().optional();
+const spendCap = z.number().int('must be a whole number of credits').min(0, 'must not be negative').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).nullable().optional();
+
+/** config/plans.json: per plan name, every credential's default limits and the organization's aggregate. */
+export const plansSchema = z.record(
+  z.string().regex(/^[a-z0-9_-]{1,64}$/, 'plan names are 1–64 lower-case letters, digits, _ or -'),
+  z
+    .object({
+      rate_limit_per_minute: limit,
+      rate_limit_per_day: limit,
+      daily_spend_cap: spendCap,
+      organization: z.object({ rate_limit_per_minute: limit, rate_limit_per_day: limit }).strict().optional(),
+    })
+    .strict()
+    .transform(
+      (plan): PlanLimits => ({
+        credential: { rateLimitPerMinute: plan.rate_limit_per_minute ?? null, rateLimitPerDay: plan.rate_limit_per_day ?? null, dailySpendCap: plan.daily_spend_cap ?? null },
+        organization: { rateLimitPerMinute: plan.organization?.rate_limit_per_minute ?? null, rateLimitPerDay: plan.organization?.rate_limit_per_day ?? null },
+      }),
+    ),
+);
+
 export interface Config extends Omit<FileConfig, 'baseUrl'> {
   /** The API key format, resolved from keyFormat and its overrides, and validated. */
   apiKeyFormat: KeyFormat;
@@ -86,4 +116,8 @@ export interface Config extends Omit<FileConfig, 'baseUrl'> {
   generatedSecrets: string[];
   /** Trusted proxies in front of Tessera: trustedProxyHops behind a trusted proxy, else 0. */
   proxyHops: number;
+  /** The plans by name (plansFile). */
+  plans: Record<string, PlanLimits>;
+  /** What applies when neither a credential nor its plan sets a limit. */
+  defaultLimits: CredentialLimits;
 }

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { formatProblems, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
-import { ENVIRONMENTS, fileConfigSchema, type Config, type Environment, type FileConfig } from './config-schema.ts';
+import type { PlanLimits } from '../domain/limits.ts';
+import { ENVIRONMENTS, fileConfigSchema, plansSchema, type Config, type Environment, type FileConfig } from './config-schema.ts';
 
 /** A setting that stops start-up; the message names it and says what is wrong. */
 export class ConfigError extends Error {
@@ -62,6 +63,10 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_SCOPES', key: 'resourceScopes', parse: (raw) => raw.split(/[\s,]+/).filter((s) => s.length > 0) },
   { variable: 'TESSERA_AUTH_FAILURES_PER_MINUTE', key: 'authFailuresPerMinute', parse: integer },
   { variable: 'TESSERA_KEY_RATE_LIMIT', key: 'keyRateLimitPerMinute', parse: integer },
+  { variable: 'TESSERA_KEY_RATE_LIMIT_PER_DAY', key: 'keyRateLimitPerDay', parse: integer },
+  { variable: 'TESSERA_PLANS_FILE', key: 'plansFile', parse: text },
+  { variable: 'TESSERA_CREDIT_BALANCES', key: 'creditBalances', parse: boolean },
+  { variable: 'TESSERA_USAGE_FLUSH_MS', key: 'usageFlushMs', parse: integer },
   { variable: 'TESSERA_LAST_USED_INTERVAL_MS', key: 'lastUsedIntervalMs', parse: integer },
   { variable: 'TESSERA_OAUTH_JWKS', key: 'oauthJwks', parse: text, secret: true },
   { variable: 'TESSERA_ACCESS_TOKEN_TTL_SECONDS', key: 'accessTokenTtlSeconds', parse: integer },
@@ -151,6 +156,8 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
     generatedSecrets.push('TESSERA_OAUTH_JWKS');
   }
 
+  const plans = loadPlans(file.plansFile === null ? new URL('plans.json', configDir) : file.plansFile, file.plansFile === null ? 'config/plans.json' : 'TESSERA_PLANS_FILE', problems);
+
   const apiKeyFormat = resolveKeyFormat(file);
   for (const problem of formatProblems(apiKeyFormat)) {
     problems.push(`API key format (TESSERA_KEY_FORMAT=${file.keyFormat} and TESSERA_KEY_*): ${problem}`);
@@ -166,6 +173,8 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
     cookieKeys,
     generatedSecrets,
     proxyHops: file.trustProxy ? file.trustedProxyHops : 0,
+    plans,
+    defaultLimits: { rateLimitPerMinute: file.keyRateLimitPerMinute, rateLimitPerDay: file.keyRateLimitPerDay, dailySpendCap: null },
     baseUrl: file.baseUrl ?? `http://localhost:${file.port}`,
   };
 }
@@ -198,6 +207,21 @@ function resolveKeyFormat(file: FileConfig): KeyFormat {
     bodyLength: file.keyBodyLength ?? preset.bodyLength,
     checksum: file.keyChecksum ?? preset.checksum,
   };
+}
+
+/** The plans file, validated; problems name the setting (or the file) and the plan. */
+function loadPlans(where: URL | string, setting: string, problems: string[]): Record<string, PlanLimits> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(where, 'utf8'));
+  } catch (error) {
+    problems.push(`${setting}: cannot read the plans (${(error as Error).message})`);
+    return {};
+  }
+  const parsed = plansSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) problems.push(`${setting}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  return {};
 }
 
 function readJson(url: URL, problems: string[], optional = false): Record<string, unknown> {

@@ -1,15 +1,11 @@
 import type { Role } from './accounts.ts';
 import type { KeyEnv } from './api-key-format.ts';
 
-/** Optional per-key safeguards (Flowy: "daily spend cap and rate limit"). */
-export interface KeyLimits {
-  /** Requests per minute for this key; over it: 429. */
-  rateLimitPerMinute: number | null;
-  /** Credits per UTC day this key may spend; enforced where spending happens (402 over it). */
-  dailySpendCap: number | null;
-}
+import type { CredentialLimits } from './limits.ts';
 
-export const NO_LIMITS: KeyLimits = { rateLimitPerMinute: null, dailySpendCap: null };
+/** A key's own limits (domain/limits.ts): null fields fall back to its organization's plan. */
+export type KeyLimits = CredentialLimits;
+export { NO_LIMITS } from './limits.ts';
 
 /** An API key as stored: never the key itself, only its SHA-256. */
 export interface ApiKey {

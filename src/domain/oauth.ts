@@ -1,4 +1,5 @@
 /** OAuth clients and connected apps (the grants users gave them). */
+import type { CredentialLimits } from './limits.ts';
 
 export const CLIENT_TYPES = ['connector', 'resource_server'] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
@@ -36,6 +37,8 @@ export interface ConnectedApp {
   orgId: string;
   clientId: string;
   scopes: string[];
+  /** The app's own limits (domain/limits.ts): null fields fall back to its organization's plan. */
+  limits: CredentialLimits;
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;

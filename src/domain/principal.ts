@@ -1,5 +1,6 @@
 import type { Role } from './accounts.ts';
 import type { KeyEnv } from './api-key-format.ts';
+import type { EffectiveLimits } from './limits.ts';
 
 /**
  * Who a bearer is: `{user, org, scopes}` whichever kind of bearer it is, and what only that kind
@@ -13,8 +14,8 @@ interface BearerPrincipal {
   scopes: string[];
   /** The user's current role in the organization. */
   role: Role;
-  /** Requests per minute allowed to this bearer; null: no per-bearer limit. */
-  rateLimitPerMinute: number | null;
+  /** What the bearer may make and spend: its own limits over its plan's over the deployment's. */
+  limits: EffectiveLimits;
   issuedAt: Date;
   expiresAt: Date | null;
 }

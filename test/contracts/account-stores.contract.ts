@@ -127,6 +127,14 @@ export function describeAccountStores(name: string, open: () => Promise<AccountS
         expect(await stores.organizations.findById(o.id)).toEqual(updated);
       });
 
+      it('lists the plans organizations are on, each once', async () => {
+        const before = await stores.organizations.plansInUse();
+        await stores.organizations.insert(org({ plan: 'contract-a' }));
+        await stores.organizations.insert(org({ plan: 'contract-a' }));
+        await stores.organizations.insert(org({ plan: 'contract-b' }));
+        expect(await stores.organizations.plansInUse()).toEqual([...new Set([...before, 'contract-a', 'contract-b'])].sort());
+      });
+
       it('refuses a duplicate id and answers null for unknown ids', async () => {
         const o = org();
         await stores.organizations.insert(o);

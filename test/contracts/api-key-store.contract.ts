@@ -26,7 +26,7 @@ function apiKey(overrides: Partial<ApiKey> = {}): ApiKey {
     lastUsedAt: null,
     expiresAt: null,
     revokedAt: null,
-    limits: { rateLimitPerMinute: null, dailySpendCap: null },
+    limits: { rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null },
     rotatedFrom: null,
     rotatedTo: null,
     disabledByRole: null,
@@ -66,7 +66,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
           lastUsedAt: at('2026-01-03T00:00:00.001Z'),
           expiresAt: at('2027-01-01T00:00:00.000Z'),
           revokedAt: at('2026-06-01T12:00:00.000Z'),
-          limits: { rateLimitPerMinute: 120, dailySpendCap: 2.5 },
+          limits: { rateLimitPerMinute: 120, rateLimitPerDay: 10_000, dailySpendCap: 250 },
           rotatedFrom: 'key_previous',
           rotatedTo: 'key_next',
           disabledByRole: 'owner',
@@ -78,9 +78,9 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
       });
 
       it('keeps one limit set and the other null, and a zero limit as zero', async () => {
-        const k = apiKey({ limits: { rateLimitPerMinute: 0, dailySpendCap: null } });
+        const k = apiKey({ limits: { rateLimitPerMinute: 0, rateLimitPerDay: null, dailySpendCap: null } });
         await store.insert(k);
-        expect((await store.findById(k.id))?.limits).toEqual({ rateLimitPerMinute: 0, dailySpendCap: null });
+        expect((await store.findById(k.id))?.limits).toEqual({ rateLimitPerMinute: 0, rateLimitPerDay: null, dailySpendCap: null });
       });
 
       it('refuses a key whose hash is already stored (field hash), and keeps the original', async () => {
@@ -105,7 +105,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
       });
 
       it('returns copies: changing a returned key changes nothing stored', async () => {
-        const k = apiKey({ limits: { rateLimitPerMinute: 10, dailySpendCap: null } });
+        const k = apiKey({ limits: { rateLimitPerMinute: 10, rateLimitPerDay: null, dailySpendCap: null } });
         await store.insert(k);
         // The inserted object is not kept either.
         k.scopes.push('inserted:later');
@@ -172,7 +172,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
           active: false,
           disabledByRole: 'admin' as const,
           expiresAt: at('2026-12-31T23:59:59.999Z'),
-          limits: { rateLimitPerMinute: 60, dailySpendCap: 10 },
+          limits: { rateLimitPerMinute: 60, rateLimitPerDay: 1_000, dailySpendCap: 10 },
           rotatedTo: 'key_successor',
         };
         const updated = await store.update(k.id, patch);
@@ -182,10 +182,10 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
       });
 
       it('sets fields back to null', async () => {
-        const k = apiKey({ name: 'n', expiresAt: at('2027-01-01T00:00:00Z'), limits: { rateLimitPerMinute: 5, dailySpendCap: 1 } });
+        const k = apiKey({ name: 'n', expiresAt: at('2027-01-01T00:00:00Z'), limits: { rateLimitPerMinute: 5, rateLimitPerDay: 50, dailySpendCap: 1 } });
         await store.insert(k);
-        const updated = await store.update(k.id, { name: null, expiresAt: null, limits: { rateLimitPerMinute: null, dailySpendCap: null } });
-        expect(updated).toEqual({ ...k, name: null, expiresAt: null, limits: { rateLimitPerMinute: null, dailySpendCap: null } });
+        const updated = await store.update(k.id, { name: null, expiresAt: null, limits: { rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null } });
+        expect(updated).toEqual({ ...k, name: null, expiresAt: null, limits: { rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null } });
         expect(await store.findById(k.id)).toEqual(updated);
       });
 

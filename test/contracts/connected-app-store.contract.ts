@@ -16,6 +16,7 @@ function connectedApp(overrides: Partial<ConnectedApp> = {}): ConnectedApp {
     orgId: 'org_contract',
     clientId: 'cli_zapier',
     scopes: ['openid', 'keys:read'],
+    limits: { rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null },
     createdAt: at('2026-01-02T03:04:05.678Z'),
     lastUsedAt: null,
     revokedAt: null,
@@ -316,6 +317,22 @@ export function describeConnectedAppStore(name: string, open: () => Promise<Conn
         await store.touchLastUsed('grt_missing', at('2026-05-05T00:00:00Z'));
         expect(await store.findById('grt_missing')).toBeNull();
         expect(await store.findRecord('grt_missing')).toBeNull();
+      });
+    });
+
+    describe('setLimits', () => {
+      it('sets a live grant’s own limits, reads them back, and leaves a revoked grant alone', async () => {
+        const live = connectedApp();
+        const revoked = connectedApp({ revokedAt: at('2026-01-03T00:00:00Z') });
+        await store.upsert(live);
+        await store.upsert(revoked);
+        const limits = { rateLimitPerMinute: 100, rateLimitPerDay: 10_000, dailySpendCap: 50 };
+        expect(await store.setLimits(live.id, limits)).toEqual({ ...live, limits });
+        expect(await store.findById(live.id)).toEqual({ ...live, limits });
+        expect((await store.findRecord(live.id))?.limits).toEqual(limits);
+        expect(await store.setLimits(revoked.id, limits)).toBeNull();
+        expect((await store.findById(revoked.id))?.limits).toEqual(revoked.limits);
+        expect(await store.setLimits('grt_missing', limits)).toBeNull();
       });
     });
   });

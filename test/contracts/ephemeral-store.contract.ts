@@ -83,6 +83,59 @@ export function describeEphemeralStore(name: string, open: () => Promise<Ephemer
       expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     });
 
+    describe('admission', () => {
+      const later = () => Date.now() + 60_000;
+
+      it('admits while every counter stays within its limit, counts only what it admits, and names the counter that refused', async () => {
+        const counters = [
+          { key: k('min'), limit: 3, resetAt: later() },
+          { key: k('day'), limit: 5, resetAt: later() },
+        ];
+        const verdicts = [];
+        for (let i = 0; i < 4; i++) verdicts.push(await store.admit({ counters, cost: 0, caps: [], balance: null }));
+        expect(verdicts.map((v) => v.verdict)).toEqual([{ admitted: true }, { admitted: true }, { admitted: true }, { admitted: false, refusedBy: 'counter', index: 0 }]);
+        expect(verdicts.map((v) => v.counts)).toEqual([[1, 1], [2, 2], [3, 3], [3, 3]]);
+        const other = await store.admit({ counters: [{ key: k('min2'), limit: 10, resetAt: later() }, counters[1]!], cost: 0, caps: [], balance: null });
+        expect(other).toMatchObject({ verdict: { admitted: true }, counts: [1, 4] });
+        const refusedByDay = await store.admit({ counters: [{ key: k('min3'), limit: 10, resetAt: later() }, { ...counters[1]!, limit: 4 }], cost: 0, caps: [], balance: null });
+        expect(refusedByDay).toMatchObject({ verdict: { admitted: false, refusedBy: 'counter', index: 1 }, counts: [0, 4] });
+      });
+
+      it('starts a counter afresh once its window has ended', async () => {
+        const counters = [{ key: k('short'), limit: 1, resetAt: Date.now() + 150 }];
+        expect((await store.admit({ counters, cost: 0, caps: [], balance: null })).verdict).toEqual({ admitted: true });
+        expect((await store.admit({ counters, cost: 0, caps: [], balance: null })).verdict).toMatchObject({ admitted: false });
+        await sleep(300);
+        expect((await store.admit({ counters: [{ ...counters[0]!, resetAt: Date.now() + 60_000 }], cost: 0, caps: [], balance: null })).counts).toEqual([1]);
+      });
+
+      it('spends against caps and a balance: never past either, and nothing counted for a refusal', async () => {
+        const caps = [{ key: k('cap'), cap: 10, resetAt: later() }];
+        const balance = { spentKey: k('spent'), credited: 12 };
+        expect((await store.admit({ counters: [], cost: 3, caps, balance })).verdict).toEqual({ admitted: false, refusedBy: 'balance-unknown' });
+        await store.setIfAbsent(k('spent'), '0', 3_600_000);
+        const first = await store.admit({ counters: [], cost: 4, caps, balance });
+        expect(first).toEqual({ verdict: { admitted: true }, counts: [], spent: [4], balance: 8 });
+        const overCap = await store.admit({ counters: [], cost: 7, caps, balance });
+        expect(overCap).toEqual({ verdict: { admitted: false, refusedBy: 'cap', index: 0 }, counts: [], spent: [4], balance: 8 });
+        const second = await store.admit({ counters: [], cost: 6, caps, balance });
+        expect(second).toMatchObject({ verdict: { admitted: true }, spent: [10], balance: 2 });
+        const overBalance = await store.admit({ counters: [], cost: 3, caps: [{ key: k('cap2'), cap: 100, resetAt: later() }], balance });
+        expect(overBalance).toMatchObject({ verdict: { admitted: false, refusedBy: 'balance' }, balance: 2 });
+        // A request without a cost passes whatever the balance.
+        expect((await store.admit({ counters: [], cost: 0, caps, balance })).verdict).toEqual({ admitted: true });
+      });
+
+      it('admits exactly the limit of 100 concurrent requests, and spends exactly the cap', async () => {
+        const counters = [{ key: k('race'), limit: 10, resetAt: later() }];
+        const results = await Promise.all(Array.from({ length: 100 }, () => store.admit({ counters, cost: 0, caps: [], balance: null })));
+        expect(results.filter((r) => r.verdict.admitted)).toHaveLength(10);
+        const caps = [{ key: k('racecap'), cap: 10, resetAt: later() }];
+        const spends = await Promise.all(Array.from({ length: 100 }, () => store.admit({ counters: [], cost: 1, caps, balance: null })));
+        expect(spends.filter((r) => r.verdict.admitted)).toHaveLength(10);
+      });
+    });
+
     it('delivers published messages to every subscriber until it unsubscribes', async () => {
       const channel = k('events');
       const a: string[] = [];

@@ -1,7 +1,8 @@
 import type { Middleware } from 'koa';
 import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../errors/index.ts';
 import type { Authenticator } from '../../services/authentication/authenticator.ts';
-import type { RateLimiter } from '../../services/limits/rate-limiter.ts';
+import { rateLimitHeaders } from '../../domain/rate-limit-headers.ts';
+import type { UsageLimiter } from '../../services/limits/usage-limiter.ts';
 
 /**
  * `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110
@@ -16,9 +17,10 @@ export function bearerOf(header: string | undefined): string | null {
 /**
  * Authenticates the caller of /api/v1: every failure is the same 401 (nobody can tell an unknown
  * key from a revoked one); a valid bearer of a disabled organization is 403; repeated failures
- * from one address are 429. Per-bearer rate limits answer 429 with the X-RateLimit-* headers.
+ * from one address are 429. Every request counts against the bearer's limits, as at the product's
+ * API (the same limiter and headers as verification): 429 with Retry-After over one.
  */
-export function authenticate(authenticator: Authenticator, rateLimiter: RateLimiter): Middleware {
+export function authenticate(authenticator: Authenticator, limiter: UsageLimiter): Middleware {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const bearer = bearerOf(header);
@@ -34,13 +36,9 @@ export function authenticate(authenticator: Authenticator, rateLimiter: RateLimi
         break;
     }
     const principal = outcome.principal;
-    const limit = await rateLimiter.check(principal);
-    if (limit) {
-      ctx.set('X-RateLimit-Limit', String(limit.limit));
-      ctx.set('X-RateLimit-Remaining', String(limit.remaining));
-      ctx.set('X-RateLimit-Reset', String(limit.resetAtEpochSeconds));
-      if (limit.exceeded) throw new RateLimitedError(limit.retryAfterSeconds);
-    }
+    const limits = await limiter.admit(principal, 0);
+    ctx.set(rateLimitHeaders(limits.windows, Math.floor(Date.now() / 1000)));
+    if (!limits.admitted) throw new RateLimitedError(limits.retryAfterSeconds ?? 1);
     ctx.state.principal = principal;
     await next();
   };

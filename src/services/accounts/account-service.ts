@@ -17,6 +17,8 @@ export interface AccountDeps {
   hasher: PasswordHasher;
   clock: Clock;
   events: BearerEvents;
+  /** The plans organizations may be on; the first is a new organization's. */
+  plans: readonly string[];
 }
 
 export interface NewUser {
@@ -93,7 +95,7 @@ export class AccountService {
     const org: Organization = {
       id: input.id ?? newId('org'),
       name: organizationName(input.name),
-      plan: input.plan ?? 'free',
+      plan: this.checkPlan(input.plan ?? this.deps.plans[0]!),
       disabled: input.disabled ?? false,
       createdAt: this.deps.clock.now(),
     };
@@ -107,12 +109,18 @@ export class AccountService {
     if (!existing) return null;
     const patch: OrganizationPatch = {};
     if (change.name !== undefined && organizationName(change.name) !== existing.name) patch.name = organizationName(change.name);
-    if (change.plan !== undefined && change.plan !== existing.plan) patch.plan = change.plan;
+    if (change.plan !== undefined && change.plan !== existing.plan) patch.plan = this.checkPlan(change.plan);
     if (change.disabled !== undefined && change.disabled !== existing.disabled) patch.disabled = change.disabled;
     if (Object.keys(patch).length === 0) return { organization: existing, changed: false };
     const organization = (await this.deps.organizations.update(id, patch)) ?? existing;
     await this.deps.events.publish({ kind: 'organization', id });
     return { organization, changed: true };
+  }
+
+  /** A plan name the deployment has (its plans file), or a ValidationError naming the field. */
+  checkPlan(plan: string): string {
+    if (!this.deps.plans.includes(plan)) throw new ValidationError('plan', `plan "${plan}" is not one of this deployment's plans (${this.deps.plans.join(', ')})`);
+    return plan;
   }
 
   /** Makes the user a member with `role`; a changed role changes what the user's bearers may do, at once. */

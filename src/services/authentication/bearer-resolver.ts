@@ -1,6 +1,7 @@
 import type { Role } from '../../domain/accounts.ts';
 import { inspectKey, type KeyFormat } from '../../domain/api-key-format.ts';
-import { keyState, NO_LIMITS, type ApiKeyRecord } from '../../domain/api-key.ts';
+import { keyState, type ApiKeyRecord } from '../../domain/api-key.ts';
+import { effectiveLimits, NO_LIMITS, type CredentialLimits, type PlanLimits } from '../../domain/limits.ts';
 import type { Clock } from '../../domain/clock.ts';
 import { hashKey } from '../../domain/key-hash.ts';
 import type { KeyPrincipal, OAuthPrincipal } from '../../domain/principal.ts';
@@ -28,7 +29,8 @@ export interface BearerResolverDeps {
   markers: RevocationMarkers;
   /** Users, memberships, organizations and clients, read once for the bearers that share them. */
   shared: SharedRecordCache;
-  defaultRateLimitPerMinute: number | null;
+  plans: Readonly<Record<string, PlanLimits>>;
+  defaultLimits: CredentialLimits;
 }
 
 /**
@@ -67,7 +69,7 @@ export class BearerResolver {
     if (state !== 'usable') return inactive(state);
     const member = await this.membership(key.userId, key.orgId);
     if ('reason' in member) return inactive(member.reason);
-    const principal = this.keyPrincipal(key, member.role);
+    const principal = this.keyPrincipal(key, member);
     const { readAt } = member;
     if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
     return { status: 'active', principal, readAt };
@@ -91,7 +93,7 @@ export class BearerResolver {
       role: member.role,
       clientId: token.clientId,
       grantId: token.grantId,
-      rateLimitPerMinute: this.deps.defaultRateLimitPerMinute,
+      limits: effectiveLimits(app.limits ?? NO_LIMITS, this.deps.plans[member.plan], this.deps.defaultLimits),
       issuedAt: token.issuedAt,
       expiresAt: token.expiresAt,
     };
@@ -102,7 +104,7 @@ export class BearerResolver {
   }
 
   /** The user's current role in the organization (and when that was read), or why the user may not act there. */
-  private async membership(userId: string, orgId: string): Promise<{ role: Role; orgDisabled: boolean; readAt: number } | { reason: InactiveReason }> {
+  private async membership(userId: string, orgId: string): Promise<{ role: Role; plan: string; orgDisabled: boolean; readAt: number } | { reason: InactiveReason }> {
     const { shared } = this.deps;
     const [user, membership, org] = await Promise.all([
       shared.read(`user:${userId}`, [`user:${userId}`], () => this.deps.users.findById(userId)),
@@ -111,11 +113,10 @@ export class BearerResolver {
     ]);
     if (!user.value || user.value.disabled) return { reason: 'user-disabled' };
     if (!membership.value || !org.value) return { reason: 'not-a-member' };
-    return { role: membership.value.role, orgDisabled: org.value.disabled, readAt: Math.min(user.readAt, membership.readAt, org.readAt) };
+    return { role: membership.value.role, plan: org.value.plan, orgDisabled: org.value.disabled, readAt: Math.min(user.readAt, membership.readAt, org.readAt) };
   }
 
-  private keyPrincipal(key: ApiKeyRecord, role: Role): KeyPrincipal {
-    const limits = key.limits ?? NO_LIMITS;
+  private keyPrincipal(key: ApiKeyRecord, { role, plan }: { role: Role; plan: string }): KeyPrincipal {
     return {
       kind: 'api_key',
       userId: key.userId,
@@ -125,7 +126,7 @@ export class BearerResolver {
       role,
       keyId: key.id,
       env: key.env,
-      rateLimitPerMinute: limits.rateLimitPerMinute ?? this.deps.defaultRateLimitPerMinute,
+      limits: effectiveLimits(key.limits ?? NO_LIMITS, this.deps.plans[plan], this.deps.defaultLimits),
       issuedAt: key.createdAt,
       expiresAt: key.expiresAt,
     };

@@ -53,10 +53,11 @@ export class IntrospectionService {
   }
 
   /**
-   * One answer per principal object: a cached bearer's principal is the same object on every
-   * hit, so the same answer (and, for the HTTP layer, the same serialisation) serves them all.
+   * The principal as introspection shows it. One answer per principal object: a cached bearer's
+   * principal is the same object on every hit, so the same answer (and, for the HTTP layer, the
+   * same serialisation) serves them all.
    */
-  private describe(p: Principal): ActiveIntrospection {
+  describe(p: Principal): ActiveIntrospection {
     const known = this.answers.get(p);
     if (known) return known;
     const answer: ActiveIntrospection = Object.freeze({

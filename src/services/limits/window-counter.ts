@@ -1,4 +1,4 @@
-import type { EphemeralStore } from '../../ports.ts';
+import type { Admission, AdmissionResult, EphemeralStore } from '../../ports.ts';
 
 export interface WindowCount {
   count: number;
@@ -23,6 +23,16 @@ export class WindowCounter {
 
   hit(key: string, windowMs: number): Promise<WindowCount> {
     return this.shared((store) => store.increment(key, windowMs));
+  }
+
+  /** Decides and counts one request's admission (ports.ts, Admission). */
+  admit(admission: Admission): Promise<AdmissionResult> {
+    return this.shared((store) => store.admit(admission));
+  }
+
+  /** Sets `key` to `value` unless it has one (a total loaded from the store of record). */
+  seed(key: string, value: number, ttlMs: number): Promise<boolean> {
+    return this.shared((store) => store.setIfAbsent(key, String(value), ttlMs));
   }
 
   /** Ends `key`'s window now. */

@@ -1,4 +1,5 @@
 import { roleAtLeast } from '../../domain/accounts.ts';
+import { NO_LIMITS } from '../../domain/limits.ts';
 import type { ConnectedApp, OAuthClient } from '../../domain/oauth.ts';
 import { requireScope } from '../../domain/permissions.ts';
 import type { Actor } from '../../domain/principal.ts';
@@ -52,6 +53,7 @@ export class ConnectedAppsService {
       orgId: consent.orgId,
       clientId: consent.clientId,
       scopes: consent.scopes,
+      limits: NO_LIMITS,
       createdAt: this.deps.clock.now(),
       lastUsedAt: null,
       revokedAt: null,

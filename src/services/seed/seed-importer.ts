@@ -5,7 +5,7 @@ import { ConflictError, ValidationError } from '../../errors/index.ts';
 import type { AccountDeps, AccountService } from '../accounts/account-service.ts';
 import { parseSeedFile, type SeedApiKey, type SeedFile, type SeedOrganization, type SeedUser } from './seed-file.ts';
 import { applyClients, planClients, type ClientImportDeps } from './seed-client-import.ts';
-import { applyKeys, planKeys, type KeyImportDeps, type KeyOwner } from './seed-key-import.ts';
+import { applyKeys, entryChecked, planKeys, type KeyImportDeps, type KeyOwner } from './seed-key-import.ts';
 
 export interface Counts {
   created: number;
@@ -119,6 +119,7 @@ export class SeedImporter {
     for (const [i, entry] of entries.entries()) {
       // Without an id, the id is derived from the name, so that importing twice finds it again.
       const id = entry.id ?? derivedOrgId(entry.name);
+      if (entry.plan !== undefined) entryChecked(`organizations[${i}]`, () => this.deps.accounts.checkPlan(entry.plan!));
       duplicate(seen, id, i, entry.id === undefined ? `organizations[${i}].name` : `organizations[${i}].id`, 'organizations');
       planned.push({ entry, id, existing: await this.deps.organizations.findById(id) });
     }

@@ -1,4 +1,5 @@
 import type { ConnectedApp, ConnectedAppRecord } from '../../domain/oauth.ts';
+import type { CredentialLimits } from '../../domain/limits.ts';
 import type { ConnectedAppStore } from '../../ports.ts';
 
 export class MemoryConnectedAppStore implements ConnectedAppStore {
@@ -14,6 +15,13 @@ export class MemoryConnectedAppStore implements ConnectedAppStore {
     // A revoked grant stays revoked: a new consent creates a new grant, never revives this one.
     if (existing.revokedAt === null) existing.scopes = [...app.scopes];
     return structuredClone(existing);
+  }
+
+  async setLimits(id: string, limits: CredentialLimits): Promise<ConnectedApp | null> {
+    const app = this.byId.get(id);
+    if (!app || app.revokedAt !== null) return null;
+    app.limits = { ...limits };
+    return structuredClone(app);
   }
 
   async findById(id: string): Promise<ConnectedApp | null> {

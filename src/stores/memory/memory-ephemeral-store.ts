@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { systemClock } from '../../domain/clock.ts';
-import type { Clock, EphemeralStore } from '../../ports.ts';
+import type { Admission, AdmissionResult, Clock, EphemeralStore } from '../../ports.ts';
 
 interface Entry {
   value: string;
@@ -57,6 +57,31 @@ export class MemoryEphemeralStore implements EphemeralStore {
     const count = Number(entry.value) + 1;
     entry.value = String(count);
     return { count, resetInMs: Math.max(0, (entry.expiresAt ?? now) - now) };
+  }
+
+  // No await between the reads and the writes: in one process that makes the decision atomic.
+  async admit(admission: Admission): Promise<AdmissionResult> {
+    const read = (key: string): number => Number(this.live(key)?.value ?? 0);
+    const counts = admission.counters.map((c) => read(c.key));
+    const spent = admission.caps.map((c) => read(c.key));
+    const spentKey = admission.balance?.spentKey;
+    const balanceSpent = spentKey === undefined ? null : this.live(spentKey);
+    const result = (verdict: AdmissionResult['verdict'], balance: number | null): AdmissionResult => ({ verdict, counts, spent, balance });
+    if (admission.balance && admission.cost > 0 && balanceSpent === undefined) return result({ admitted: false, refusedBy: 'balance-unknown' }, null);
+    const left = admission.balance && balanceSpent ? admission.balance.credited - Number(balanceSpent.value) : null;
+    const counter = admission.counters.findIndex((c, i) => counts[i]! + 1 > c.limit);
+    if (counter >= 0) return result({ admitted: false, refusedBy: 'counter', index: counter }, left);
+    if (admission.cost > 0) {
+      const cap = admission.caps.findIndex((c, i) => spent[i]! + admission.cost > c.cap);
+      if (cap >= 0) return result({ admitted: false, refusedBy: 'cap', index: cap }, left);
+      if (left !== null && admission.cost > left) return result({ admitted: false, refusedBy: 'balance' }, left);
+    }
+    admission.counters.forEach((c, i) => this.entries.set(c.key, { value: String((counts[i] = counts[i]! + 1)), expiresAt: c.resetAt }));
+    if (admission.cost > 0) {
+      admission.caps.forEach((c, i) => this.entries.set(c.key, { value: String((spent[i] = spent[i]! + admission.cost)), expiresAt: c.resetAt }));
+      if (balanceSpent) balanceSpent.value = String(Number(balanceSpent.value) + admission.cost);
+    }
+    return result({ admitted: true }, left === null ? null : left - admission.cost);
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -16,6 +16,10 @@ export class MemoryOrganizationStore implements OrganizationStore {
     return org ? structuredClone(org) : null;
   }
 
+  async plansInUse(): Promise<string[]> {
+    return [...new Set([...this.byId.values()].map((o) => o.plan))].sort();
+  }
+
   async update(id: string, patch: OrganizationPatch): Promise<Organization | null> {
     const org = this.byId.get(id);
     if (!org) return null;

@@ -37,6 +37,7 @@ interface ApiKeyDoc {
 const limitsSchema = new Schema<KeyLimits>(
   {
     rateLimitPerMinute: { type: Number, default: null },
+    rateLimitPerDay: { type: Number, default: null },
     dailySpendCap: { type: Number, default: null },
   },
   { _id: false, strict: 'throw' },
@@ -57,7 +58,7 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
     createdAt: { type: Date, required: true },
     expiresAt: { type: Date, default: null },
     revokedAt: { type: Date, default: null },
-    limits: { type: limitsSchema, default: () => ({ rateLimitPerMinute: null, dailySpendCap: null }) },
+    limits: { type: limitsSchema, default: () => ({ rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null }) },
     rotatedFrom: { type: String, default: null },
     rotatedTo: { type: String, default: null },
   },
@@ -190,9 +191,9 @@ function toDoc(key: ApiKey): ApiKeyDoc {
   };
 }
 
-/** Only the two known fields: strict mode would refuse anything else the caller's object carries. */
+/** Only the known fields: strict mode would refuse anything else the caller's object carries. */
 function toLimits(limits: Partial<KeyLimits> | null | undefined): KeyLimits {
-  return { rateLimitPerMinute: limits?.rateLimitPerMinute ?? null, dailySpendCap: limits?.dailySpendCap ?? null };
+  return { rateLimitPerMinute: limits?.rateLimitPerMinute ?? null, rateLimitPerDay: limits?.rateLimitPerDay ?? null, dailySpendCap: limits?.dailySpendCap ?? null };
 }
 
 const dateOrNull = (value: Date | null | undefined): Date | null => (value == null ? null : new Date(value));

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
+import { NO_LIMITS, type CredentialLimits } from '../../domain/limits.ts';
 import type { ConnectedApp, ConnectedAppRecord } from '../../domain/oauth.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ConnectedAppStore } from '../../ports.ts';
@@ -13,9 +14,19 @@ interface ConnectedAppDoc {
   orgId: string;
   clientId: string;
   scopes: string[];
+  limits: CredentialLimits;
   createdAt: Date;
   revokedAt: Date | null;
 }
+
+const limitsSchema = new Schema<CredentialLimits>(
+  {
+    rateLimitPerMinute: { type: Number, default: null },
+    rateLimitPerDay: { type: Number, default: null },
+    dailySpendCap: { type: Number, default: null },
+  },
+  { _id: false, strict: 'throw' },
+);
 
 const connectedAppSchema = new Schema<ConnectedAppDoc>(
   {
@@ -24,6 +35,7 @@ const connectedAppSchema = new Schema<ConnectedAppDoc>(
     orgId: { type: String, required: true },
     clientId: { type: String, required: true },
     scopes: { type: [String], default: [] },
+    limits: { type: limitsSchema, default: () => ({ ...NO_LIMITS }) },
     createdAt: { type: Date, required: true },
     revokedAt: { type: Date, default: null },
   },
@@ -115,6 +127,18 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
     return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
+  async setLimits(id: string, limits: CredentialLimits): Promise<ConnectedApp | null> {
+    const doc = await this.serialized(id, () =>
+      mongoCall(() =>
+        this.model
+          .findOneAndUpdate({ _id: id, revokedAt: null }, { $set: { limits: toLimits(limits) } }, { returnDocument: 'after' })
+          .lean<ConnectedAppDoc>()
+          .exec(),
+      ),
+    );
+    return doc ? (await this.withUsage([doc]))[0]! : null;
+  }
+
   async touchLastUsed(id: string, at: Date): Promise<void> {
     await this.usage.touch(id, at);
   }
@@ -152,6 +176,7 @@ function toDoc(app: ConnectedApp): ConnectedAppDoc {
     orgId: app.orgId,
     clientId: app.clientId,
     scopes: [...app.scopes],
+    limits: toLimits(app.limits),
     createdAt: app.createdAt,
     revokedAt: app.revokedAt,
   };
@@ -168,7 +193,13 @@ function toConnectedAppRecord(doc: ConnectedAppDoc): ConnectedAppRecord {
     orgId: doc.orgId,
     clientId: doc.clientId,
     scopes: [...(doc.scopes ?? [])],
+    limits: toLimits(doc.limits),
     createdAt: new Date(doc.createdAt),
     revokedAt: doc.revokedAt == null ? null : new Date(doc.revokedAt),
   };
+}
+
+/** Only the known fields (strict mode refuses others); a document older than limits has none. */
+function toLimits(limits: Partial<CredentialLimits> | null | undefined): CredentialLimits {
+  return { rateLimitPerMinute: limits?.rateLimitPerMinute ?? null, rateLimitPerDay: limits?.rateLimitPerDay ?? null, dailySpendCap: limits?.dailySpendCap ?? null };
 }

@@ -44,6 +44,11 @@ export class MongoOrganizationStore implements OrganizationStore {
     );
   }
 
+  async plansInUse(): Promise<string[]> {
+    const plans = await mongoCall(() => this.model.distinct('plan').exec());
+    return (plans as string[]).sort();
+  }
+
   async findById(id: string): Promise<Organization | null> {
     const doc = await mongoCall(() => this.model.findById(id).lean<OrganizationDoc>().exec());
     return doc ? toOrganization(doc) : null;

@@ -1,6 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { UnavailableError } from '../../errors/index.ts';
-import type { EphemeralStore, HealthCheck } from '../../ports.ts';
+import type { Admission, AdmissionResult, AdmissionVerdict, EphemeralStore, HealthCheck } from '../../ports.ts';
+
+interface AdmitCommand {
+  tesseraAdmit(numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+}
 import { redactUrl } from '../redact-url.ts';
 import { withTimeout } from '../with-timeout.ts';
 
@@ -19,6 +23,52 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {c, ttl}
 `;
+
+// One request's admission (ports.ts, Admission), decided and counted in one step.
+// KEYS: n counters, m caps, then the balance's spent total when ARGV[4] is 1.
+// ARGV: n, m, cost, has balance, credited, n limits, n reset times, m caps, m reset times.
+// Returns: status (0 admitted, 1 counter, 2 cap, 3 balance, 4 balance unknown), index,
+// has balance left (0/1), balance left, then the n counts and the m spent.
+const ADMIT_SCRIPT = `
+local n = tonumber(ARGV[1]); local m = tonumber(ARGV[2]); local cost = tonumber(ARGV[3])
+local hasBalance = ARGV[4] == '1'; local credited = tonumber(ARGV[5])
+local counts = {}; local spent = {}
+for i = 1, n do counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
+for j = 1, m do spent[j] = tonumber(redis.call('GET', KEYS[n + j]) or '0') end
+local balanceSpent = false
+if hasBalance then balanceSpent = redis.call('GET', KEYS[n + m + 1]) end
+local left = nil
+if balanceSpent then left = credited - tonumber(balanceSpent) end
+local function reply(status, index)
+  local out = {status, index, left == nil and 0 or 1, left or 0}
+  for i = 1, n do out[#out + 1] = counts[i] end
+  for j = 1, m do out[#out + 1] = spent[j] end
+  return out
+end
+if hasBalance and cost > 0 and not balanceSpent then return reply(4, 0) end
+for i = 1, n do if counts[i] + 1 > tonumber(ARGV[5 + i]) then return reply(1, i - 1) end end
+if cost > 0 then
+  for j = 1, m do if spent[j] + cost > tonumber(ARGV[5 + 2 * n + j]) then return reply(2, j - 1) end end
+  if left ~= nil and cost > left then return reply(3, 0) end
+end
+for i = 1, n do
+  counts[i] = redis.call('INCR', KEYS[i])
+  if counts[i] == 1 then redis.call('PEXPIREAT', KEYS[i], ARGV[5 + n + i]) end
+end
+if cost > 0 then
+  for j = 1, m do
+    spent[j] = redis.call('INCRBY', KEYS[n + j], cost)
+    if spent[j] == cost then redis.call('PEXPIREAT', KEYS[n + j], ARGV[5 + 2 * n + m + j]) end
+  end
+  if balanceSpent then
+    redis.call('INCRBY', KEYS[n + m + 1], cost)
+    left = left - cost
+  end
+end
+return reply(0, 0)
+`;
+
+const VERDICTS = ['counter', 'cap', 'balance', 'balance-unknown'] as const;
 
 /**
  * Redis behind the EphemeralStore port. Commands are not queued while disconnected
@@ -42,8 +92,11 @@ export class RedisEphemeralStore implements EphemeralStore {
   private constructor(url: string, options: RedisStoreOptions) {
     this.url = url;
     this.options = options;
-    this.client = new Redis(url, this.clientOptions());
+    // Commands of the same moment share one round trip (verifications run many at once).
+    this.client = new Redis(url, { ...this.clientOptions(), enableAutoPipelining: true });
     this.client.on('error', () => undefined); // surfaced through commands and readiness, not as crashes
+    // Sent by its SHA once Redis knows it (EVALSHA), not as the whole script every time.
+    this.client.defineCommand('tesseraAdmit', { lua: ADMIT_SCRIPT });
     this.health = { name: 'redis', ping: () => this.ping() };
   }
 
@@ -83,6 +136,28 @@ export class RedisEphemeralStore implements EphemeralStore {
   async increment(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
     const [count, ttl] = (await this.call(() => this.client.eval(INCREMENT_SCRIPT, 1, key, String(Math.ceil(windowMs))))) as [number, number];
     return { count, resetInMs: ttl };
+  }
+
+  async admit(admission: Admission): Promise<AdmissionResult> {
+    const { counters, caps, cost, balance } = admission;
+    const keys = [...counters.map((c) => c.key), ...caps.map((c) => c.key), ...(balance ? [balance.spentKey] : [])];
+    const args = [
+      counters.length,
+      caps.length,
+      cost,
+      balance ? 1 : 0,
+      balance?.credited ?? 0,
+      ...counters.map((c) => c.limit),
+      ...counters.map((c) => c.resetAt),
+      ...caps.map((c) => c.cap),
+      ...caps.map((c) => c.resetAt),
+    ].map(String);
+    const reply = (await this.call(() => (this.client as unknown as AdmitCommand).tesseraAdmit(keys.length, ...keys, ...args))) as number[];
+    const [status, index, hasLeft, left] = reply as [number, number, number, number];
+    const refused = VERDICTS[status - 1]!;
+    const verdict: AdmissionVerdict =
+      status === 0 ? { admitted: true } : refused === 'counter' || refused === 'cap' ? { admitted: false, refusedBy: refused, index } : { admitted: false, refusedBy: refused };
+    return { verdict, counts: reply.slice(4, 4 + counters.length), spent: reply.slice(4 + counters.length), balance: hasLeft === 1 ? left : null };
   }
 
   async publish(channel: string, message: string): Promise<void> {

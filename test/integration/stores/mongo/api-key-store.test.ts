@@ -55,13 +55,13 @@ describe('mongodb API key store: what the contract cannot see', () => {
       lastUsedAt: null,
       expiresAt: null,
       revokedAt: null,
-      limits: { rateLimitPerMinute: 30, dailySpendCap: null },
+      limits: { rateLimitPerMinute: 30, rateLimitPerDay: null, dailySpendCap: null },
       rotatedFrom: null,
       rotatedTo: null,
       disabledByRole: null,
     });
     const raw = await mongo.connection.collection('api_keys').findOne({ _id: 'a'.repeat(64) as never });
-    expect(raw).toMatchObject({ _id: 'a'.repeat(64), keyId: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, dailySpendCap: null }, revokedAt: null });
+    expect(raw).toMatchObject({ _id: 'a'.repeat(64), keyId: 'key_raw', createdAt, limits: { rateLimitPerMinute: 30, rateLimitPerDay: null, dailySpendCap: null }, revokedAt: null });
     expect(raw?.['createdAt']).toBeInstanceOf(Date);
   });
 

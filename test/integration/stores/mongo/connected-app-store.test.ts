@@ -47,13 +47,23 @@ describe('mongodb connected app store: what the contract cannot see', () => {
       orgId: 'org_raw',
       clientId: 'cli_raw',
       scopes: ['openid'],
+      limits: { rateLimitPerMinute: 5, rateLimitPerDay: null, dailySpendCap: null },
       createdAt,
       lastUsedAt: null,
       revokedAt: null,
     });
     const grants = mongo.connection.collection('connected_apps');
     const before = await grants.findOne({ _id: 'grt_raw' as never });
-    expect(before).toEqual({ _id: 'grt_raw', userId: 'usr_raw', orgId: 'org_raw', clientId: 'cli_raw', scopes: ['openid'], createdAt, revokedAt: null });
+    expect(before).toEqual({
+      _id: 'grt_raw',
+      userId: 'usr_raw',
+      orgId: 'org_raw',
+      clientId: 'cli_raw',
+      scopes: ['openid'],
+      limits: { rateLimitPerMinute: 5, rateLimitPerDay: null, dailySpendCap: null },
+      createdAt,
+      revokedAt: null,
+    });
     expect(before?.['createdAt']).toBeInstanceOf(Date);
 
     const usedAt = new Date('2026-02-02T00:00:00Z');

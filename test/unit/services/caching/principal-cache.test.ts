@@ -20,7 +20,7 @@ const BEARER = {
   orgId: 'org_1',
   scopes: ['leads:read'],
   role: 'owner',
-  rateLimitPerMinute: null,
+  limits: { credential: { rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null }, organization: { rateLimitPerMinute: null, rateLimitPerDay: null } },
   issuedAt: new Date('2026-01-01T00:00:00Z'),
   expiresAt: null,
 } as const satisfies Partial<Principal>;

@@ -93,12 +93,12 @@ describe('SeedImporter', () => {
   it('applies what changed in a later import', async () => {
     await importer.import(SEED);
     const changed = structuredClone(SEED);
-    changed.organizations[0]!.plan = 'enterprise';
+    changed.organizations[0]!.plan = 'premium';
     changed.memberships[1]!.role = 'editor';
     const summary = await importer.import(changed);
     expect(summary.organizations).toEqual({ created: 0, updated: 1, unchanged: 1 });
     expect(summary.memberships).toEqual({ created: 0, updated: 1, unchanged: 2 });
-    expect((await stores.organizations.findById('o_acme'))?.plan).toBe('enterprise');
+    expect((await stores.organizations.findById('o_acme'))?.plan).toBe('premium');
   });
 
   it('accepts an argon2id hash brought from another system', async () => {
@@ -161,6 +161,12 @@ describe('SeedImporter', () => {
     expect((await refusal({ organizations: [{ id: 'o_x', name: 'Acme\u202Eevil' }] })).message).toMatch(/^organizations\[0\]\.name: must not contain .*U\+202E/);
     expect((await refusal({ users: [{ email: 'z@example.com', name: 'Zero\u200Bwidth' }] })).message).toMatch(/^users\[0\]\.name: /);
     expect((await refusal({ clients: [{ client_id: 'zap', client_secret: 's'.repeat(40), name: 'Zap\u0000ier' }] })).message).toMatch(/^clients\[0\]\.name: /);
+    expect(await stores.organizations.findById('o_x')).toBeNull();
+  });
+
+  it('refuses an organization on a plan the deployment does not have, naming both', async () => {
+    const error = await refusal({ organizations: [{ id: 'o_x', name: 'X', plan: 'enterprise' }] });
+    expect(error.message).toBe(`organizations[0].plan: "enterprise" is not one of this deployment's plans (free, lite, premium, academic, team)`);
     expect(await stores.organizations.findById('o_x')).toBeNull();
   });
 

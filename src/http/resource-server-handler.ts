@@ -1,9 +1,11 @@
 /**
- * POST /oauth/introspect (RFC 7662), served in front of Koa by a bare node:http handler: it is
- * the one route resource servers call on every request they receive, and Koa's per-request
- * context, middleware chain and header bookkeeping were most of its cost. It keeps what the Koa
+ * The endpoints resource servers call on every request they receive — introspection (RFC 7662)
+ * and verification — served in front of Koa by a bare node:http handler: Koa's per-request
+ * context, middleware chain and header bookkeeping were most of their cost. It keeps what the Koa
  * base gives every response — a request id, the security headers, one access-log line, errors in
- * a fixed shape — and nothing else.
+ * a fixed shape — and nothing else. Each endpoint says how its body is parsed and answered; the
+ * handler reads the body, authenticates the resource server (RFC 6749 §2.3; guessing its secret
+ * is throttled) and writes the answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -13,22 +15,17 @@ import { AppError, isAppError } from '../errors/index.ts';
 import { accessLog, elapsedMs, type Logger } from '../logger.ts';
 import type { ClientAuthenticator } from '../services/authentication/client-authenticator.ts';
 import type { ClientAuthThrottle } from '../services/limits/client-auth-throttle.ts';
-import type { Introspection, IntrospectionService } from '../services/authentication/introspection-service.ts';
 import { abortStatus, isClientAbort } from './client-abort.ts';
 import { clientAddress } from './client-address.ts';
 import { clientCredentials } from './client-credentials.ts';
-import { invalidClient, invalidRequest, slowDown, temporarilyUnavailable, type OAuthErrorReply } from './oauth-error.ts';
+import { invalidClient, slowDown, temporarilyUnavailable, type OAuthErrorReply } from './oauth-error.ts';
 import { errorReply } from './error-body.ts';
 import { requestIdFor } from './middleware/request-id.ts';
 import { SECURITY_HEADERS } from './middleware/security-headers.ts';
 
-export const INTROSPECTION_PATH = '/oauth/introspect';
-const FORM_LIMIT_BYTES = 16 * 1024;
-const INACTIVE_BODY = '{"active":false}';
-const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
+const BODY_LIMIT_BYTES = 16 * 1024;
 
-export interface IntrospectionHandlerDeps {
-  introspection: IntrospectionService;
+export interface ResourceServerHandlerDeps {
   clients: ClientAuthenticator;
   throttle: ClientAuthThrottle;
   logger: Logger;
@@ -36,7 +33,20 @@ export interface IntrospectionHandlerDeps {
   proxyHops: number;
 }
 
-type Reply = { status: number; body: string; headers?: Record<string, string> };
+export type Reply = { status: number; body: string; headers?: Record<string, string> };
+
+/** One endpoint: its path, the body it takes, and its answer to an authenticated resource server. */
+export interface ResourceServerEndpoint<P> {
+  path: string;
+  /** The content type of its body; another is 415 with `expects` as the message. */
+  accepts: RegExp;
+  expects: string;
+  /** The body parsed, or the answer to a body that is not one (400). */
+  parse(raw: string): P | { reply: Reply };
+  /** Client credentials in the body itself (client_secret_post, RFC 6749 §2.3.1), if it carries any. */
+  credentialsIn(parsed: P): URLSearchParams | null;
+  answer(client: OAuthClient, parsed: P): Awaitable<Reply>;
+}
 
 /** What every answer carries, as the Koa base gives every other route (RFC 7662 §2.2: no caching). */
 const FIXED_HEADERS: readonly string[] = [
@@ -47,12 +57,16 @@ const FIXED_HEADERS: readonly string[] = [
   'no-cache',
 ];
 
-/** Handles the request when it is an introspection (returns true); leaves anything else alone. */
-export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+/** Handles a request to one of the endpoints (returns true); leaves anything else alone. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each endpoint parses its own body type
+export function resourceServerHandler(deps: ResourceServerHandlerDeps, endpoints: ReadonlyArray<ResourceServerEndpoint<any>>): (req: IncomingMessage, res: ServerResponse) => boolean {
   const access = accessLog(deps.logger);
   const verifiedOn: VerifiedHeaders = new WeakMap();
   return (req, res) => {
-    if (req.method !== 'POST' || !isIntrospectionUrl(req.url)) return false;
+    if (req.method !== 'POST') return false;
+    const endpoint = endpoints.find((e) => isUrlOf(e.path, req.url));
+    if (!endpoint) return false;
+    const path = endpoint.path;
     const started = process.hrtime.bigint();
     const requestId = requestIdFor(req.headers['x-request-id']);
     const ip = clientAddress(req, deps.proxyHops);
@@ -65,7 +79,7 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
       if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) headers.push(name, value);
       res.writeHead(reply.status, headers);
       res.end(reply.body);
-      access({ requestId, method: 'POST', path: INTROSPECTION_PATH, status: reply.status, ms: elapsedMs(started), ip });
+      access({ requestId, method: 'POST', path, status: reply.status, ms: elapsedMs(started), ip });
     };
     const fail = (error: unknown): void => {
       if (res.headersSent) return;
@@ -74,11 +88,11 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
         return;
       }
       // Nobody is left to answer: not a failure of the server.
-      deps.logger.info({ requestId, method: 'POST', path: INTROSPECTION_PATH }, 'client aborted the request');
-      access({ requestId, method: 'POST', path: INTROSPECTION_PATH, status: abortStatus(req), ms: elapsedMs(started), ip });
+      deps.logger.info({ requestId, method: 'POST', path }, 'client aborted the request');
+      access({ requestId, method: 'POST', path, status: abortStatus(req), ms: elapsedMs(started), ip });
     };
-    if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) {
-      drain(req, () => send(UNSUPPORTED_MEDIA_TYPE), fail);
+    if (!endpoint.accepts.test(req.headers['content-type'] ?? '')) {
+      drain(req, () => send(appErrorReply(new AppError('UNSUPPORTED_MEDIA_TYPE', endpoint.expects))), fail);
       return true;
     }
     // Callbacks and plain values rather than async functions: a request whose client and bearer
@@ -88,7 +102,7 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
       (raw) => {
         let reply: Awaitable<Reply>;
         try {
-          reply = raw === null ? PAYLOAD_TOO_LARGE : answer(req, new URLSearchParams(raw), ip, deps, verifiedOn);
+          reply = raw === null ? PAYLOAD_TOO_LARGE : answer(req, endpoint, raw, ip, deps, verifiedOn);
         } catch (error) {
           fail(error);
           return;
@@ -102,8 +116,11 @@ export function introspectionHandler(deps: IntrospectionHandlerDeps): (req: Inco
   };
 }
 
-function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: IntrospectionHandlerDeps, verifiedOn: VerifiedHeaders): Awaitable<Reply> {
+function answer<P>(req: IncomingMessage, endpoint: ResourceServerEndpoint<P>, raw: string, ip: string, deps: ResourceServerHandlerDeps, verifiedOn: VerifiedHeaders): Awaitable<Reply> {
+  const parsed = endpoint.parse(raw);
+  if (isReply(parsed)) return parsed.reply;
   // RFC 6749 §2.3: only resource servers may ask, and guessing their secrets is throttled.
+  const form = endpoint.credentialsIn(parsed) ?? NO_FORM;
   const header = req.headers.authorization;
   const seen = header === undefined ? undefined : verifiedOn.get(req.socket);
   const known = seen && seen.header === header && !form.has('client_secret') ? seen : undefined;
@@ -120,10 +137,14 @@ function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: I
       return andThen(deps.throttle.failed(ip, clientId), () => INVALID_CLIENT);
     }
     if (header !== undefined && !known) verifiedOn.set(req.socket, { header, clientId: client.id, secretHash: client.secretHash });
-    const token = form.get('token');
-    if (token === null) return TOKEN_REQUIRED;
-    return andThen(deps.introspection.introspect(client, token), (result) => ({ status: 200, body: serialized(result) }));
+    return endpoint.answer(client, parsed);
   });
+}
+
+const NO_FORM = new URLSearchParams();
+
+function isReply<P>(parsed: P | { reply: Reply }): parsed is { reply: Reply } {
+  return typeof parsed === 'object' && parsed !== null && 'reply' in parsed;
 }
 
 /**
@@ -133,16 +154,6 @@ function answer(req: IncomingMessage, form: URLSearchParams, ip: string, deps: I
  * nothing any other connection sent. The client's current record is still checked every time.
  */
 type VerifiedHeaders = WeakMap<Socket, { header: string; clientId: string; secretHash: string }>;
-
-const bodies = new WeakMap<Introspection, string>();
-
-/** The introspection service answers a cached bearer with the same object each time: serialised once. */
-function serialized(result: Introspection): string {
-  if (!result.active) return INACTIVE_BODY;
-  let body = bodies.get(result);
-  if (body === undefined) bodies.set(result, (body = JSON.stringify(result)));
-  return body;
-}
 
 function failure(error: unknown, requestId: string, logger: Logger): Reply {
   if (isAppError(error) && error.code === 'UNAVAILABLE') {
@@ -158,7 +169,7 @@ function failure(error: unknown, requestId: string, logger: Logger): Reply {
  */
 function readBody(req: IncomingMessage, done: (raw: string | null) => void, failed: (error: unknown) => void): void {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > FORM_LIMIT_BYTES) {
+  if (declared > BODY_LIMIT_BYTES) {
     done(null);
     return;
   }
@@ -170,7 +181,7 @@ function readBody(req: IncomingMessage, done: (raw: string | null) => void, fail
   };
   const onData = (chunk: Buffer): void => {
     size += chunk.length;
-    if (size > FORM_LIMIT_BYTES) {
+    if (size > BODY_LIMIT_BYTES) {
       req.pause();
       finish(null);
       return;
@@ -191,25 +202,23 @@ function drain(req: IncomingMessage, done: () => void, failed: (error: unknown) 
   req.once('end', done).once('error', failed).resume();
 }
 
-/** The introspection path, with or without a query string (which is never looked at). */
-function isIntrospectionUrl(url: string | undefined): boolean {
-  return url !== undefined && url.startsWith(INTROSPECTION_PATH) && (url.length === INTROSPECTION_PATH.length || url[INTROSPECTION_PATH.length] === '?');
+/** The endpoint's path, with or without a query string (which is never looked at). */
+function isUrlOf(path: string, url: string | undefined): boolean {
+  return url !== undefined && url.startsWith(path) && (url.length === path.length || url[path.length] === '?');
 }
 
 /** An OAuth error as this handler sends it: its body serialised once. */
-function serializedReply(error: OAuthErrorReply): Reply {
+export function serializedReply(error: OAuthErrorReply): Reply {
   return { status: error.status, body: JSON.stringify(error.body), headers: error.headers };
 }
 
 /** An error in the one error body, its status from the one mapping every route uses. */
-function appErrorReply(error: AppError): Reply {
+export function appErrorReply(error: AppError): Reply {
   const { status, headers, body } = errorReply(error);
   return { status, headers, body: JSON.stringify(body) };
 }
 
-const UNSUPPORTED_MEDIA_TYPE = appErrorReply(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Expected a form submission'));
-const PAYLOAD_TOO_LARGE = appErrorReply(new AppError('PAYLOAD_TOO_LARGE', 'Form too large', { headers: { Connection: 'close' } }));
+const PAYLOAD_TOO_LARGE = appErrorReply(new AppError('PAYLOAD_TOO_LARGE', 'Request body too large', { headers: { Connection: 'close' } }));
 const INTERNAL = appErrorReply(new AppError('INTERNAL', 'Internal server error'));
 const INVALID_CLIENT = serializedReply(invalidClient());
-const TOKEN_REQUIRED = serializedReply(invalidRequest('token is required'));
 const UNAVAILABLE = serializedReply(temporarilyUnavailable());
