@@ -16,6 +16,7 @@ import { frontDoorRoutes } from './http/routes/front-door-routes.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import { meRoutes } from './http/routes/me-routes.ts';
 import { connectedAppRoutes } from './http/routes/connected-app-routes.ts';
+import { balanceRoutes } from './http/routes/balance-routes.ts';
 import { interactionRoutes } from './oauth/interaction-routes.ts';
 import { OidcAccessTokenLookup } from './oauth/access-token-lookup.ts';
 import { Interactions } from './oauth/interactions.ts';
@@ -39,7 +40,7 @@ import type Provider from 'oidc-provider';
 import { ClientService } from './services/oauth-apps/client-service.ts';
 import { ConnectedAppsService } from './services/oauth-apps/connected-apps-service.ts';
 import type { Logger } from './logger.ts';
-import type { Clock, Stores } from './ports.ts';
+import type { Clock, MeteredCredential, Stores } from './ports.ts';
 import { AccountService } from './services/accounts/account-service.ts';
 import { ApiKeyService } from './services/keys/api-key-service.ts';
 import { AuditLog } from './services/audit/audit-log.ts';
@@ -53,6 +54,8 @@ import { LastUsedTracker, type TouchLastUsed } from './services/keys/last-used-t
 import { argon2idHasher, type PasswordHasher } from './services/accounts/password-hasher.ts';
 import { UsageLimiter } from './services/limits/usage-limiter.ts';
 import { UsageMeter } from './services/limits/usage-meter.ts';
+import { BalanceService } from './services/limits/balance-service.ts';
+import { dailySeries } from './services/limits/usage-series.ts';
 import { SeedImporter } from './services/seed/seed-importer.ts';
 import { WindowCounter } from './services/limits/window-counter.ts';
 import { MemoryApiKeyStore } from './stores/memory/memory-api-key-store.ts';
@@ -88,6 +91,7 @@ export interface Services {
   resolver: BearerResolver;
   limiter: UsageLimiter;
   meter: UsageMeter;
+  balances: BalanceService;
   catalog: ScopeCatalog;
   clients: ClientService;
   connectedApps: ConnectedAppsService;
@@ -209,7 +213,9 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const accountStores = { users: stores.users, organizations: stores.organizations, memberships: stores.memberships };
   // One service writes each kind of record, and tells every instance of the changes that reach bearers.
   const accounts = new AccountService({ ...accountStores, hasher, clock, events, plans: Object.keys(config.plans) });
-  const apiKeys = new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock });
+  const meter = new UsageMeter(stores.metering, clock, warn('usage not recorded yet: kept for the next flush'));
+  const series = (credential: MeteredCredential, range: { from?: string; to?: string }) => dailySeries({ metering: stores.metering, meter, clock }, credential, range);
+  const apiKeys = new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock, series });
   const clients = new ClientService(stores.clients, catalog, clock, events);
   const lastUsed = (touch: TouchLastUsed, prefix: string) =>
     new LastUsedTracker(touch, prefix, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded'));
@@ -239,7 +245,6 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     maxAgeMs: config.principalCacheMaxAgeMs,
     maxEntries: config.principalCacheMaxEntries,
   });
-  const meter = new UsageMeter(stores.metering, clock, warn('usage not recorded yet: kept for the next flush'));
   const limiter = new UsageLimiter(counter, stores.metering, meter, clock, { creditBalances: config.creditBalances });
   const authenticator = new Authenticator({
     resolve: config.principalCacheMaxAgeMs > 0 ? (bearer) => principalCache.lookup(bearer) : (bearer) => resolver.resolve(bearer),
@@ -261,7 +266,8 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     meter,
     clients,
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
-    connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock }),
+    connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock, series }),
+    balances: new BalanceService({ metering: stores.metering, meter, limiter, audit }),
     loginThrottle: new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock),
     clientThrottle: new ClientAuthThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock)),
     introspection,
@@ -314,7 +320,8 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     meRoutes(authenticated),
     apiKeyRoutes(services.apiKeys, authenticated, config.bodyLimitBytes),
     auditRoutes(services.audit, authenticated),
-    connectedAppRoutes(services.connectedApps, authenticated),
+    connectedAppRoutes(services.connectedApps, authenticated, config.bodyLimitBytes),
+    balanceRoutes(services.balances, authenticated, config.bodyLimitBytes),
     interactionRoutes(interactions),
   ];
   for (const middleware of baseMiddleware(logger, config.proxyHops)) app.use(middleware);

@@ -21,10 +21,19 @@ export type InactiveReason =
  */
 export type Resolution =
   | { status: 'active'; principal: Principal; readAt?: number }
-  | { status: 'inactive'; reason: InactiveReason }
+  /**
+   * `orgId`: the organization the bearer belonged to, where the lookup got that far — so that a
+   * resource server bound to another organization is told nothing more than "not found".
+   */
+  | { status: 'inactive'; reason: InactiveReason; orgId?: string }
   /** The bearer is valid but may not act: its organization or its OAuth client is disabled. */
   | { status: 'forbidden'; principal: Principal; message: string; readAt?: number };
 
-export function inactive(reason: InactiveReason): Resolution {
-  return { status: 'inactive', reason };
+export function inactive(reason: InactiveReason, orgId?: string): Resolution {
+  return orgId === undefined ? { status: 'inactive', reason } : { status: 'inactive', reason, orgId };
+}
+
+/** The organization a resolution is known to belong to, if any. */
+export function resolutionOrg(resolution: Resolution): string | undefined {
+  return resolution.status === 'inactive' ? resolution.orgId : resolution.principal.orgId;
 }

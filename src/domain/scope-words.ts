@@ -9,6 +9,8 @@ const KNOWN: Record<string, string> = {
   'audit:read': 'Read the organization’s audit log',
   'apps:read': 'See the apps connected to your account',
   'apps:write': 'Disconnect apps from your account',
+  'billing:read': 'See the organization’s credit balance',
+  'billing:write': 'Add credits to the organization’s balance',
 };
 
 const VERBS: Record<string, string> = { read: 'Read', write: 'Create and change', delete: 'Delete', admin: 'Administer' };

@@ -5,7 +5,7 @@
  */
 import type { Role } from './accounts.ts';
 
-export const BUILTIN_SCOPES = ['keys:read', 'keys:write', 'apps:read', 'apps:write', 'audit:read'] as const;
+export const BUILTIN_SCOPES = ['keys:read', 'keys:write', 'apps:read', 'apps:write', 'audit:read', 'billing:read', 'billing:write'] as const;
 
 /** RFC 6749 §3.3 scope-token characters, minus the quote and backslash; colon-separated words. */
 export const SCOPE_PATTERN = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*$/;
@@ -30,8 +30,8 @@ export class ScopeCatalog {
 
   /**
    * What a role may grant and exercise:
-   * - owner, admin: everything, including the audit log;
-   * - editor: every resource scope, and managing its own keys;
+   * - owner, admin: everything, including the audit log and adding credits;
+   * - editor: every resource scope, managing its own keys, reading the balance;
    * - viewer: read-only scopes only (it can create no keys, so keys:read just lists its own).
    */
   allowedFor(role: Role): string[] {
@@ -40,7 +40,7 @@ export class ScopeCatalog {
       case 'admin':
         return [...this.all];
       case 'editor':
-        return this.all.filter((s) => s !== 'audit:read');
+        return this.all.filter((s) => s !== 'audit:read' && s !== 'billing:write');
       case 'viewer':
         return this.all.filter((s) => isReadScope(s) && s !== 'audit:read');
     }

@@ -1,4 +1,6 @@
 import type { ApiKey } from '../domain/api-key.ts';
+import type { DailyUsage } from '../ports.ts';
+import { presentLimits } from './schemas/limits-schemas.ts';
 import type { AuditEvent } from '../domain/audit.ts';
 import type { Principal } from '../domain/principal.ts';
 
@@ -14,7 +16,7 @@ export function presentKey(key: ApiKey): Record<string, unknown> {
     createdAt: key.createdAt.toISOString(),
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
     expiresAt: key.expiresAt?.toISOString() ?? null,
-    limits: { rate_limit_per_minute: key.limits.rateLimitPerMinute, daily_spend_cap: key.limits.dailySpendCap },
+    limits: presentLimits(key.limits),
     userId: key.userId,
     rotatedFrom: key.rotatedFrom,
   };
@@ -46,4 +48,9 @@ export function presentAuditEvent(event: AuditEvent): Record<string, unknown> {
     details: event.details,
     at: event.at.toISOString(),
   };
+}
+
+/** A usage series: `{data: [{date, requests, credits}]}`, a UTC day each, oldest first. */
+export function presentUsage(days: DailyUsage[]): Record<string, unknown> {
+  return { data: days.map((d) => ({ date: d.day, requests: d.requests, credits: d.credits })) };
 }

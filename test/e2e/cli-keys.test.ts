@@ -133,7 +133,7 @@ describe('tessera keys create', () => {
     const key = recordSecret(stdout.split('\n')[0]!);
     expect(key).toMatch(KEY_PATTERN);
     expect(key).not.toBe(first.key);
-    expect(await storedKey(key)).toMatchObject({ userId: 'u_owner', orgId: 'o_cli', name: null, scopes: ['apps:read', 'apps:write', 'audit:read', 'keys:read', 'keys:write'] });
+    expect(await storedKey(key)).toMatchObject({ userId: 'u_owner', orgId: 'o_cli', name: null, scopes: ['apps:read', 'apps:write', 'audit:read', 'billing:read', 'billing:write', 'keys:read', 'keys:write'] });
   });
 
   describe('refuses, creating nothing', () => {

@@ -24,7 +24,7 @@ interface KeyView {
   limits: { rate_limit_per_minute: number | null; daily_spend_cap: number | null };
 }
 
-const ALL_SCOPES = ['apps:read', 'apps:write', 'audit:read', 'keys:read', 'keys:write', ...RESOURCE_SCOPES].sort();
+const ALL_SCOPES = ['apps:read', 'apps:write', 'audit:read', 'billing:read', 'billing:write', 'keys:read', 'keys:write', ...RESOURCE_SCOPES].sort();
 
 export function describeApiKeysApi(mode: StoreMode): void {
   let h: ApiHarness;
@@ -142,7 +142,7 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect(beyond.status).toBe(403);
       expect(beyond.body).toMatchObject({ error: { code: 'FORBIDDEN' } });
       expect(((await create({ scopes: ['leads:read'] }, narrow)).body as KeyView).scopes).toEqual(['leads:read']);
-      expect((await create({ scopes: ['billing:write'] })).status).toBe(400);
+      expect((await create({ scopes: ['payroll:write'] })).status).toBe(400);
     });
 
     it('lets an editor create keys within the editor role, and no viewer create any', async () => {
@@ -615,7 +615,10 @@ export function describeApiKeysApi(mode: StoreMode): void {
     { method: 'PATCH', path: (id: string) => `/api/v1/api-keys/${id}`, scope: 'keys:write', takesId: true, body: { name: 'x' } },
     { method: 'DELETE', path: (id: string) => `/api/v1/api-keys/${id}`, scope: 'keys:write', takesId: true },
     { method: 'POST', path: (id: string) => `/api/v1/api-keys/${id}/rotate`, scope: 'keys:write', takesId: true },
+    { method: 'GET', path: (id: string) => `/api/v1/api-keys/${id}/usage`, scope: 'keys:read', takesId: true },
     { method: 'GET', path: () => '/api/v1/audit-events', scope: 'audit:read', takesId: false },
+    { method: 'GET', path: () => '/api/v1/balance', scope: 'billing:read', takesId: false },
+    { method: 'POST', path: () => '/api/v1/balance/credits', scope: 'billing:write', takesId: false, body: { credits: 1 } },
   ];
   describe(`${mode}: every authenticated route`, () => {
     for (const route of routes) describeAuthenticatedRoute(() => h, route);

@@ -43,7 +43,7 @@ export function describeConnectedAppsApi(mode: StoreMode): void {
       const theirs = await connect(h.members.admin);
       const views = await list(editor);
       const view = views.find((v) => v.id === mine.grantId);
-      expect(view).toEqual({ id: mine.grantId, client: { id: clientId, name: 'Zapier' }, user_id: h.members.editor.userId, org_id: h.orgA, scopes: ['leads:read'], createdAt: h.clock.now().toISOString(), lastUsedAt: null });
+      expect(view).toEqual({ id: mine.grantId, client: { id: clientId, name: 'Zapier' }, user_id: h.members.editor.userId, org_id: h.orgA, scopes: ['leads:read'], createdAt: h.clock.now().toISOString(), lastUsedAt: null, limits: { rate_limit_per_minute: null, rate_limit_per_day: null, daily_spend_cap: null } });
       expect(views.map((v) => v.id)).not.toContain(theirs.grantId);
       // ?all=true changes nothing for an editor.
       expect((await list(editor, '?all=true')).map((v) => v.id)).not.toContain(theirs.grantId);
@@ -134,5 +134,7 @@ export function describeConnectedAppsApi(mode: StoreMode): void {
   describe(`${mode}: every connected-apps route`, () => {
     describeAuthenticatedRoute(() => h, { method: 'GET', path: () => '/api/v1/connected-apps', scope: 'apps:read', takesId: false });
     describeAuthenticatedRoute(() => h, { method: 'DELETE', path: (id) => `/api/v1/connected-apps/${id}`, scope: 'apps:write', takesId: true });
+    describeAuthenticatedRoute(() => h, { method: 'PATCH', path: (id) => `/api/v1/connected-apps/${id}`, scope: 'apps:write', takesId: true, body: { limits: {} } });
+    describeAuthenticatedRoute(() => h, { method: 'GET', path: (id) => `/api/v1/connected-apps/${id}/usage`, scope: 'apps:read', takesId: true });
   });
 }

@@ -3,8 +3,9 @@ import type { Middleware } from 'koa';
 import { actorOf, type Principal } from '../../domain/principal.ts';
 import type { ApiKeyService } from '../../services/keys/api-key-service.ts';
 import { jsonBody } from '../middleware/json-body.ts';
-import { presentIssuedKey, presentKey } from '../presenters.ts';
-import { createKeyBody, limitsInput, rotateKeyBody, updateKeyBody } from '../schemas/api-key-schemas.ts';
+import { presentIssuedKey, presentKey, presentUsage } from '../presenters.ts';
+import { createKeyBody, rotateKeyBody, updateKeyBody } from '../schemas/api-key-schemas.ts';
+import { limitsInput, usageQuery } from '../schemas/limits-schemas.ts';
 import { validate } from '../validate.ts';
 
 /** Settings → API keys: GET/POST /api/v1/api-keys, GET/PATCH/DELETE /api/v1/api-keys/:id, POST …/rotate. */
@@ -33,6 +34,11 @@ export function apiKeyRoutes(keys: ApiKeyService, authenticated: Middleware, bod
 
   router.get('/:id', async (ctx) => {
     ctx.body = presentKey(await keys.get(actor(ctx.state), ctx.params.id!));
+  });
+
+  router.get('/:id/usage', async (ctx) => {
+    const query = validate(usageQuery, ctx.query, 'query');
+    ctx.body = presentUsage(await keys.usage(actor(ctx.state), ctx.params.id!, query));
   });
 
   router.patch('/:id', body, async (ctx) => {

@@ -3,6 +3,7 @@ import { KEY_ENVS } from '../../domain/api-key-format.ts';
 import { SCOPE_PATTERN } from '../../domain/scopes.ts';
 import { MAX_ROTATION_GRACE_SECONDS } from '../../services/keys/api-key-service.ts';
 import { displayTextSchema } from '../../domain/display-text.ts';
+import { limitsBody } from './limits-schemas.ts';
 
 /** Trimmed 1–100 characters; empty (or only spaces) and null mean "no name" (Minds' contract). */
 const name = displayTextSchema({ max: 100 }).nullable();
@@ -16,20 +17,13 @@ const futureTime = z.iso
   .transform((v) => new Date(v))
   .nullable();
 
-const limits = z
-  .object({
-    rate_limit_per_minute: z.number().int('must be a whole number').min(1).max(1_000_000).nullable().optional(),
-    daily_spend_cap: z.number().min(0).max(1e12).nullable().optional(),
-  })
-  .strict();
-
 export const createKeyBody = z
   .object({
     name: name.optional(),
     scopes: scopes.optional(),
     env: z.enum(KEY_ENVS, { message: `must be one of ${KEY_ENVS.join(', ')}` }).optional(),
     expires_at: futureTime.optional(),
-    limits: limits.optional(),
+    limits: limitsBody.optional(),
   })
   .strict();
 
@@ -39,7 +33,7 @@ export const updateKeyBody = z
     scopes: scopes.optional(),
     active: z.boolean({ message: 'must be true or false' }).optional(),
     expires_at: futureTime.optional(),
-    limits: limits.optional(),
+    limits: limitsBody.optional(),
   })
   .strict();
 
@@ -49,12 +43,3 @@ export const rotateKeyBody = z
     expires_at: futureTime.optional(),
   })
   .strict();
-
-/** snake_case limits of a request to the service's camelCase, leaving absent ones absent. */
-export function limitsInput(input: z.infer<typeof limits> | undefined): { rateLimitPerMinute?: number | null; dailySpendCap?: number | null } | undefined {
-  if (input === undefined) return undefined;
-  return {
-    ...(input.rate_limit_per_minute !== undefined ? { rateLimitPerMinute: input.rate_limit_per_minute } : {}),
-    ...(input.daily_spend_cap !== undefined ? { dailySpendCap: input.daily_spend_cap } : {}),
-  };
-}

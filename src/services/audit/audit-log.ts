@@ -32,7 +32,7 @@ export class AuditLog {
       action,
       actorUserId: who && 'userId' in who ? who.userId : null,
       credential: who?.credential ?? { kind: 'cli' },
-      targetType: action.startsWith('connected_app.') ? 'connected_app' : 'api_key',
+      targetType: action.startsWith('connected_app.') ? 'connected_app' : action.startsWith('organization.') ? 'organization' : 'api_key',
       targetId,
       details,
       at: this.clock.now(),

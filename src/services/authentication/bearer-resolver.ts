@@ -66,9 +66,9 @@ export class BearerResolver {
 
   private async resolveKey(key: ApiKeyRecord): Promise<Resolution> {
     const state = keyState(key, this.deps.clock.now());
-    if (state !== 'usable') return inactive(state);
+    if (state !== 'usable') return inactive(state, key.orgId);
     const member = await this.membership(key.userId, key.orgId);
-    if ('reason' in member) return inactive(member.reason);
+    if ('reason' in member) return inactive(member.reason, key.orgId);
     const principal = this.keyPrincipal(key, member);
     const { readAt } = member;
     if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
@@ -82,9 +82,9 @@ export class BearerResolver {
       this.deps.shared.read(`client:${token.clientId}`, [`client:${token.clientId}`], () => this.deps.clients.findById(token.clientId)),
     ]);
     // A token whose grant is not (or no longer) a connected app was revoked.
-    if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked');
+    if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked', app?.orgId);
     const member = await this.membership(app.userId, app.orgId);
-    if ('reason' in member) return inactive(member.reason);
+    if ('reason' in member) return inactive(member.reason, app.orgId);
     const principal: OAuthPrincipal = {
       kind: 'oauth',
       userId: app.userId,

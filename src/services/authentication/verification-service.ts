@@ -1,6 +1,6 @@
 import { andThen, type Awaitable } from '../../domain/awaitable.ts';
 import type { OAuthClient } from '../../domain/oauth.ts';
-import type { InactiveReason } from '../../domain/resolution.ts';
+import { resolutionOrg, type InactiveReason } from '../../domain/resolution.ts';
 import { mostConstrained, type RateLimitWindow } from '../../domain/rate-limit-headers.ts';
 import type { LimitOutcome, UsageLimiter } from '../limits/usage-limiter.ts';
 import type { Authenticator } from './authenticator.ts';
@@ -65,9 +65,10 @@ export class VerificationService {
 
   verify(caller: OAuthClient, input: VerifyInput): Awaitable<VerifyAnswer> {
     return andThen(this.authenticator.lookup(input.token), (resolution): Awaitable<VerifyAnswer> => {
+      // A resource server bound to an organization learns nothing of other organizations' bearers.
+      if (caller.orgId !== null && caller.orgId !== resolutionOrg(resolution)) return { valid: false, code: 'NOT_FOUND' };
       if (resolution.status === 'inactive') return { valid: false, code: BY_REASON[resolution.reason] };
       const p = resolution.principal;
-      if (caller.orgId !== null && caller.orgId !== p.orgId) return { valid: false, code: 'NOT_FOUND' };
       if (resolution.status === 'forbidden') return { valid: false, code: 'DISABLED' };
       const principal = this.introspection.describe(p);
       const missing = input.requiredScopes.filter((s) => !p.scopes.includes(s));

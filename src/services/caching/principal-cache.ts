@@ -1,6 +1,6 @@
 import type { Awaitable } from '../../domain/awaitable.ts';
 import type { Clock, EphemeralStore } from '../../ports.ts';
-import type { Resolution } from '../../domain/resolution.ts';
+import { inactive, resolutionOrg, type Resolution } from '../../domain/resolution.ts';
 import { bearerEventGroup, type BearerEvent } from '../../domain/bearer-event.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
 import { GroupedMap } from './grouped-map.ts';
@@ -116,16 +116,18 @@ export class PrincipalCache {
     const now = this.clock.now().getTime();
     if (event.kind === 'api_key') {
       this.markInvalidated(event.hash, now);
+      const previous = this.entries.get(event.hash);
       this.entries.delete(event.hash);
       // A revocation is final: answer it from memory, without another store round trip.
-      if (event.final && healthy) this.store(event.hash, { status: 'inactive', reason: 'revoked' }, now, epoch);
+      if (event.final && healthy) this.store(event.hash, inactive('revoked', previous && resolutionOrg(previous.resolution)), now, epoch);
       return;
     }
     // A group's bearers may be being resolved right now without being cached yet.
     this.generation++;
     for (const hash of this.entries.keysIn(bearerEventGroup(event))) {
+      const previous = this.entries.get(hash);
       this.entries.delete(hash);
-      if (event.kind === 'grant' && event.final && healthy) this.store(hash, { status: 'inactive', reason: 'grant-revoked' }, now, epoch);
+      if (event.kind === 'grant' && event.final && healthy) this.store(hash, inactive('grant-revoked', previous && resolutionOrg(previous.resolution)), now, epoch);
     }
   }
 

@@ -7,7 +7,7 @@ import { requireScope } from '../../domain/permissions.ts';
 import type { Actor } from '../../domain/principal.ts';
 import { normalizeScopes, type ScopeCatalog } from '../../domain/scopes.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors/index.ts';
-import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore, Clock } from '../../ports.ts';
+import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore, Clock, DailyUsage, MeteredCredential } from '../../ports.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
 import { hashKey } from '../../domain/key-hash.ts';
@@ -50,6 +50,8 @@ export interface IssuedKey {
 export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
 
 export interface ApiKeyServiceDeps {
+  /** A credential's daily usage (services/limits/usage-series.ts). */
+  series: (credential: MeteredCredential, range: { from?: string; to?: string }) => Promise<DailyUsage[]>;
   markers: RevocationMarkers;
   apiKeys: ApiKeyStore;
   audit: AuditLog;
@@ -102,6 +104,13 @@ export class ApiKeyService {
   async get(actor: Actor, id: string): Promise<ApiKey> {
     requireScope(actor, 'keys:read');
     return this.visible(actor, id);
+  }
+
+  /** The key's requests and credits per UTC day. */
+  async usage(actor: Actor, id: string, range: { from?: string; to?: string }): Promise<DailyUsage[]> {
+    requireScope(actor, 'keys:read');
+    await this.visible(actor, id);
+    return this.deps.series({ kind: 'api_key', id }, range);
   }
 
   async update(actor: Actor, id: string, input: UpdateKeyInput): Promise<ApiKey> {

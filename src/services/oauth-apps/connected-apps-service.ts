@@ -1,10 +1,10 @@
 import { roleAtLeast } from '../../domain/accounts.ts';
-import { NO_LIMITS } from '../../domain/limits.ts';
+import { NO_LIMITS, type CredentialLimits } from '../../domain/limits.ts';
 import type { ConnectedApp, OAuthClient } from '../../domain/oauth.ts';
 import { requireScope } from '../../domain/permissions.ts';
 import type { Actor } from '../../domain/principal.ts';
-import { NotFoundError } from '../../errors/index.ts';
-import type { ClientStore, Clock, ConnectedAppStore, OAuthModelStore } from '../../ports.ts';
+import { ForbiddenError, NotFoundError } from '../../errors/index.ts';
+import type { ClientStore, Clock, ConnectedAppStore, DailyUsage, MeteredCredential, OAuthModelStore } from '../../ports.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
 import type { RevocationMarkers } from '../revocation/revocation-markers.ts';
@@ -23,6 +23,8 @@ export interface ConsentRecord {
 }
 
 export interface ConnectedAppsDeps {
+  /** A credential's daily usage (services/limits/usage-series.ts). */
+  series: (credential: MeteredCredential, range: { from?: string; to?: string }) => Promise<DailyUsage[]>;
   markers: RevocationMarkers;
   connectedApps: ConnectedAppStore;
   clients: ClientStore;
@@ -76,13 +78,41 @@ export class ConnectedAppsService {
     return apps.map((app) => ({ app, client: { id: app.clientId, name: clients.get(app.clientId)?.name ?? app.clientId } }));
   }
 
+  /** The app's requests and credits per UTC day. */
+  async usage(actor: Actor, id: string, range: { from?: string; to?: string }): Promise<DailyUsage[]> {
+    requireScope(actor, 'apps:read');
+    await this.visible(actor, id);
+    return this.deps.series({ kind: 'oauth', id }, range);
+  }
+
+  /**
+   * Sets a connected app's own limits (null fields: its plan's), as owners and admins may for any
+   * member's app of their organization. Every instance drops its cached principals of the grant.
+   */
+  async setLimits(actor: Actor, id: string, limits: Partial<CredentialLimits>): Promise<ConnectedApp> {
+    requireScope(actor, 'apps:write');
+    if (!roleAtLeast(actor.role, 'admin')) throw new ForbiddenError('Only owners and admins can set a connected app’s limits');
+    const app = await this.visible(actor, id);
+    const updated = await this.deps.connectedApps.setLimits(id, { ...app.limits, ...limits });
+    if (!updated) throw new NotFoundError('Connected app');
+    await this.deps.events.publish({ kind: 'grant', id });
+    await this.deps.audit.record(actor, actor.orgId, 'connected_app.updated', id, { fields: ['limits'] });
+    return updated;
+  }
+
   async revoke(actor: Actor, id: string): Promise<void> {
     requireScope(actor, 'apps:write');
+    const app = await this.visible(actor, id);
+    await this.revokeGrant(id);
+    await this.deps.audit.record(actor, actor.orgId, 'connected_app.revoked', id, { clientId: app.clientId });
+  }
+
+  /** A live connected app of the actor's organization: the actor's own, or any for owners and admins; else 404. */
+  private async visible(actor: Actor, id: string): Promise<ConnectedApp> {
     const app = await this.deps.connectedApps.findById(id);
     const visible = app && app.revokedAt === null && app.orgId === actor.orgId && (app.userId === actor.userId || roleAtLeast(actor.role, 'admin'));
     if (!visible) throw new NotFoundError('Connected app');
-    await this.revokeGrant(id);
-    await this.deps.audit.record(actor, actor.orgId, 'connected_app.revoked', id, { clientId: app.clientId });
+    return app;
   }
 
   /**

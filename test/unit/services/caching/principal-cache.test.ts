@@ -161,7 +161,8 @@ describe('PrincipalCache', () => {
     answers.set('tok', active(principal()));
     await cache.lookup('tok');
     cache.invalidate({ kind: 'api_key', hash: hashKey('tok'), id: 'key_1', final: true });
-    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked' });
+    // It keeps the organization it knew, so that an organization-bound caller is still told nothing.
+    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked', orgId: 'org_1' });
     // Even on an instance that had never seen the key.
     cache.invalidate({ kind: 'api_key', hash: hashKey('other'), id: 'key_2', final: true });
     expect(await cache.lookup('other')).toEqual({ status: 'inactive', reason: 'revoked' });

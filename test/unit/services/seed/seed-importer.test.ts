@@ -194,7 +194,7 @@ describe('SeedImporter', () => {
       expect(stored).toMatchObject({ name: 'prod', start: 'minds_10', env: 'live', hash: hashKey(MINDS_KEY) });
       expect(JSON.stringify(stored)).not.toContain(MINDS_KEY);
       const hashed = await resolver.resolve(HASHED_ONLY);
-      expect(hashed).toMatchObject({ status: 'active', principal: { scopes: ['apps:read', 'keys:read', 'leads:read'] } }); // a viewer's scopes by default
+      expect(hashed).toMatchObject({ status: 'active', principal: { scopes: ['apps:read', 'billing:read', 'keys:read', 'leads:read'] } }); // a viewer's scopes by default
       expect(await stores.apiKeys.findByHash(hashKey(HASHED_ONLY))).toMatchObject({ start: null, expiresAt: new Date('2030-01-01T00:00:00Z') });
     });
 
@@ -204,7 +204,7 @@ describe('SeedImporter', () => {
       expect((await importer.import(file)).api_keys).toEqual({ created: 0, updated: 0, unchanged: 1 });
       await stores.apiKeys.update('key_minds', { revokedAt: new Date(), active: false });
       await importer.import({ ...file, api_keys: [{ ...file.api_keys[0]!, name: 'renamed' }] });
-      expect(await resolver.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked' });
+      expect(await resolver.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked', orgId: 'o_acme' });
     });
 
     it.each([
@@ -212,7 +212,7 @@ describe('SeedImporter', () => {
       [{ user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key', /exactly one of key and key_sha256/],
       [{ key: MINDS_KEY, user: 'u_nobody', org: 'o_acme' }, 'api_keys[0].user', /no user "u_nobody"/],
       [{ key: MINDS_KEY, user: 'bob@example.com', org: 'o_acme', scopes: ['leads:write'] }, 'api_keys[0].scopes', /beyond what the viewer role allows: leads:write/],
-      [{ key: MINDS_KEY, user: 'u_alice', org: 'o_acme', scopes: ['billing:read'] }, 'api_keys[0].scopes', /unknown scope billing:read/],
+      [{ key: MINDS_KEY, user: 'u_alice', org: 'o_acme', scopes: ['payroll:read'] }, 'api_keys[0].scopes', /unknown scope payroll:read/],
       [{ key_sha256: 'abc', user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key_sha256', /64 hex/],
       [{ key: 'has space', user: 'u_alice', org: 'o_acme' }, 'api_keys[0].key', /printable ASCII/],
     ])('refuses %j naming %s', async (entry, field, message) => {

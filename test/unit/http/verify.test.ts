@@ -1,0 +1,3 @@
+import { describeVerify } from '../../suites/verify.suite.ts';
+
+describeVerify('memory');
