@@ -19,8 +19,8 @@ export interface AuthenticatorDeps {
 }
 
 /**
- * The check of every request that carries a bearer: who it is (through the cache), whether its
- * client address is throttled for failing, and a note of the use of a usable bearer.
+ * The check of every request that carries a bearer: who it is (through the cache), a note of the
+ * use of a usable bearer, and throttling of an address that keeps failing.
  */
 export class Authenticator {
   private readonly deps: AuthenticatorDeps;
@@ -41,10 +41,13 @@ export class Authenticator {
     });
   }
 
-  /** The whole check for a request: throttling of failures per client address, then the lookup. */
+  /**
+   * The whole check for a request: the lookup, then throttling of failures per client address.
+   * Only failures are throttled: a usable bearer is answered whatever its address has done, for a
+   * connector calls with many users' bearers from a few egress addresses and one user's revoked
+   * token must not lock out the others. A blocked address's failures are refused without counting.
+   */
   async authenticate(bearer: string | null, clientAddress: string): Promise<AuthOutcome> {
-    const wait = this.deps.throttle.blocked(clientAddress);
-    if (wait !== null) return { kind: 'throttled', retryAfterSeconds: wait };
     const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.lookup(bearer);
     switch (resolution.status) {
       case 'active':
@@ -52,7 +55,7 @@ export class Authenticator {
       case 'forbidden':
         return { kind: 'forbidden', message: resolution.message };
       case 'inactive': {
-        const retry = await this.deps.throttle.failed(clientAddress);
+        const retry = this.deps.throttle.blocked(clientAddress) ?? (await this.deps.throttle.failed(clientAddress));
         return retry === null ? { kind: 'unauthorized', reason: resolution.reason } : { kind: 'throttled', retryAfterSeconds: retry };
       }
     }

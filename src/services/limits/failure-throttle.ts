@@ -6,8 +6,9 @@ const MAX_TRACKED = 100_000;
 
 /**
  * Throttles failed authentications per client address so that keys and client secrets cannot be
- * guessed: after `limitPerMinute` failures, every attempt from that address — right or wrong — is
- * refused until the window ends. Failures are counted across instances (Redis; per instance while
+ * guessed: after `limitPerMinute` failures, the address's attempts are refused until the window
+ * ends — every attempt where the caller says so (login, client secrets), failing ones only for
+ * bearers (services/authentication/authenticator.ts). Failures are counted across instances (Redis; per instance while
  * Redis is away). Whether an address is blocked is answered from memory, so a legitimate caller
  * pays no round trip: an instance learns of a block at the address's first failure on it, so a
  * guesser gets at most one more try per instance.
