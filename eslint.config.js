@@ -4,7 +4,7 @@ import globals from 'globals';
 
 // The layers of docs/architecture.md, lowest first. A layer imports only those below it:
 //   errors → domain → ports → services → stores (beside services) → http → oauth → the roots
-// (app.ts, main.ts, cli.ts), which wire them. The kit imports only the bearer-event contract.
+// (app.ts, main.ts, cli.ts), which wire them. The kit imports only the contracts it shares (bearer events, rate-limit headers, verify codes).
 const packages = {
   koa: { group: ['koa', '@koa/*', 'koa-*'], message: 'Koa lives in http/ and oauth/ only' },
   mongoose: { group: ['mongoose', 'mongodb'], message: 'mongoose lives in stores/mongo/ only' },
@@ -45,7 +45,7 @@ export default tseslint.config(
   restrict(['src/config/**/*.ts'], [below.services, below.stores, below.http, below.oauth, below.roots, below.logger, ...Object.values(packages)]),
   restrict(['src/http/**/*.ts'], [below.stores, below.oauth, below.config, below.roots, packages.mongoose, packages.ioredis, packages.oidcProvider]),
   restrict(['src/oauth/**/*.ts'], [below.stores, below.config, below.roots, packages.mongoose, packages.ioredis]),
-  restrict(['kit/**/*.ts'], [{ group: ['**/src/*', '!**/src/domain', '**/src/domain/*', '!**/src/domain/bearer-event.ts'], message: 'the kit stands alone but for the bearer-event contract' }]),
+  restrict(['kit/**/*.ts'], [{ group: ['**/src/*', '!**/src/domain', '**/src/domain/*', '!**/src/domain/bearer-event.ts', '!**/src/domain/rate-limit-headers.ts', '!**/src/domain/verification.ts'], message: 'the kit stands alone but for the contracts it shares with Tessera: bearer events, rate-limit headers, verify codes' }]),
   {
     // Only src/config reads the environment.
     files: ['src/**/*.ts'],

@@ -1,7 +1,8 @@
 /**
- * Tessera's resource-server kit: introspect bearers (API keys and OAuth access tokens alike) with
- * a short cache invalidated through Redis, attach the principal, enforce scopes, and refuse with
- * Tessera's error body. See kit/README.md.
+ * Tessera's resource-server kit: verify bearers (API keys and OAuth access tokens alike) against
+ * their scopes, request limits and spend — or introspect them with a short cache invalidated
+ * through Redis — attach the principal, set the rate-limit headers, and refuse with Tessera's
+ * error body. See kit/README.md.
  */
 export {
   BEARER_EVENTS_CHANNEL,
@@ -18,20 +19,44 @@ export {
   type KitUnavailableReason,
 } from './introspection-client.ts';
 export { parseScope, type Principal } from './principal.ts';
+export {
+  checkCost,
+  createVerifier,
+  DEFAULT_VERIFY_NEGATIVE_TTL_MS,
+  MAX_COST,
+  verificationFrom,
+  type RateLimitState,
+  type SpendState,
+  type Verification,
+  type Verifier,
+  type VerifierOptions,
+  type VerifierStatus,
+  type VerifyRequest,
+} from './verify-client.ts';
+export { VERIFY_CODES, type VerifyCode } from '../src/domain/verification.ts';
+export { rateLimitHeaders, type RateLimitWindow } from '../src/domain/rate-limit-headers.ts';
 export { parseBearerEvent, type BearerEvent } from './principal-cache.ts';
 export {
   bearerOf,
+  costOf,
   decide,
+  decision,
   forbidden,
+  rateLimited,
+  usageExceeded,
   missingScopes,
   unauthorized,
   unavailable,
   UNAUTHORIZED_MESSAGE,
+  type BearerAuthority,
   type BearerIntrospector,
+  type BearerVerifier,
+  type Cost,
   type Decision,
   type ErrorBody,
   type KitErrorCode,
   type Refusal,
+  type RequestNeeds,
 } from './bearer.ts';
 export { principalOf, requireBearer, requireScopes, type BearerState, type RequireBearerOptions } from './koa.ts';
 export { requireBearerNode, requireScopesNode, sendRefusal, withBearer, type BearerRequest, type NextFunction, type NodeBearerOptions } from './node.ts';

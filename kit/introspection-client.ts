@@ -30,47 +30,25 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BEARER_EVENTS_CHANNEL } from '../src/domain/bearer-event.ts';
 import { PrincipalCache, parseBearerEvent } from './principal-cache.ts';
+import { checkMs, postToTessera, tesseraCall, type TesseraClientOptions } from './tessera-request.ts';
 import { copyPrincipal, principalFromIntrospection, type Principal } from './principal.ts';
 
 export const DEFAULT_CACHE_TTL_MS = 5_000;
 export const DEFAULT_DEGRADED_TTL_MS = 1_000;
 export const DEFAULT_NEGATIVE_TTL_MS = 1_000;
 export const DEFAULT_MAX_ENTRIES = 10_000;
-export const DEFAULT_TIMEOUT_MS = 3_000;
 export const DEFAULT_REDIS_PREFIX = 'tessera:';
 /** Tessera's channel name, after its Redis prefix (src/domain/bearer-event.ts). */
 export { BEARER_EVENTS_CHANNEL };
+export { DEFAULT_TIMEOUT_MS, KitUnavailableError, type KitUnavailableReason } from './tessera-request.ts';
 /** The kit's caches are short by design; anything longer would defeat revocation. */
 const MAX_CACHE_TTL_MS = 60_000;
 
-export type KitUnavailableReason = 'unreachable' | 'server_error' | 'client_rejected' | 'bad_answer';
-
 /**
- * Tessera could not answer whether a bearer is valid. Never a reason to let the request through:
- * answer 503 with Retry-After (the middleware does). The message names no bearer and no secret.
+ * `url`: Tessera's base URL; the endpoint `/oauth/introspect` is resolved against it (a URL
+ * already ending in `/oauth/introspect` is used as it is).
  */
-export class KitUnavailableError extends Error {
-  readonly reason: KitUnavailableReason;
-  readonly retryAfterSeconds: number;
-
-  constructor(reason: KitUnavailableReason, message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'KitUnavailableError';
-    this.reason = reason;
-    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
-  }
-}
-
-export interface IntrospectorOptions {
-  /**
-   * Tessera's base URL (its issuer), e.g. `https://id.example.com`; the endpoint
-   * `/oauth/introspect` is resolved against it. A URL already ending in `/oauth/introspect` is
-   * used as it is.
-   */
-  url: string;
-  /** A client of type `resource_server` registered in Tessera. */
-  clientId: string;
-  clientSecret: string;
+export interface IntrospectorOptions extends TesseraClientOptions {
   /** The longest an answer is served from the cache while invalidations arrive (default 5000, at most 60000). */
   cacheTtlMs?: number;
   /** The longest while they cannot arrive: no `redis`, or its subscription down (default 1000). */
@@ -79,12 +57,8 @@ export interface IntrospectorOptions {
   negativeTtlMs?: number;
   /** Entries kept at most; the oldest goes first (default 10000). */
   maxEntries?: number;
-  /** Per introspection request, body included (default 3000). */
-  timeoutMs?: number;
   /** Tessera's Redis and its TESSERA_REDIS_PREFIX (default `tessera:`): invalidations arrive on `<prefix>bearer-events`. */
   redis?: { url: string; prefix?: string };
-  /** A fetch of your own (a proxy-aware one, a test double). */
-  fetch?: typeof fetch;
   /** Milliseconds since the epoch (tests). */
   now?: () => number;
   /** Redis errors (the subscription reconnects by itself) and unreadable bearer events. */
@@ -122,54 +96,16 @@ export interface Introspector {
   close(): Promise<void>;
 }
 
-function checkMs(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isFinite(value) || value < 0 || value > max) throw new RangeError(`${name} must be between 0 and ${max} ms`);
-  return value;
-}
-
-function introspectionEndpoint(url: string): URL {
-  const base = new URL(url);
-  if (base.pathname.endsWith('/oauth/introspect')) return base;
-  // Keep a path prefix (Tessera behind a reverse proxy at https://example.com/id/).
-  if (!base.pathname.endsWith('/')) base.pathname += '/';
-  return new URL('oauth/introspect', base);
-}
-
-/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding. */
-function basicAuthorization(clientId: string, clientSecret: string): string {
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
-}
-
-function retryAfterOf(response: Response): number | undefined {
-  const value = response.headers.get('retry-after');
-  if (value === null || !/^\d+$/.test(value.trim())) return undefined;
-  return Math.max(1, Number(value.trim()));
-}
-
-/** Why a fetch failed, in words that name no bearer: a timeout, or the socket error's code. */
-function describeFailure(error: unknown, timeoutMs: number): string {
-  // Duck-typed: fetch's errors may come from another realm than this module's Error.
-  const { name, message, cause } = (error ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown } };
-  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-  if (typeof cause?.code === 'string') return cause.code;
-  return typeof message === 'string' ? message : 'unknown error';
-}
-
 /** The cache key of a bearer, and the `hash` of Tessera's api_key events: hex SHA-256. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 export function createIntrospector(options: IntrospectorOptions): Introspector {
-  const endpoint = introspectionEndpoint(options.url);
-  if (!options.clientId || !options.clientSecret) throw new Error('clientId and clientSecret are required');
-  const authorization = basicAuthorization(options.clientId, options.clientSecret);
+  const call = tesseraCall(options, 'oauth/introspect');
   const cacheTtlMs = checkMs('cacheTtlMs', options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, MAX_CACHE_TTL_MS);
   const degradedTtlMs = Math.min(cacheTtlMs, checkMs('degradedTtlMs', options.degradedTtlMs ?? DEFAULT_DEGRADED_TTL_MS));
   const negativeTtlMs = checkMs('negativeTtlMs', options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS);
-  const timeoutMs = checkMs('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const fetchImpl = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
   const cache = new PrincipalCache(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
@@ -213,35 +149,10 @@ export function createIntrospector(options: IntrospectorOptions): Introspector {
     cache.set(hash, principal, expiresAt, at);
   }
 
-  async function ask(token: string): Promise<Principal | null> {
+  function ask(token: string): Promise<Principal | null> {
     counters.requests++;
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetchImpl(endpoint, {
-        method: 'POST',
-        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ token }).toString(),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await response.text();
-    } catch (error) {
-      throw new KitUnavailableError('unreachable', `Tessera at ${endpoint.origin} cannot be reached: ${describeFailure(error, timeoutMs)}`, { cause: error });
-    }
-    const retryAfterSeconds = retryAfterOf(response);
-    if (response.status >= 500 || response.status === 429) {
-      throw new KitUnavailableError('server_error', `Tessera answered ${response.status} to introspection`, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
-    }
-    if (response.status !== 200) {
-      // 401 invalid_client: this resource server's credentials are wrong, or its client is not a
-      // resource_server. Nobody can be let in until that is fixed.
-      throw new KitUnavailableError('client_rejected', `Tessera refused the introspection request (${response.status}): check the resource server's client id and secret`);
-    }
-    try {
-      return principalFromIntrospection(JSON.parse(text));
-    } catch (error) {
-      throw new KitUnavailableError('bad_answer', `Tessera's introspection answer could not be read: ${(error as Error).message}`);
-    }
+    const body = { type: 'application/x-www-form-urlencoded', text: new URLSearchParams({ token }).toString() };
+    return postToTessera(call, 'introspection', body, principalFromIntrospection);
   }
 
   async function introspect(token: string): Promise<Principal | null> {

@@ -1,19 +1,22 @@
 /**
  * Koa adapter of the kit:
  *
- *   router.get('/leads', requireBearer(introspector, { scopes: ['leads:read'] }), handler)
+ *   router.get('/leads', requireBearer(verifier, { scopes: ['leads:read'] }), handler)
+ *   router.post('/runs', requireBearer(verifier, { scopes: ['runs:write'], cost: (ctx) => creditsOf(ctx) }), handler)
  *   app.use(requireBearer(introspector)); router.post('/leads', requireScopes('leads:write'), handler)
  *
  * Refusals are written here, not thrown, so that they keep Tessera's error body whatever error
  * handler the application has. Only types are imported from koa.
  */
 import type { Context, Middleware, Next } from 'koa';
-import { checkScopeList, decide, scopeRefusal, type BearerIntrospector, type Refusal } from './bearer.ts';
+import { checkAuthority, checkScopeList, costOf, decide, scopeRefusal, type BearerAuthority, type Cost, type Refusal } from './bearer.ts';
 import type { Principal } from './principal.ts';
 
 export interface RequireBearerOptions {
   /** Scopes the bearer must all hold; a missing one is 403 FORBIDDEN naming it. */
   scopes?: string[];
+  /** Credits the request spends (a verifier only): a whole number, or a function of the request. */
+  cost?: Cost<Context>;
 }
 
 /** What requireBearer puts in ctx.state. */
@@ -28,17 +31,21 @@ function refuse(ctx: Context, refusal: Refusal): void {
 }
 
 /**
- * Requires an active bearer (and `scopes`): sets `ctx.state.principal`, or answers 401
- * (`WWW-Authenticate: Bearer`), 403 or 503 (Retry-After) without calling the next middleware.
+ * Requires a usable bearer (and `scopes`, and with a verifier its limits and spend): sets
+ * `ctx.state.principal` and the rate-limit headers, or answers 401 (`WWW-Authenticate: Bearer`),
+ * 402, 403, 429 or 503 (Retry-After) without calling the next middleware. An error handler that
+ * empties the headers (Koa's own does) drops the rate-limit headers of a failed handler.
  */
-export function requireBearer(introspector: BearerIntrospector, options: RequireBearerOptions = {}): Middleware {
+export function requireBearer(authority: BearerAuthority, options: RequireBearerOptions = {}): Middleware {
   const scopes = checkScopeList(options.scopes ?? []);
+  checkAuthority(authority, options.cost !== undefined && options.cost !== 0);
   return async (ctx: Context, next: Next) => {
-    const decision = await decide(introspector, ctx.get('Authorization'), scopes);
+    const decision = await decide(authority, ctx.get('Authorization'), { scopes, cost: costOf(options.cost, ctx) });
     if (!decision.ok) {
       refuse(ctx, decision.refusal);
       return;
     }
+    ctx.set(decision.headers);
     (ctx.state as BearerState).principal = decision.principal;
     await next();
   };

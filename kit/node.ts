@@ -2,7 +2,8 @@
  * node:http and Express adapter of the kit:
  *
  *   // Express (or connect, polka…): (req, res, next)
- *   app.get('/leads', requireBearerNode(introspector, { scopes: ['leads:read'] }), (req, res) => res.json(req.principal))
+ *   app.get('/leads', requireBearerNode(verifier, { scopes: ['leads:read'] }), (req, res) => res.json(req.principal))
+ *   app.post('/runs', requireBearerNode(verifier, { cost: (req) => creditsOf(req) }), handler)
  *
  *   // bare node:http
  *   createServer(withBearer(introspector, (req, res) => { res.end(req.principal.org_id) }, { scopes: ['leads:read'] }))
@@ -11,7 +12,7 @@
  * for them. No Express types are needed: requests and responses are node:http's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkScopeList, decide, scopeRefusal, type BearerIntrospector, type Refusal } from './bearer.ts';
+import { checkAuthority, checkScopeList, costOf, decide, scopeRefusal, type BearerAuthority, type Cost, type Decision, type Refusal } from './bearer.ts';
 import type { Principal } from './principal.ts';
 
 /** A request that passed requireBearerNode / withBearer. */
@@ -22,6 +23,8 @@ export interface BearerRequest extends IncomingMessage {
 export interface NodeBearerOptions {
   /** Scopes the bearer must all hold; a missing one is 403 FORBIDDEN naming it. */
   scopes?: string[];
+  /** Credits the request spends (a verifier only): a whole number, or a function of the request. */
+  cost?: Cost<IncomingMessage>;
 }
 
 export type NextFunction = (error?: unknown) => void;
@@ -40,20 +43,32 @@ function authorizationOf(req: IncomingMessage): string | undefined {
   return req.headers.authorization;
 }
 
+/** The whole check of a request (a cost function that throws is a rejection: a 500, never a pass). */
+function check(authority: BearerAuthority, req: IncomingMessage, scopes: readonly string[], options: NodeBearerOptions): Promise<Decision> {
+  return Promise.resolve().then(() => decide(authority, authorizationOf(req), { scopes, cost: costOf(options.cost, req) }));
+}
+
+/** Lets the request through: its principal, and the rate-limit headers on whatever answers it. */
+function admit(req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { ok: true }>): void {
+  for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
+  (req as BearerRequest).principal = decision.principal;
+}
+
 /**
- * Express-style middleware: sets `req.principal` and calls `next()`, or answers 401/403/503.
- * Unexpected errors go to `next(error)`.
+ * Express-style middleware: sets `req.principal` (and the rate-limit headers) and calls `next()`,
+ * or answers 401/402/403/429/503. Unexpected errors go to `next(error)`.
  */
-export function requireBearerNode(introspector: BearerIntrospector, options: NodeBearerOptions = {}): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
+export function requireBearerNode(authority: BearerAuthority, options: NodeBearerOptions = {}): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
   const scopes = checkScopeList(options.scopes ?? []);
+  checkAuthority(authority, options.cost !== undefined && options.cost !== 0);
   return (req, res, next) => {
-    decide(introspector, authorizationOf(req), scopes).then(
+    check(authority, req, scopes, options).then(
       (decision) => {
         if (!decision.ok) {
           sendRefusal(res, decision.refusal);
           return;
         }
-        (req as BearerRequest).principal = decision.principal;
+        admit(req, res, decision);
         next();
       },
       (error: unknown) => next(error),
@@ -85,19 +100,20 @@ export function requireScopesNode(...scopes: string[]): (req: IncomingMessage, r
  * error body (if nothing was sent yet).
  */
 export function withBearer(
-  introspector: BearerIntrospector,
+  authority: BearerAuthority,
   handler: (req: BearerRequest, res: ServerResponse) => void | Promise<void>,
   options: NodeBearerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const scopes = checkScopeList(options.scopes ?? []);
+  checkAuthority(authority, options.cost !== undefined && options.cost !== 0);
   return async (req, res) => {
     try {
-      const decision = await decide(introspector, authorizationOf(req), scopes);
+      const decision = await check(authority, req, scopes, options);
       if (!decision.ok) {
         sendRefusal(res, decision.refusal);
         return;
       }
-      (req as BearerRequest).principal = decision.principal;
+      admit(req, res, decision);
       await handler(req as BearerRequest, res);
     } catch {
       if (!res.headersSent) {

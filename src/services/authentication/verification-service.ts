@@ -1,14 +1,12 @@
 import { andThen, type Awaitable } from '../../domain/awaitable.ts';
 import type { OAuthClient } from '../../domain/oauth.ts';
+import type { VerifyCode } from '../../domain/verification.ts';
 import { resolutionOrg, type InactiveReason } from '../../domain/resolution.ts';
 import { mostConstrained, type RateLimitWindow } from '../../domain/rate-limit-headers.ts';
 import type { LimitOutcome, UsageLimiter } from '../limits/usage-limiter.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { ActiveIntrospection, IntrospectionService } from './introspection-service.ts';
 
-/** Why a bearer may or may not make this request: a closed set, so that resource servers can answer 401, 402, 403 or 429 as their products document. */
-export const VERIFY_CODES = ['VALID', 'NOT_FOUND', 'EXPIRED', 'REVOKED', 'DISABLED', 'INSUFFICIENT_SCOPE', 'RATE_LIMITED', 'USAGE_EXCEEDED'] as const;
-export type VerifyCode = (typeof VERIFY_CODES)[number];
 
 export interface VerifyInput {
   token: string;
