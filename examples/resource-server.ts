@@ -1,21 +1,29 @@
 /**
  * A small resource server protected by Tessera through the kit: a "leads" API in Koa.
  *
- *   GET  /leads    needs leads:read   the leads of the caller's organization (principal.org_id), only
- *   POST /leads    needs leads:write  adds one: {"name": "...", "email": "..."} → 201
- *   GET  /health   no bearer          whether bearer invalidations arrive through Redis, cache counters
+ *   GET  /leads               needs leads:read   the leads of the caller's organization (principal.org_id), only
+ *   GET  /leads?enrich=true   needs leads:read   … with each lead's email domain; costs 2 credits (a cost per request)
+ *   POST /leads               needs leads:write  adds one: {"name": "...", "email": "..."} → 201; costs 1 credit (a cost per route)
+ *   GET  /health              no bearer          how bearers are checked, and the kit's counters
  *
- * Either bearer kind works — an API key or an OAuth access token of a connected app — since both
- * are introspected at Tessera and come back as the same principal. Refusals have Tessera's
- * body: 401 (WWW-Authenticate: Bearer), 403 FORBIDDEN naming the missing scope, 503 when Tessera
- * cannot be asked.
+ * Either bearer kind works — an API key or an OAuth access token of a connected app — since
+ * Tessera answers both with the same principal. Every request is verified at Tessera
+ * (POST /v1/verify), which counts it against the bearer's request limits and spend: the
+ * X-RateLimit-* and RateLimit-Policy/RateLimit headers come back on the response. Refusals have
+ * Tessera's body: 401 (WWW-Authenticate: Bearer) for a missing, unknown, expired or revoked
+ * bearer, 403 FORBIDDEN for a disabled one or a missing scope, 429 RATE_LIMITED and 402
+ * USAGE_EXCEEDED (Retry-After), 503 when Tessera cannot be asked.
+ *
+ * With KIT_MODE=introspect the example introspects instead (RFC 7662): no limits, no costs, and
+ * answers cached up to 5 s, invalidated through Tessera's Redis.
  *
  * Configuration (environment):
  *   TESSERA_URL            Tessera's base URL, e.g. http://localhost:3000            (required)
  *   TESSERA_CLIENT_ID      a client of type resource_server registered in Tessera   (required)
  *   TESSERA_CLIENT_SECRET  its secret                                               (required)
- *   REDIS_URL              Tessera's Redis: revocations then take effect at once; without it,
- *                          within 1 s (the kit's short TTL)
+ *   KIT_MODE               verify (default) or introspect
+ *   REDIS_URL              introspect mode: Tessera's Redis, so that revocations take effect at
+ *                          once; without it, within 1 s (the kit's short TTL)
  *   TESSERA_REDIS_PREFIX   Tessera's key prefix (default tessera:)
  *   PORT                   default 4000; 0 picks a free port (the one chosen is printed)
  *   HOST                   interface to listen on (default: all)
@@ -28,7 +36,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
-import { createIntrospector, principalOf, requireBearer, requireScopes } from '../kit/index.ts';
+import { createIntrospector, createVerifier, principalOf, requireBearer, type BearerAuthority, type RequireBearerOptions } from '../kit/index.ts';
 
 interface Lead {
   id: string;
@@ -40,6 +48,9 @@ interface Lead {
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
+/** Credits: adding a lead, and enriching a list of them. */
+const WRITE_COST = 1;
+const ENRICH_COST = 2;
 
 function say(line: string): void {
   process.stdout.write(`[leads-api] ${line}\n`);
@@ -116,23 +127,34 @@ async function readJson(ctx: Context): Promise<unknown> {
 // ---------------------------------------------------------------------------------------------
 // Wiring
 
-const redisUrl = process.env.REDIS_URL;
-const introspector = createIntrospector({
-  url: required('TESSERA_URL'),
-  clientId: required('TESSERA_CLIENT_ID'),
-  clientSecret: required('TESSERA_CLIENT_SECRET'),
-  ...(redisUrl ? { redis: { url: redisUrl, prefix: process.env.TESSERA_REDIS_PREFIX ?? 'tessera:' } } : {}),
-  onSubscriptionChange: (subscribed) =>
-    say(subscribed ? 'bearer invalidations: subscribed through Redis (cache TTL 5 s)' : 'bearer invalidations: Redis subscription down, cache TTL 1 s until it is back'),
-  onError: (() => {
-    // Redis retries every second while it is down: say each distinct error once in a row.
-    let last = '';
-    return (error: Error) => {
-      if (error.message !== last) say(`redis: ${error.message}`);
-      last = error.message;
-    };
-  })(),
-});
+const mode = process.env.KIT_MODE ?? 'verify';
+if (mode !== 'verify' && mode !== 'introspect') {
+  process.stderr.write(`[leads-api] KIT_MODE must be verify or introspect, not ${mode}\n`);
+  process.exit(2);
+}
+const tessera = { url: required('TESSERA_URL'), clientId: required('TESSERA_CLIENT_ID'), clientSecret: required('TESSERA_CLIENT_SECRET') };
+const redisUrl = mode === 'introspect' ? process.env.REDIS_URL : undefined;
+const verifier = mode === 'verify' ? createVerifier(tessera) : null;
+const introspector =
+  mode === 'introspect'
+    ? createIntrospector({
+        ...tessera,
+        ...(redisUrl ? { redis: { url: redisUrl, prefix: process.env.TESSERA_REDIS_PREFIX ?? 'tessera:' } } : {}),
+        onSubscriptionChange: (subscribed) =>
+          say(subscribed ? 'bearer invalidations: subscribed through Redis (cache TTL 5 s)' : 'bearer invalidations: Redis subscription down, cache TTL 1 s until it is back'),
+        onError: (() => {
+          // Redis retries every second while it is down: say each distinct error once in a row.
+          let last = '';
+          return (error: Error) => {
+            if (error.message !== last) say(`redis: ${error.message}`);
+            last = error.message;
+          };
+        })(),
+      })
+    : null;
+const authority: BearerAuthority = (verifier ?? introspector)!;
+/** Costs are counted by a verifier only: introspection cannot count them. */
+const costing = (cost: RequireBearerOptions['cost']): RequireBearerOptions => (verifier ? { cost } : {});
 if (process.env.LEADS_FILE) loadLeads(process.env.LEADS_FILE);
 
 const app = new Koa();
@@ -150,17 +172,24 @@ app.use(async (ctx, next) => {
 
 const router = new Router();
 router.get('/health', (ctx) => {
-  const status = introspector.status();
+  if (verifier) {
+    const status = verifier.status();
+    ctx.body = { status: 'ok', kit: 'verify', verifier: { requests: status.requests, kept_answers: status.entries, answered_from_kept: status.hits } };
+    return;
+  }
+  const status = introspector!.status();
   ctx.body = {
     status: 'ok',
+    kit: 'introspect',
     invalidation: status.subscribed ? 'redis' : 'short-ttl',
     cache: { ttl_ms: status.ttlMs, entries: status.entries, hits: status.hits, misses: status.misses, introspections: status.requests },
   };
 });
-router.get('/leads', requireBearer(introspector, { scopes: ['leads:read'] }), (ctx) => {
-  ctx.body = { data: leadsOf(principalOf(ctx).org_id) };
+router.get('/leads', requireBearer(authority, { scopes: ['leads:read'], ...costing((ctx) => (ctx.query.enrich === 'true' ? ENRICH_COST : 0)) }), (ctx) => {
+  const leads = leadsOf(principalOf(ctx).org_id);
+  ctx.body = { data: ctx.query.enrich === 'true' ? leads.map((lead) => ({ ...lead, domain: lead.email?.split('@')[1] ?? null })) : leads };
 });
-router.post('/leads', requireBearer(introspector), requireScopes('leads:write'), async (ctx) => {
+router.post('/leads', requireBearer(authority, { scopes: ['leads:write'], ...costing(WRITE_COST) }), async (ctx) => {
   const body = await readJson(ctx);
   if (body === undefined) return;
   const input = parseLead(body);
@@ -177,10 +206,11 @@ router.post('/leads', requireBearer(introspector), requireScopes('leads:write'),
 app.use(router.routes());
 app.use(router.allowedMethods());
 
-if (redisUrl && !(await introspector.waitForSubscription(3_000))) {
+if (verifier) say('verifying every request at Tessera: request limits, spend and revocations take effect at once');
+if (introspector && redisUrl && !(await introspector.waitForSubscription(3_000))) {
   say('Redis not reachable yet: serving with the 1 s cache TTL, retrying in the background');
 }
-if (!redisUrl) say('no REDIS_URL: revocations take effect here within 1 s (the cache TTL without invalidations)');
+if (introspector && !redisUrl) say('no REDIS_URL: revocations take effect here within 1 s (the cache TTL without invalidations)');
 
 const server = app.listen(Number(process.env.PORT ?? 4000), process.env.HOST);
 await new Promise<void>((resolve, reject) => {
@@ -196,7 +226,7 @@ function stop(signal: string): void {
   stopping = true;
   say(`${signal}: stopping`);
   server.close(() => {
-    void introspector.close().then(() => process.exit(0));
+    void (introspector?.close() ?? Promise.resolve()).then(() => process.exit(0));
   });
   server.closeIdleConnections();
   setTimeout(() => process.exit(0), 5_000).unref();

@@ -1,7 +1,7 @@
 /**
- * The resource-server kit end to end: a real Tessera process (MongoDB + Redis) and the example
- * leads API (examples/resource-server.ts) as a second process using the kit, on the same Redis
- * prefix. Both bearer kinds — an API key made through Tessera's API and an OAuth access token
+ * The resource-server kit's introspection end to end: a real Tessera process (MongoDB + Redis)
+ * and the example leads API (examples/resource-server.ts, KIT_MODE=introspect) as a second
+ * process using the kit, on the same Redis prefix. Both bearer kinds — an API key made through Tessera's API and an OAuth access token
  * obtained through the real authorization-code flow — get the leads of their own organization
  * only; scopes are enforced (403 naming leads:write), a missing bearer is the exact 401; and a
  * key revoked or a connected app disconnected at Tessera is refused by the example within 1 s
@@ -20,8 +20,9 @@ import { createIntrospector, hashToken } from '../../kit/index.ts';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { authorizeAndSignIn, tokenRequest } from '../support/oauth-browser.ts';
+import { call, startExample, type ExampleProcess, type Reply } from '../support/example-process.ts';
 import { startRedis } from '../support/servers.ts';
-import { spawnTessera, startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
+import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
 
 const UNAUTHORIZED_BODY = '{"error":{"code":"UNAUTHORIZED","message":"Invalid or missing API key"}}';
@@ -47,57 +48,8 @@ const LEADS = {
   [orgB]: [{ name: 'Grace (B)', email: 'grace@b.example' }],
 };
 
-interface Reply {
-  status: number;
-  text: string;
-  headers: Headers;
-  json(): Record<string, unknown>;
-}
-
-async function call(base: string, method: string, path: string, bearer?: string, body?: unknown): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (bearer !== undefined) headers.authorization = recordSecret(`Bearer ${recordSecret(bearer)}`);
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await res.text();
-  return { status: res.status, text, headers: res.headers, json: () => JSON.parse(text) as Record<string, unknown> };
-}
-
 function expectUnauthorized(reply: Reply): void {
   expect({ status: reply.status, text: reply.text, challenge: reply.headers.get('www-authenticate') }).toEqual({ status: 401, text: UNAUTHORIZED_BODY, challenge: 'Bearer' });
-}
-
-/** The example as a process: its output goes to a captured log file, like Tessera's. */
-interface ExampleProcess {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startExample(env: Record<string, string>): Promise<ExampleProcess> {
-  // Port 0: the example picks a free port and prints it.
-  const { child, output, exited } = spawnTessera('examples/resource-server.ts', [], env, 0, 'kit-example');
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
-  const deadline = Date.now() + 20_000;
-  let url: string | undefined;
-  while (url === undefined) {
-    if (exitCode !== undefined) throw new Error(`the example exited with ${exitCode}:\n${output()}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the example did not print its port within 20 s:\n${output()}`);
-    }
-    url = /listening on (http:\/\/\S+)/.exec(output())?.[1];
-    if (url === undefined) await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    output,
-    stop: async () => {
-      if (exitCode === undefined) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 interface Health {
@@ -224,6 +176,7 @@ describe('the resource-server kit: the example leads API in front of a real Tess
     );
     await waitUntilReady(tessera);
     example = await startExample({
+      KIT_MODE: 'introspect',
       TESSERA_URL: tessera.url,
       TESSERA_CLIENT_ID: resourceServer.id,
       TESSERA_CLIENT_SECRET: resourceServer.secret,

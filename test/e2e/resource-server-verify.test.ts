@@ -1,0 +1,225 @@
+/**
+ * The product's API limited, end to end: a real Tessera process (MongoDB + Redis, a plans file,
+ * credit balances) and the example leads API (examples/resource-server.ts, which verifies every
+ * request) as a second process. Every status a product answers, reached through the example with
+ * real bearers made through Tessera's API — both bearer kinds let through with the rate-limit
+ * headers; 429 with Retry-After; 402 for the daily spend cap and for the balance; 401 for
+ * unknown and revoked bearers; 403 for a disabled key and a missing scope — and the usage the
+ * example's requests made, read back from Tessera's usage API.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mongoose from 'mongoose';
+import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
+import { call, startExample, type ExampleProcess, type Reply } from '../support/example-process.ts';
+import { recordSecret } from '../support/log-capture.ts';
+import { authorizeAndSignIn, tokenRequest } from '../support/oauth-browser.ts';
+import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
+import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
+
+const UNAUTHORIZED_BODY = '{"error":{"code":"UNAUTHORIZED","message":"Invalid or missing API key"}}';
+const REDIRECT_URI = 'https://zapier.example/cb';
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-verify-e2e-'));
+const tag = randomBytes(4).toString('hex');
+const user = { id: `u_v_${tag}`, email: `verify-${tag}@example.com`, password: recordSecret(`pw-${randomBytes(12).toString('base64url')}`) };
+/** On the "metered" plan: 5 requests a minute and 1000 a day per credential. */
+const orgA = `o_va_${tag}`;
+/** On the free plan, with no credits. */
+const orgB = `o_vb_${tag}`;
+const connector = { id: `zapier_${tag}`, secret: recordSecret(`zs_${randomBytes(32).toString('base64url')}`) };
+const resourceServer = { id: `leads_api_${tag}`, secret: recordSecret(`rs_${randomBytes(32).toString('base64url')}`) };
+/** Imported, so on its plan's 5 a minute (Tessera's own API counts by the same limits): it only makes `ownerA`. */
+const seedKeyA = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
+const ownerB = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
+
+function expectUnauthorized(reply: Reply): void {
+  expect({ status: reply.status, text: reply.text, challenge: reply.headers.get('www-authenticate') }).toEqual({ status: 401, text: UNAUTHORIZED_BODY, challenge: 'Bearer' });
+}
+
+function rateLimitOf(reply: Reply): Record<string, string | null> {
+  const names = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'ratelimit-policy'];
+  return Object.fromEntries(names.map((n) => [n, reply.headers.get(n)]));
+}
+
+describe('the product’s API limited through the kit: the example leads API verifying at a real Tessera', () => {
+  const database = uniqueName('e2e_verify');
+  let tessera: TesseraProcess;
+  let example: ExampleProcess;
+  /** Org A's owner key for Tessera's API, with a limit of its own above the plan's. */
+  let ownerA: string;
+
+  async function createKey(owner: string, body: Record<string, unknown>): Promise<{ id: string; key: string }> {
+    const created = await call(tessera.url, 'POST', '/api/v1/api-keys', owner, { name: uniqueName('key'), ...body });
+    expect(created.status).toBe(201);
+    return { id: String(created.json().id), key: recordSecret(String(created.json().key)) };
+  }
+
+  /** The minute's window must not roll over between a test's requests: start early in a minute. */
+  async function earlyInTheMinute(): Promise<void> {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 50));
+  }
+
+  beforeAll(async () => {
+    const seedFile = join(dir, 'seed.json');
+    writeFileSync(
+      seedFile,
+      JSON.stringify({
+        users: [{ id: user.id, email: user.email, password: user.password, name: 'Verify User' }],
+        organizations: [
+          { id: orgA, name: 'Acme', plan: 'metered' },
+          { id: orgB, name: 'Globex' },
+        ],
+        memberships: [
+          { user: user.id, org: orgA, role: 'owner' },
+          { user: user.id, org: orgB, role: 'owner' },
+        ],
+        clients: [
+          { client_id: connector.id, client_secret: connector.secret, name: 'Zapier', redirect_uris: [REDIRECT_URI], scopes: ['leads:read', 'leads:write'] },
+          { client_id: resourceServer.id, client_secret: resourceServer.secret, name: 'Leads API', type: 'resource_server' },
+        ],
+        api_keys: [
+          { key: seedKeyA, user: user.id, org: orgA, name: 'owner-a' },
+          { key: ownerB, user: user.id, org: orgB, name: 'owner-b' },
+        ],
+      }),
+    );
+    const plansFile = join(dir, 'plans.json');
+    writeFileSync(plansFile, JSON.stringify({ free: {}, metered: { rate_limit_per_minute: 5, rate_limit_per_day: 1000 } }));
+    tessera = await startTessera(
+      {
+        TESSERA_SEED: seedFile,
+        TESSERA_PLANS_FILE: plansFile,
+        TESSERA_CREDIT_BALANCES: 'true',
+        TESSERA_USAGE_FLUSH_MS: '200',
+        TESSERA_SCOPES: 'leads:read leads:write',
+        MONGODB_URI: mongoUriFor(database),
+        REDIS_URL: redisUrl(),
+        TESSERA_REDIS_PREFIX: `${uniqueName('verify')}:`,
+      },
+      'verify-tessera',
+    );
+    await waitUntilReady(tessera);
+    example = await startExample({ TESSERA_URL: tessera.url, TESSERA_CLIENT_ID: resourceServer.id, TESSERA_CLIENT_SECRET: resourceServer.secret }, 'verify-example');
+    ownerA = (await createKey(seedKeyA, { limits: { rate_limit_per_minute: 10_000 } })).key;
+    const credited = await call(tessera.url, 'POST', '/api/v1/balance/credits', ownerA, { credits: 1_000 });
+    expect(credited.status).toBe(200);
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([example?.stop(), tessera?.stop()]);
+    const connection = await mongoose.createConnection(mongoUriFor(database)).asPromise();
+    await connection.dropDatabase();
+    await connection.close();
+  });
+
+  it('says it verifies every request', async () => {
+    expect(example.output()).toContain('verifying every request at Tessera');
+    expect((await call(example.url, 'GET', '/health')).json()).toMatchObject({ kit: 'verify' });
+  });
+
+  it('lets an API key through with its plan’s windows in the rate-limit headers', async () => {
+    await earlyInTheMinute();
+    const key = await createKey(ownerA, { scopes: ['leads:read'] });
+    const reply = await call(example.url, 'GET', '/leads', key.key);
+    expect(reply.status).toBe(200);
+    expect(rateLimitOf(reply)).toEqual({
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-remaining': '4',
+      'x-ratelimit-reset': String((Math.floor(Date.now() / 60_000) + 1) * 60),
+      'ratelimit-policy': '"minute";q=5;w=60, "day";q=1000;w=86400',
+    });
+  });
+
+  it('lets an OAuth access token through the same way, its connected app limited by its own setting', async () => {
+    await earlyInTheMinute();
+    const { browser, verifier, state } = await authorizeAndSignIn(tessera.url, { id: connector.id, redirectUri: REDIRECT_URI }, user, 'leads:read leads:write');
+    const done = await browser.consent(orgA);
+    expect(done.redirect?.searchParams.get('state')).toBe(state);
+    const exchanged = await tokenRequest(tessera.url, connector, { grant_type: 'authorization_code', code: done.redirect!.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+    expect(exchanged.status).toBe(200);
+    const token = recordSecret(String(exchanged.body.access_token));
+    const apps = (await call(tessera.url, 'GET', '/api/v1/connected-apps', ownerA)).json() as unknown as Array<{ id: string; client: { id: string } }>;
+    const app = apps.find((a) => a.client.id === connector.id)!;
+    expect((await call(tessera.url, 'PATCH', `/api/v1/connected-apps/${app.id}`, ownerA, { limits: { rate_limit_per_minute: 1 } })).status).toBe(200);
+    const first = await call(example.url, 'GET', '/leads', token);
+    expect({ status: first.status, limit: first.headers.get('x-ratelimit-limit'), remaining: first.headers.get('x-ratelimit-remaining') }).toEqual({ status: 200, limit: '1', remaining: '0' });
+    const second = await call(example.url, 'GET', '/leads', token);
+    expect({ status: second.status, code: second.json().error }).toMatchObject({ status: 429, code: { code: 'RATE_LIMITED' } });
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After once the minute’s window is full', async () => {
+    await earlyInTheMinute();
+    const key = await createKey(ownerA, { scopes: ['leads:read'], limits: { rate_limit_per_minute: 2 } });
+    const statuses = [];
+    for (let i = 0; i < 2; i++) statuses.push((await call(example.url, 'GET', '/leads', key.key)).status);
+    const refused = await call(example.url, 'GET', '/leads', key.key);
+    expect([...statuses, refused.status]).toEqual([200, 200, 429]);
+    const wait = Number(refused.headers.get('retry-after'));
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(60);
+    expect(refused.json()).toEqual({ error: { code: 'RATE_LIMITED', message: `Rate limit exceeded. Please retry after ${wait} seconds.` } });
+    expect(rateLimitOf(refused)).toMatchObject({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0' });
+  });
+
+  it('answers 402 USAGE_EXCEEDED at the key’s daily spend cap, until 00:00 UTC, while free requests go on', async () => {
+    await earlyInTheMinute();
+    const key = await createKey(ownerA, { limits: { daily_spend_cap: 3 } });
+    expect((await call(example.url, 'GET', '/leads?enrich=true', key.key)).status).toBe(200); // 2 credits
+    expect((await call(example.url, 'POST', '/leads', key.key, { name: 'Ada' })).status).toBe(201); // 3
+    const over = await call(example.url, 'POST', '/leads', key.key, { name: 'Alan' });
+    const untilMidnight = Math.ceil(((Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000 - Date.now()) / 1000);
+    expect(over.status).toBe(402);
+    expect(over.json()).toMatchObject({ error: { code: 'USAGE_EXCEEDED' } });
+    expect(Math.abs(Number(over.headers.get('retry-after')) - untilMidnight)).toBeLessThanOrEqual(2);
+    expect((await call(example.url, 'GET', '/leads', key.key)).status).toBe(200);
+  });
+
+  it('answers 402 when the organization’s balance is spent, and serves again after a top-up', async () => {
+    const key = await createKey(ownerB, { scopes: ['leads:read', 'leads:write'] });
+    const refused = await call(example.url, 'POST', '/leads', key.key, { name: 'Grace' });
+    expect({ status: refused.status, code: refused.json().error, retryAfter: refused.headers.get('retry-after') }).toMatchObject({ status: 402, code: { code: 'USAGE_EXCEEDED' }, retryAfter: null });
+    expect((await call(tessera.url, 'POST', '/api/v1/balance/credits', ownerB, { credits: 1 })).status).toBe(200);
+    expect((await call(example.url, 'POST', '/leads', key.key, { name: 'Grace' })).status).toBe(201);
+    expect((await call(example.url, 'POST', '/leads', key.key, { name: 'Linus' })).status).toBe(402);
+  });
+
+  it('answers 401 for no bearer, an unknown one, and a key revoked a moment ago', async () => {
+    expectUnauthorized(await call(example.url, 'GET', '/leads'));
+    expectUnauthorized(await call(example.url, 'GET', '/leads', generateKey(DEFAULT_KEY_FORMAT, 'live').key));
+    const key = await createKey(ownerB, { scopes: ['leads:read'] });
+    expect((await call(example.url, 'GET', '/leads', key.key)).status).toBe(200);
+    expect((await call(tessera.url, 'DELETE', `/api/v1/api-keys/${key.id}`, ownerB)).status).toBe(204);
+    expectUnauthorized(await call(example.url, 'GET', '/leads', key.key));
+  });
+
+  it('answers 403 for a disabled key and for a missing scope', async () => {
+    const key = await createKey(ownerB, { scopes: ['leads:read'] });
+    const missing = await call(example.url, 'POST', '/leads', key.key, { name: 'x' });
+    expect({ status: missing.status, body: missing.json() }).toEqual({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential lacks the leads:write scope' } } });
+    expect((await call(tessera.url, 'PATCH', `/api/v1/api-keys/${key.id}`, ownerB, { active: false })).status).toBe(200);
+    const disabled = await call(example.url, 'GET', '/leads', key.key);
+    expect({ status: disabled.status, body: disabled.json() }).toEqual({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential is disabled' } } });
+  });
+
+  it('meters what the example let through: requests and credits per key per UTC day, in Tessera’s usage API', async () => {
+    const key = await createKey(ownerA, {});
+    await call(example.url, 'GET', '/leads', key.key);
+    await call(example.url, 'GET', '/leads?enrich=true', key.key);
+    await call(example.url, 'POST', '/leads', key.key, { name: 'Metered' });
+    const today = new Date().toISOString().slice(0, 10);
+    const expected = { data: [{ date: today, requests: 3, credits: 3 }] };
+    // Usage is written in batches (TESSERA_USAGE_FLUSH_MS=200 here): wait for the batch, not for a time.
+    const deadline = Date.now() + 10_000;
+    let usage: unknown;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      usage = (await call(tessera.url, 'GET', `/api/v1/api-keys/${key.id}/usage?from=${today}&to=${today}`, ownerA)).json();
+    } while (JSON.stringify(usage) !== JSON.stringify(expected) && Date.now() < deadline);
+    expect(usage).toEqual(expected);
+  });
+});
