@@ -267,7 +267,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     clients,
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock, series }),
-    balances: new BalanceService({ metering: stores.metering, meter, limiter, audit }),
+    balances: new BalanceService({ metering: stores.metering, meter, limiter, audit, organizations: stores.organizations }),
     loginThrottle: new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock),
     clientThrottle: new ClientAuthThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock)),
     introspection,

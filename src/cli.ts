@@ -30,6 +30,9 @@ commands:
   clients create --name <name> --redirect-uri <uri> [--redirect-uri <uri> …] --scopes "a b" [--type connector|resource_server] [--id <client id>]
       register an OAuth client (a connector such as Zapier, or a resource server that may
       introspect) and print its client_id and client_secret once
+  balance credit --org <org id> --credits <n>
+      add credits to an organization's balance (what every request's cost draws on when
+      TESSERA_CREDIT_BALANCES is on) and print the balance
   jwks generate
       print a new private JWKS (one ES256 key) for TESSERA_OAUTH_JWKS; every replica needs the same
   demo --client-secret <secret> [--url <Tessera's URL>] [--client-id demo-connector] [--redirect-uri <uri>]
@@ -147,6 +150,16 @@ async function clientsCreateCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+async function balanceCreditCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { org: { type: 'string' }, credits: { type: 'string' } }, strict: true, allowPositionals: false });
+  if (!values.org || values.credits === undefined) throw new UsageError('balance credit needs --org and --credits');
+  if (!/^\d+$/.test(values.credits)) throw new UsageError('--credits must be a whole number of credits');
+  const config = storesConfig();
+  const view = await withStores(config, (stores) => createServices(stores, config).balances.creditByOperator(values.org!, Number(values.credits)));
+  console.log(JSON.stringify({ org_id: view.orgId, credited: view.credited, spent: view.spent, available: view.available }));
+  return 0;
+}
+
 async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -181,6 +194,7 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'import') return importCommand(args);
   if (command === 'keys' && args[0] === 'create') return keysCreateCommand(args.slice(1));
   if (command === 'clients' && args[0] === 'create') return clientsCreateCommand(args.slice(1));
+  if (command === 'balance' && args[0] === 'credit') return balanceCreditCommand(args.slice(1));
   if (command === 'demo') return demoCommand(args);
   if (command === 'jwks' && args[0] === 'generate' && args.length === 1) {
     console.log(JSON.stringify({ keys: [generateSigningKey()] }));

@@ -197,3 +197,29 @@ describe('tessera keys create', () => {
     });
   });
 });
+
+describe('tessera balance credit', () => {
+  it('adds credits to an organization’s balance, prints it, and records it in the audit log', async () => {
+    const first = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', '--credits', '25'], env, 'cli-balance-credit');
+    expect(first.code).toBe(0);
+    expect(first.output).toContain('{"org_id":"o_cli","credited":25,"spent":0,"available":25}');
+    const second = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', '--credits', '5'], env, 'cli-balance-credit-2');
+    expect(second.output).toContain('"credited":30');
+    const events = await db.collection('audit_events').find({ orgId: 'o_cli', action: 'organization.credited' }).toArray();
+    expect(events.map((e) => e.details)).toEqual(expect.arrayContaining([{ credits: 25 }, { credits: 5 }]));
+    expect(events.every((e) => (e.credential as { kind: string }).kind === 'cli' && e.actorUserId === null)).toBe(true);
+  });
+
+  it('refuses an unknown organization (exit 1) and a count that is not a whole number (exit 2), crediting nothing', async () => {
+    const unknown = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_missing', '--credits', '5'], env, 'cli-balance-unknown');
+    expect({ code: unknown.code, said: /Organization not found/.test(unknown.output) }).toEqual({ code: 1, said: true });
+    for (const credits of ['-1', '1.5', 'ten']) {
+      const bad = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', `--credits=${credits}`], env, 'cli-balance-bad');
+      expect({ credits, code: bad.code, said: bad.output.includes('--credits must be a whole number') }).toEqual({ credits, code: 2, said: true });
+    }
+    const zero = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', '--credits', '0'], env, 'cli-balance-zero');
+    expect({ code: zero.code, said: /credits must be 1–/.test(zero.output) }).toEqual({ code: 1, said: true });
+    const balances = await db.collection('org_balances').find({ _id: 'o_cli' as never }).toArray();
+    expect(balances.map((b) => b.credited)).toEqual([30]);
+  });
+});
