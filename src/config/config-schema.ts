@@ -83,24 +83,37 @@ export type FileConfig = z.infer<typeof fileConfigSchema>;
 const limit = z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).nullable().optional();
 const spendCap = z.number().int('must be a whole number of credits').min(0, 'must not be negative').max(MAX_LIMIT, `must be at most ${MAX_LIMIT}`).nullable().optional();
 
-/** config/plans.json: per plan name, every credential's default limits and the organization's aggregate. */
-export const plansSchema = z.record(
-  z.string().regex(/^[a-z0-9_-]{1,64}$/, 'plan names are 1–64 lower-case letters, digits, _ or -'),
-  z
-    .object({
-      rate_limit_per_minute: limit,
-      rate_limit_per_day: limit,
-      daily_spend_cap: spendCap,
-      organization: z.object({ rate_limit_per_minute: limit, rate_limit_per_day: limit }).strict().optional(),
-    })
-    .strict()
-    .transform(
-      (plan): PlanLimits => ({
-        credential: { rateLimitPerMinute: plan.rate_limit_per_minute ?? null, rateLimitPerDay: plan.rate_limit_per_day ?? null, dailySpendCap: plan.daily_spend_cap ?? null },
-        organization: { rateLimitPerMinute: plan.organization?.rate_limit_per_minute ?? null, rateLimitPerDay: plan.organization?.rate_limit_per_day ?? null },
-      }),
-    ),
-);
+const PLAN_NAME = /^[a-z0-9_-]{1,64}$/;
+
+/**
+ * config/plans.json: per plan name, every credential's default limits and the organization's
+ * aggregate. The first plan is the one new organizations are on, so there must be one.
+ */
+export const plansSchema = z
+  .record(
+    z.string(),
+    z
+      .object({
+        rate_limit_per_minute: limit,
+        rate_limit_per_day: limit,
+        daily_spend_cap: spendCap,
+        organization: z.object({ rate_limit_per_minute: limit, rate_limit_per_day: limit }).strict().optional(),
+      })
+      .strict()
+      .transform(
+        (plan): PlanLimits => ({
+          credential: { rateLimitPerMinute: plan.rate_limit_per_minute ?? null, rateLimitPerDay: plan.rate_limit_per_day ?? null, dailySpendCap: plan.daily_spend_cap ?? null },
+          organization: { rateLimitPerMinute: plan.organization?.rate_limit_per_minute ?? null, rateLimitPerDay: plan.organization?.rate_limit_per_day ?? null },
+        }),
+      ),
+  )
+  .superRefine((plans, ctx) => {
+    const names = Object.keys(plans);
+    if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one plan (the first is new organizations’ plan)' });
+    for (const name of names) {
+      if (!PLAN_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'plan names are 1–64 lower-case letters, digits, _ or -' });
+    }
+  });
 
 export interface Config extends Omit<FileConfig, 'baseUrl'> {
   /** The API key format, resolved from keyFormat and its overrides, and validated. */

@@ -3,6 +3,9 @@
  * back, start-up refuses unreachable stores, SIGTERM drains an in-flight request and exits 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { recordSecret } from '../support/log-capture.ts';
 import { startRedis, type RunningServer } from '../support/servers.ts';
@@ -105,5 +108,18 @@ describe('start with unreachable stores', () => {
     expect(code).toBe(1);
     expect(output).toContain('tessera: cannot start: MongoDB at mongodb://***@127.0.0.1:1/t cannot be reached');
     expect(output).not.toContain('s3cret-pw');
+  });
+
+  it('refuses to start when an organization is on a plan the plans file lacks, naming both', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-plans-'));
+    const seed = join(dir, 'seed.json');
+    writeFileSync(seed, JSON.stringify({ organizations: [{ id: 'o_planned', name: 'Planned', plan: 'team' }] }));
+    const env = { MONGODB_URI: mongoUri, REDIS_URL: redis.url };
+    expect((await runToExit('src/cli.ts', ['import', seed], env, 'plans-import')).code).toBe(0);
+    const plans = join(dir, 'plans.json');
+    writeFileSync(plans, JSON.stringify({ free: {}, pro: { rate_limit_per_minute: 100 } }));
+    const { code, output } = await runToExit('src/main.ts', [], { ...env, TESSERA_PLANS_FILE: plans }, 'plans-missing');
+    expect(code).toBe(1);
+    expect(output).toContain(`organizations are on plans that the plans file (${plans}) lacks: team`);
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../../src/config/index.ts';
 
@@ -80,6 +83,13 @@ describe('loadConfig', () => {
     [{ TESSERA_BODY_LIMIT_BYTES: '10' }, /^TESSERA_BODY_LIMIT_BYTES: /],
     [{ TESSERA_SEED: '/nonexistent/seed.json' }, /^TESSERA_SEED: no readable file at "\/nonexistent\/seed.json"$/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of/],
+    [{ TESSERA_KEY_RATE_LIMIT: '0' }, /^TESSERA_KEY_RATE_LIMIT: /],
+    [{ TESSERA_KEY_RATE_LIMIT: '-5' }, /^TESSERA_KEY_RATE_LIMIT: /],
+    [{ TESSERA_KEY_RATE_LIMIT_PER_DAY: '2000000000' }, /^TESSERA_KEY_RATE_LIMIT_PER_DAY: /],
+    [{ TESSERA_KEY_RATE_LIMIT_PER_DAY: '1.5' }, /^TESSERA_KEY_RATE_LIMIT_PER_DAY: /],
+    [{ TESSERA_USAGE_FLUSH_MS: '0' }, /^TESSERA_USAGE_FLUSH_MS: /],
+    [{ TESSERA_CREDIT_BALANCES: 'sometimes' }, /^TESSERA_CREDIT_BALANCES: /],
+    [{ TESSERA_PLANS_FILE: '/nonexistent/plans.json' }, /^TESSERA_PLANS_FILE: cannot read the plans/],
   ])('refuses %j, naming the setting', (env, pattern) => {
     expect(problemsOf(env)).toEqual([expect.stringMatching(pattern)]);
   });
@@ -119,5 +129,38 @@ describe('loadConfig', () => {
     const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/t', REDIS_URL: 'redis://r', TESSERA_COOKIE_KEYS: KEY, TESSERA_OAUTH_JWKS: JWKS });
     expect(config.generatedSecrets).toEqual([]);
     expect(config.cookieKeys).toEqual([KEY]);
+  });
+
+  describe('plans', () => {
+    const plansFile = (plans: unknown): string => {
+      const path = join(mkdtempSync(join(tmpdir(), 'plans-')), 'plans.json');
+      writeFileSync(path, typeof plans === 'string' ? plans : JSON.stringify(plans));
+      return path;
+    };
+
+    it('reads config/plans.json by default, and another file when told', () => {
+      expect(Object.keys(loadConfig({}).plans)).toEqual(['free', 'lite', 'premium', 'academic', 'team']);
+      const config = loadConfig({ TESSERA_PLANS_FILE: plansFile({ pro: { rate_limit_per_minute: 100, rate_limit_per_day: 10_000, daily_spend_cap: 0, organization: { rate_limit_per_day: 50_000 } } }) });
+      expect(config.plans).toEqual({
+        pro: { credential: { rateLimitPerMinute: 100, rateLimitPerDay: 10_000, dailySpendCap: 0 }, organization: { rateLimitPerMinute: null, rateLimitPerDay: 50_000 } },
+      });
+    });
+
+    it.each([
+      [{ pro: { rate_limit_per_minute: 0 } }, 'pro.rate_limit_per_minute: must be at least 1'],
+      [{ pro: { rate_limit_per_day: -1 } }, 'pro.rate_limit_per_day: must be at least 1'],
+      [{ pro: { rate_limit_per_day: 1e10 } }, 'pro.rate_limit_per_day: must be at most 1000000000'],
+      [{ pro: { daily_spend_cap: 2.5 } }, 'pro.daily_spend_cap: must be a whole number of credits'],
+      [{ pro: { organization: { rate_limit_per_minute: 0 } } }, 'pro.organization.rate_limit_per_minute: must be at least 1'],
+      [{ pro: { per_hour: 5 } }, 'pro: Unrecognized key: "per_hour"'],
+      [{ 'Pro Plan': {} }, 'Pro Plan: plan names are 1–64 lower-case letters, digits, _ or -'],
+    ])('refuses %j, naming the setting and the field', (plans, message) => {
+      expect(problemsOf({ TESSERA_PLANS_FILE: plansFile(plans) })).toEqual([`TESSERA_PLANS_FILE: ${message}`]);
+    });
+
+    it('refuses a plans file that is not JSON, or has no plan', () => {
+      expect(problemsOf({ TESSERA_PLANS_FILE: plansFile('{"free":') })).toEqual([expect.stringMatching(/^TESSERA_PLANS_FILE: cannot read the plans/)]);
+      expect(problemsOf({ TESSERA_PLANS_FILE: plansFile({}) })).toEqual([expect.stringMatching(/^TESSERA_PLANS_FILE: /)]);
+    });
   });
 });
