@@ -10,9 +10,7 @@
  * while it is down, invalidations arriving again once it is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
@@ -20,7 +18,7 @@ import { createIntrospector, hashToken } from '../../kit/index.ts';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { authorizeAndSignIn, tokenRequest } from '../support/oauth-browser.ts';
-import { call, startExample, type ExampleProcess, type Reply } from '../support/example-process.ts';
+import { call, kitParties, startExample, type ExampleProcess, type Reply } from '../support/example-process.ts';
 import { startRedis } from '../support/servers.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
@@ -31,17 +29,13 @@ const REDIRECT_URI = 'https://zapier.example/cb';
 /** How soon a revocation must be honoured by the example (its cache TTL is 5 s). */
 const REVOCATION_BUDGET_MS = 1_000;
 
-const dir = mkdtempSync(join(tmpdir(), 'tessera-kit-e2e-'));
-const tag = randomBytes(4).toString('hex');
-const user = { id: `u_kit_${tag}`, email: `kit-${tag}@example.com`, password: recordSecret(`pw-${randomBytes(12).toString('base64url')}`) };
+const { dir, tag, user, connector, resourceServer, newKey } = kitParties('kit');
 const orgA = `o_a_${tag}`;
 const orgB = `o_b_${tag}`;
-const connector = { id: `zapier_${tag}`, secret: recordSecret(`zs_${randomBytes(32).toString('base64url')}`) };
-const resourceServer = { id: `leads_api_${tag}`, secret: recordSecret(`rs_${randomBytes(32).toString('base64url')}`) };
 /** The user's key in org A (owner, every scope): creates and revokes keys. */
-const bootstrap = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
+const bootstrap = newKey();
 /** The user's key in org B (editor): lists and revokes its connected apps. */
-const appsKeyB = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
+const appsKeyB = newKey();
 
 const LEADS = {
   [orgA]: [{ name: 'Ada (A)', email: 'ada@a.example' }, { name: 'Alan (A)' }],

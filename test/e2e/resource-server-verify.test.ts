@@ -8,13 +8,11 @@
  * example's requests made, read back from Tessera's usage API.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
-import { call, startExample, type ExampleProcess, type Reply } from '../support/example-process.ts';
+import { call, kitParties, startExample, type ExampleProcess, type Reply } from '../support/example-process.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { authorizeAndSignIn, tokenRequest } from '../support/oauth-browser.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
@@ -23,18 +21,14 @@ import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
 const UNAUTHORIZED_BODY = '{"error":{"code":"UNAUTHORIZED","message":"Invalid or missing API key"}}';
 const REDIRECT_URI = 'https://zapier.example/cb';
 
-const dir = mkdtempSync(join(tmpdir(), 'tessera-verify-e2e-'));
-const tag = randomBytes(4).toString('hex');
-const user = { id: `u_v_${tag}`, email: `verify-${tag}@example.com`, password: recordSecret(`pw-${randomBytes(12).toString('base64url')}`) };
+const { dir, tag, user, connector, resourceServer, newKey } = kitParties('verify');
 /** On the "metered" plan: 5 requests a minute and 1000 a day per credential. */
 const orgA = `o_va_${tag}`;
 /** On the free plan, with no credits. */
 const orgB = `o_vb_${tag}`;
-const connector = { id: `zapier_${tag}`, secret: recordSecret(`zs_${randomBytes(32).toString('base64url')}`) };
-const resourceServer = { id: `leads_api_${tag}`, secret: recordSecret(`rs_${randomBytes(32).toString('base64url')}`) };
 /** Imported, so on its plan's 5 a minute (Tessera's own API counts by the same limits): it only makes `ownerA`. */
-const seedKeyA = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
-const ownerB = recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key);
+const seedKeyA = newKey();
+const ownerB = newKey();
 
 function expectUnauthorized(reply: Reply): void {
   expect({ status: reply.status, text: reply.text, challenge: reply.headers.get('www-authenticate') }).toEqual({ status: 401, text: UNAUTHORIZED_BODY, challenge: 'Bearer' });

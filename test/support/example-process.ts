@@ -2,6 +2,11 @@
  * The example leads API (examples/resource-server.ts) as a process, its output captured like
  * Tessera's, and calls to it with a bearer recorded for the log scan.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
 import { spawnTessera } from './tessera-process.ts';
 import { recordSecret } from './log-capture.ts';
 
@@ -50,5 +55,25 @@ export async function startExample(env: Record<string, string>, label = 'kit-exa
       if (exitCode === undefined) child.kill('SIGTERM');
       await exited;
     },
+  };
+}
+
+/** The parties of a kit end-to-end test: a user with a password, a connector and a resource server, each with a fresh secret (recorded for the log scan). */
+export function kitParties(label: string): {
+  dir: string;
+  tag: string;
+  user: { id: string; email: string; password: string };
+  connector: { id: string; secret: string };
+  resourceServer: { id: string; secret: string };
+  newKey(): string;
+} {
+  const tag = randomBytes(4).toString('hex');
+  return {
+    dir: mkdtempSync(join(tmpdir(), `tessera-${label}-`)),
+    tag,
+    user: { id: `u_${label}_${tag}`, email: `${label}-${tag}@example.com`, password: recordSecret(`pw-${randomBytes(12).toString('base64url')}`) },
+    connector: { id: `zapier_${tag}`, secret: recordSecret(`zs_${randomBytes(32).toString('base64url')}`) },
+    resourceServer: { id: `leads_api_${tag}`, secret: recordSecret(`rs_${randomBytes(32).toString('base64url')}`) },
+    newKey: () => recordSecret(generateKey(DEFAULT_KEY_FORMAT, 'live').key),
   };
 }
