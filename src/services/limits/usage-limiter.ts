@@ -47,7 +47,8 @@ const SPENT_TOTAL_MS = 30 * 86_400_000;
  * UTC day: every instance agrees on when one starts, and a window's reset is the epoch second
  * products document (`X-RateLimit-Reset`, "until the next UTC day"). An admitted request is
  * metered. With Redis away, counting falls back to this instance (WindowCounter): per-instance
- * limits, never none.
+ * limits, never none; a balance's spent total is loaded there from the store of record, and what
+ * it gained is handed back to Redis once it answers again, so that no credit is spent twice.
  */
 export class UsageLimiter {
   private readonly counter: WindowCounter;
