@@ -1,14 +1,18 @@
 /**
- * `npm run bench`: introspection throughput and latency, side by side, in one run on loopback.
+ * `npm run bench`: introspection and verification throughput and latency, side by side, in one
+ * run on loopback.
  *
  *   (a) bare node:http answering a fixed principal — the ceiling
  *   (b) oidc-provider's built-in introspection endpoint, opaque access tokens
  *   (c) Tessera POST /oauth/introspect with API keys
  *   (d) … with OAuth access tokens
  *   (e) … with unknown tokens
+ *   (f) Tessera POST /v1/verify with API keys limited per minute and per day, never reached
+ *   (g) … with OAuth access tokens whose connected apps are limited likewise
+ *   (h) … with API keys whose limit is spent: every answer RATE_LIMITED
  *
- * Prints req/s and p50/p99 per case, the ratios c/a, d/a, c/b, d/b and whether the targets are
- * met, and writes bench/results.md and bench/results.svg. A benchmark, not a test.
+ * Prints req/s and p50/p99 per case, the ratios c/a, d/a, c/b, d/b, f/c, g/c and whether the
+ * targets are met, and writes bench/results.md and bench/results.svg. A benchmark, not a test.
  *
  * Options (after `npm run bench --`):
  *   --duration <s>      measured seconds per case (10)
@@ -42,7 +46,8 @@ import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
 import { runLoad, type Loader, type LoadRequest, type LoadResult } from './lib/load.ts';
 import { busyPercent, describeMachine, namedPercent, processPercent, systemCpu, treeCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
-import { consoleRatios, consoleTable, cpuPerRequest, evaluate, hitRatio, markdown, svgChart, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
+import { perRequest, redisStats, type RedisStats } from './lib/redis-stats.ts';
+import { consoleRatios, consoleTable, cpuPerRequest, evaluate, hitRatio, markdown, svgChart, TARGET_VERIFY_P99_MS, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
 import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
 
@@ -121,6 +126,16 @@ function requestsFor(path: string, authorization: string, tokens: string[]): Loa
   }));
 }
 
+/** POST /v1/verify as a resource server calls it for a free request that needs one scope. */
+function verifyRequestsFor(authorization: string, tokens: string[]): LoadRequest[] {
+  return tokens.map((token) => ({
+    method: 'POST',
+    path: '/v1/verify',
+    headers: { authorization, 'content-type': 'application/json' },
+    body: JSON.stringify({ token, cost: 0, required_scopes: ['leads:read'] }),
+  }));
+}
+
 interface Case {
   id: string;
   label: string;
@@ -129,6 +144,19 @@ interface Case {
   requests: LoadRequest[];
   /** Checks one answer; returns what is wrong, or null. */
   check: (status: number, body: Record<string, unknown>) => string | null;
+  /** Each token makes its one allowed request before the answers are checked (spent limits). */
+  spendFirst?: boolean;
+}
+
+/** Makes each token's allowed request; the answer is VALID, or RATE_LIMITED once already spent. */
+async function spend(c: Case): Promise<void> {
+  const url = `http://127.0.0.1:${c.target.port}`;
+  for (const request of c.requests) {
+    const res = await fetch(`${url}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+    const text = await res.text();
+    const code = res.status === 200 ? (JSON.parse(text) as Record<string, unknown>)['code'] : undefined;
+    if (code !== 'VALID' && code !== 'RATE_LIMITED') throw new Error(`(${c.id}) ${c.label}: spending the limit: expected VALID or RATE_LIMITED (HTTP ${res.status}):\n${text.slice(0, 500)}`);
+  }
 }
 
 async function verify(c: Case): Promise<string> {
@@ -161,6 +189,19 @@ const activeAs = (kind?: string) => (status: number, body: Record<string, unknow
 const inactive = (status: number, body: Record<string, unknown>): string | null =>
   status === 200 && body['active'] === false && Object.keys(body).length === 1 ? null : 'expected exactly {"active":false}';
 
+/** A verification answer with this code, for a bearer of this kind, with its two request windows. */
+const verifiedAs = (code: 'VALID' | 'RATE_LIMITED', kind: string) => (status: number, body: Record<string, unknown>): string | null => {
+  if (status !== 200) return 'expected HTTP 200';
+  if (body['code'] !== code || body['valid'] !== (code === 'VALID')) return `expected code: ${code}, valid: ${code === 'VALID'}`;
+  const principal = body['principal'] as Record<string, unknown> | undefined;
+  if (principal?.['kind'] !== kind || typeof principal['sub'] !== 'string') return `expected a principal of kind ${kind}`;
+  const ratelimit = body['ratelimit'] as { remaining?: unknown; policies?: unknown[] } | undefined;
+  if (ratelimit?.policies?.length !== 2) return 'expected two request windows (ratelimit.policies)';
+  if (code === 'VALID' && !(typeof ratelimit.remaining === 'number' && ratelimit.remaining > 0)) return 'expected requests remaining';
+  if (code === 'RATE_LIMITED' && typeof body['retry_after'] !== 'number') return 'expected retry_after';
+  return null;
+};
+
 /** Only Tessera uses MongoDB and Redis; for the other cases their (idle) CPU is not shown. */
 function needsStores(c: Case): boolean {
   return c.group === 'tessera' || c.group === 'tessera-warn';
@@ -169,6 +210,9 @@ function needsStores(c: Case): boolean {
 function others(all: number | null, ours: number | null): number | null {
   return all === null || ours === null ? null : Math.max(0, all - ours);
 }
+
+/** The benchmark's Redis, whose counters are read around each Tessera case's measured run. */
+let redisCounters: RedisStats | undefined;
 
 function elu(before: { idle: number; active: number }, after: { idle: number; active: number }): number | null {
   const active = after.active - before.active;
@@ -203,6 +247,7 @@ async function measureOnce(c: Case): Promise<CaseResult> {
     assertClean(c, warm, 'warm-up');
   }
   await c.target.reset();
+  const redisBefore = needsStores(c) ? await redisCounters?.read() : undefined;
   const before = await c.target.stats();
   const loaderBefore = process.cpuUsage();
   const machineBefore = systemCpu();
@@ -215,6 +260,7 @@ async function measureOnce(c: Case): Promise<CaseResult> {
   const treeAfter = treeCpu();
   const loader = process.cpuUsage(loaderBefore);
   const after = await c.target.stats();
+  const redisAfter = redisBefore ? await redisCounters!.read() : undefined;
   assertClean(c, load, 'measured run');
   const serverUs = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
   // wrk runs (and has exited) outside this process tree: its CPU is ours, not "other".
@@ -236,11 +282,13 @@ async function measureOnce(c: Case): Promise<CaseResult> {
     redisCpu: needsStores(c) ? namedPercent(/^redis-server$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
     window: { fromUs: before.monotonicUs, toUs: after.monotonicUs },
     ...('lookups' in after.counters ? { cache: { lookups: after.counters['lookups']!, resolves: after.counters['resolves']! } } : {}),
+    ...(redisBefore && redisAfter ? { redis: perRequest(redisBefore, redisAfter, load.total) } : {}),
   };
   const hits = hitRatio(result);
   console.log(
     `${Math.round(load.requestsPerSecond).toLocaleString('en-US')} req/s, p50 ${load.p50.toFixed(2)} ms, p99 ${load.p99.toFixed(2)} ms` +
-      (hits === null ? '' : `, cache hits ${(hits * 100).toFixed(2)} % (${result.cache!.resolves} store resolutions)`),
+      (hits === null ? '' : `, cache hits ${(hits * 100).toFixed(2)} % (${result.cache!.resolves} store resolutions)`) +
+      (result.redis ? `, Redis per request: ${result.redis.scriptCalls.toFixed(2)} scripts, ${result.redis.roundTrips.toFixed(2)} round trips` : ''),
   );
   return result;
 }
@@ -295,6 +343,9 @@ function tesseraCases(target: Target, seed: TesseraSeed, group: CaseGroup): Case
     { id: `c${suffix}`, label: `Tessera, API keys${note}`, group, target, requests: requestsFor('/oauth/introspect', auth, seed.apiKeys), check: activeAs('api_key') },
     { id: `d${suffix}`, label: `Tessera, OAuth access tokens${note}`, group, target, requests: requestsFor('/oauth/introspect', auth, seed.accessTokens), check: activeAs('oauth') },
     { id: `e${suffix}`, label: `Tessera, unknown tokens${note}`, group, target, requests: requestsFor('/oauth/introspect', auth, seed.unknownTokens), check: inactive },
+    { id: `f${suffix}`, label: `Tessera verify, API keys, 2 windows${note}`, group, target, requests: verifyRequestsFor(auth, seed.limitedKeys), check: verifiedAs('VALID', 'api_key') },
+    { id: `g${suffix}`, label: `Tessera verify, OAuth access tokens, 2 windows${note}`, group, target, requests: verifyRequestsFor(auth, seed.limitedAccessTokens), check: verifiedAs('VALID', 'oauth') },
+    { id: `h${suffix}`, label: `Tessera verify, API keys, limit spent${note}`, group, target, requests: verifyRequestsFor(auth, seed.spentKeys), check: verifiedAs('RATE_LIMITED', 'api_key'), spendFirst: true },
   ].filter((c) => wanted(c.id.replace('-warn', '')));
 }
 
@@ -304,7 +355,7 @@ async function main(): Promise<void> {
   console.log(`bench: ${machine.model}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`);
   console.log(`bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per case, ${TOKENS} tokens per case, load from ${LOADER}${args.profile ? ', Tessera under --cpu-prof' : ''}`);
 
-  const needTessera = ['a', 'c', 'd', 'e'].some(wanted);
+  const needTessera = ['a', 'c', 'd', 'e', 'f', 'g', 'h'].some(wanted);
   const results: CaseResult[] = [];
   let settingsMongo = 'not used';
   const logFile = join(TMP_DIR, 'tessera-info.log');
@@ -318,10 +369,13 @@ async function main(): Promise<void> {
     console.log('bench: starting MongoDB-compatible server and Redis…');
     const [mongo, redis] = await Promise.all([startMongo(), startRedis()]);
     cleanups.push(() => mongo.stop(), () => redis.stop());
+    redisCounters = await redisStats(redis.url);
+    const counters = redisCounters;
+    cleanups.push(() => counters.close());
     settingsMongo = mongo.kind === 'ferretdb' ? 'FerretDB (SQLite backend), the test suites’ MongoDB-wire server' : 'mongod (one-member replica set)';
     const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
     base = tesseraEnv(mongo, redis, tag);
-    process.stdout.write(`bench: seeding ${TOKENS} API keys and ${TOKENS} OAuth access tokens… `);
+    process.stdout.write(`bench: seeding ${TOKENS} API keys and ${TOKENS} OAuth access tokens, and as many again with limits (and ${TOKENS} keys with a spent one) for verification… `);
     const started = Date.now();
     seed = await seedTessera(base, TOKENS, join(TMP_DIR, 'seed.log'));
     console.log(`${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -352,6 +406,7 @@ async function main(): Promise<void> {
 
   if (tessera && seed && base) {
     for (const c of tesseraCases(tessera, seed, 'tessera')) {
+      if (c.spendFirst) await spend(c);
       await verify(c);
       results.push(await measure(c));
     }
@@ -359,6 +414,7 @@ async function main(): Promise<void> {
     if (!args['no-warn-variant']) {
       const warn = await startTessera(base, 'warn', join(TMP_DIR, 'tessera-warn.log'));
       for (const c of tesseraCases(warn, seed, 'tessera-warn')) {
+        if (c.spendFirst) await spend(c);
         await verify(c);
         results.push(await measure(c));
       }
@@ -407,7 +463,7 @@ interface SavedRun {
 function notesOf({ settings, results }: SavedRun): string[] {
   const notes: string[] = [];
   const rps = (r: CaseResult): string => Math.round(r.load.requestsPerSecond).toLocaleString('en-US');
-  for (const id of ['c', 'd', 'e']) {
+  for (const id of ['c', 'd', 'e', 'f', 'g', 'h']) {
     const info = results.find((r) => r.id === id);
     const warn = results.find((r) => r.id === `${id}-warn`);
     if (!info || !warn) continue;
@@ -418,12 +474,32 @@ function notesOf({ settings, results }: SavedRun): string[] {
   }
   // A closed loop that keeps the server's one core busy: a request waits for the server's pass
   // over every connection's request, and for a second one when it arrives just after a pass began.
-  const passes = results.filter((r) => ['a', 'c', 'd'].includes(r.id) && cpuPerRequest(r) !== null);
+  const passes = results.filter((r) => ['a', 'c', 'd', 'f', 'g'].includes(r.id) && cpuPerRequest(r) !== null);
   if (passes.length > 0) {
     notes.push(
       `Latency follows CPU per request: with every connection waiting on one busy core, a request waits one to two passes over all ${settings.connections} connections, so p99 ≈ 2 × ${settings.connections} × server CPU per request — ` +
         passes.map((r) => `(${r.id}) 2 × ${settings.connections} × ${cpuPerRequest(r)!.toFixed(0)} µs = ${((2 * settings.connections * cpuPerRequest(r)!) / 1000).toFixed(1)} ms, measured ${r.load.p99.toFixed(1)} ms`).join('; ') +
-        '. A p99 of 10 ms at 50 connections needs about 100 µs of CPU per request or less.',
+        `. A p99 of 10 ms at 50 connections needs about 100 µs of CPU per request or less; ${TARGET_VERIFY_P99_MS} ms at ${settings.connections}, about ${((TARGET_VERIFY_P99_MS * 1000) / (2 * settings.connections)).toFixed(0)} µs.`,
+    );
+  }
+  const verifying = results.filter((r) => ['f', 'g', 'h'].includes(r.id));
+  const c = results.find((r) => r.id === 'c');
+  if (verifying.length > 0 && c) {
+    const cost = (r: CaseResult): string => (cpuPerRequest(r) === null || cpuPerRequest(c) === null ? '' : `, ${(cpuPerRequest(r)! - cpuPerRequest(c)!).toFixed(0)} µs more CPU per request`);
+    notes.push(
+      'Verification against introspection of API keys (c): ' +
+        verifying.map((r) => `(${r.id}) ${((r.load.requestsPerSecond / c.load.requestsPerSecond) * 100).toFixed(0)} % of its req/s${cost(r)}`).join('; ') +
+        '. A verification also parses and validates a JSON body, decides and counts its windows in Redis (awaited, in a script call it shares with the requests that arrived with it), and answers the principal with its windows.',
+    );
+  }
+  const counted = verifying.filter((r) => r.redis && r.redis.roundTrips > 0);
+  if (counted.length > 0) {
+    notes.push(
+      'Redis per request, from its counters around the measured run: ' +
+        counted
+          .map((r) => `(${r.id}) ${r.redis!.scriptCalls.toFixed(3)} script calls, ${r.redis!.commands.toFixed(2)} commands (those the script runs included), ${r.redis!.roundTrips.toFixed(3)} round trips — ${(1 / r.redis!.roundTrips).toFixed(1)} requests a round trip`)
+          .join('; ') +
+        '. One script call decides the admissions of the requests that arrived together (up to 16), each atomically.',
     );
   }
   const cached = results.filter((r) => r.cache && r.cache.lookups > 0);
@@ -451,7 +527,7 @@ function writeReport(run: SavedRun): void {
   const { machine, settings, results } = run;
   const notes = notesOf(run);
   const { ratios, verdicts } = evaluate(new Map(results.map((r) => [r.id, r])));
-  writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection on loopback, ${settings.connections} connections — ${machine.cores} × ${machine.model}`));
+  writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection and verification on loopback, ${settings.connections} connections — ${machine.cores} × ${machine.model}`));
   writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes));
   console.log('bench: wrote bench/results.md and bench/results.svg');
 }

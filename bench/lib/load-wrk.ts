@@ -4,14 +4,19 @@
  * servers share, and its latencies (µs, from an HdrHistogram) carry no pauses of a JavaScript
  * event loop or garbage collector of its own — autocannon's showed up as server latency. One
  * wrk thread drives every connection; the requests are cycled in order, so consecutive requests
- * carry different tokens. Its CPU time comes from os.clock() at the end of the run.
+ * carry different tokens. Each is formatted once, with its own headers and body (a form for
+ * introspection, JSON for verification: wrk adds the Content-Length). Its CPU time comes from
+ * os.clock() at the end of the run.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadOptions, LoadResult } from './load.ts';
 
-/** A Lua string literal: JSON's is one for printable ASCII, which is all our requests hold. */
+/**
+ * A Lua string literal: JSON's is one for printable ASCII, which is all our requests hold (a JSON
+ * body's quotes become \", which Lua reads back as quotes).
+ */
 function luaString(s: string): string {
   if (!/^[\x20-\x7e]*$/.test(s)) throw new Error(`wrk requests must be printable ASCII: ${JSON.stringify(s)}`);
   return JSON.stringify(s);

@@ -1,11 +1,11 @@
 /**
- * Cases (c), (d), (e): Tessera in its production shape — what src/main.ts builds, on MongoDB and
+ * Cases (c)–(h): Tessera in its production shape — what src/main.ts builds, on MongoDB and
  * Redis, with its logger writing one line per request to a file — listening on a loopback port.
  * The configuration comes from the parent as an explicit environment (BENCH_TESSERA_ENV, JSON),
  * fed to the same loadConfig() that main.ts uses. The data was seeded beforehand by the parent.
  *
  * Counted for the report (one increment each, nothing else changes): bearer lookups
- * (Authenticator.lookup, what introspection calls) and store resolutions (Authenticator.resolve,
+ * (Authenticator.lookup, what introspection and verification call) and store resolutions (Authenticator.resolve,
  * what the principal cache calls on a miss), so the parent can compute the cache hit ratio.
  */
 import { createServer } from 'node:http';

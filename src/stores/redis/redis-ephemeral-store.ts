@@ -24,51 +24,88 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {c, ttl}
 `;
 
-// One request's admission (ports.ts, Admission), decided and counted in one step.
-// KEYS: n counters, m caps, then the balance's spent total when ARGV[4] is 1.
+// Admissions (ports.ts, Admission), each decided and counted in one step, one after another.
+// ARGV[1]: how many. Then per admission, its keys in KEYS from offset k and its arguments in
+// ARGV from offset a (both advance past them):
+// KEYS: n counters, m caps, then the balance's spent total when has balance is 1.
 // ARGV: n, m, cost, has balance, credited, n limits, n reset times, m caps, m reset times.
-// Returns: status (0 admitted, 1 counter, 2 cap, 3 balance, 4 balance unknown), index,
-// has balance left (0/1), balance left, then the n counts and the m spent.
+// Returns per admission: status (0 admitted, 1 counter, 2 cap, 3 balance, 4 balance unknown),
+// index, has balance left (0/1), balance left, then the n counts and the m spent.
 const ADMIT_SCRIPT = `
-local n = tonumber(ARGV[1]); local m = tonumber(ARGV[2]); local cost = tonumber(ARGV[3])
-local hasBalance = ARGV[4] == '1'; local credited = tonumber(ARGV[5])
-local counts = {}; local spent = {}
-for i = 1, n do counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
-for j = 1, m do spent[j] = tonumber(redis.call('GET', KEYS[n + j]) or '0') end
-local balanceSpent = false
-if hasBalance then balanceSpent = redis.call('GET', KEYS[n + m + 1]) end
-local left = nil
-if balanceSpent then left = credited - tonumber(balanceSpent) end
-local function reply(status, index)
-  local out = {status, index, left == nil and 0 or 1, left or 0}
-  for i = 1, n do out[#out + 1] = counts[i] end
-  for j = 1, m do out[#out + 1] = spent[j] end
-  return out
-end
-if hasBalance and cost > 0 and not balanceSpent then return reply(4, 0) end
-for i = 1, n do if counts[i] + 1 > tonumber(ARGV[5 + i]) then return reply(1, i - 1) end end
-if cost > 0 then
-  for j = 1, m do if spent[j] + cost > tonumber(ARGV[5 + 2 * n + j]) then return reply(2, j - 1) end end
-  if left ~= nil and cost > left then return reply(3, 0) end
-end
-for i = 1, n do
-  counts[i] = redis.call('INCR', KEYS[i])
-  if counts[i] == 1 then redis.call('PEXPIREAT', KEYS[i], ARGV[5 + n + i]) end
-end
-if cost > 0 then
-  for j = 1, m do
-    spent[j] = redis.call('INCRBY', KEYS[n + j], cost)
-    if spent[j] == cost then redis.call('PEXPIREAT', KEYS[n + j], ARGV[5 + 2 * n + m + j]) end
+local function admit(k, a)
+  local n = tonumber(ARGV[a + 1]); local m = tonumber(ARGV[a + 2]); local cost = tonumber(ARGV[a + 3])
+  local hasBalance = ARGV[a + 4] == '1'; local credited = tonumber(ARGV[a + 5])
+  local counts = {}; local spent = {}
+  for i = 1, n do counts[i] = tonumber(redis.call('GET', KEYS[k + i]) or '0') end
+  for j = 1, m do spent[j] = tonumber(redis.call('GET', KEYS[k + n + j]) or '0') end
+  local balanceSpent = false
+  if hasBalance then balanceSpent = redis.call('GET', KEYS[k + n + m + 1]) end
+  local left = nil
+  if balanceSpent then left = credited - tonumber(balanceSpent) end
+  local function reply(status, index)
+    local out = {status, index, left == nil and 0 or 1, left or 0}
+    for i = 1, n do out[#out + 1] = counts[i] end
+    for j = 1, m do out[#out + 1] = spent[j] end
+    return out
   end
-  if balanceSpent then
-    redis.call('INCRBY', KEYS[n + m + 1], cost)
-    left = left - cost
+  if hasBalance and cost > 0 and not balanceSpent then return reply(4, 0) end
+  for i = 1, n do if counts[i] + 1 > tonumber(ARGV[a + 5 + i]) then return reply(1, i - 1) end end
+  if cost > 0 then
+    for j = 1, m do if spent[j] + cost > tonumber(ARGV[a + 5 + 2 * n + j]) then return reply(2, j - 1) end end
+    if left ~= nil and cost > left then return reply(3, 0) end
   end
+  for i = 1, n do
+    counts[i] = redis.call('INCR', KEYS[k + i])
+    if counts[i] == 1 then redis.call('PEXPIREAT', KEYS[k + i], ARGV[a + 5 + n + i]) end
+  end
+  if cost > 0 then
+    for j = 1, m do
+      spent[j] = redis.call('INCRBY', KEYS[k + n + j], cost)
+      if spent[j] == cost then redis.call('PEXPIREAT', KEYS[k + n + j], ARGV[a + 5 + 2 * n + m + j]) end
+    end
+    if balanceSpent then
+      redis.call('INCRBY', KEYS[k + n + m + 1], cost)
+      left = left - cost
+    end
+  end
+  return reply(0, 0)
 end
-return reply(0, 0)
+local replies = {}
+local k = 0; local a = 1
+for x = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a + 1]); local m = tonumber(ARGV[a + 2])
+  replies[x] = admit(k, a)
+  k = k + n + m + (ARGV[a + 4] == '1' and 1 or 0)
+  a = a + 5 + 2 * n + 2 * m
+end
+return replies
 `;
 
+/**
+ * The most admissions one script call decides; a call is sent as soon as it holds this many.
+ * Requests that arrive together would otherwise travel together, all waiting on one call while
+ * this process, with nothing else to do, waits too; in calls of this size, the first are decided
+ * while the rest are still being read. Smaller calls cost more per request (each is a command to
+ * build, write, run and answer).
+ */
+const ADMISSIONS_PER_CALL = 16;
+
+interface PendingAdmission {
+  admission: Admission;
+  resolve: (result: AdmissionResult) => void;
+  reject: (error: unknown) => void;
+}
+
 const VERDICTS = ['counter', 'cap', 'balance', 'balance-unknown'] as const;
+
+function admissionResult(admission: Admission, reply: number[]): AdmissionResult {
+  const [status, index, hasLeft, left] = reply as [number, number, number, number];
+  const refused = VERDICTS[status - 1]!;
+  const verdict: AdmissionVerdict =
+    status === 0 ? { admitted: true } : refused === 'counter' || refused === 'cap' ? { admitted: false, refusedBy: refused, index } : { admitted: false, refusedBy: refused };
+  const n = admission.counters.length;
+  return { verdict, counts: reply.slice(4, 4 + n), spent: reply.slice(4 + n), balance: hasLeft === 1 ? left : null };
+}
 
 /**
  * Redis behind the EphemeralStore port. Commands are not queued while disconnected
@@ -88,12 +125,17 @@ export class RedisEphemeralStore implements EphemeralStore {
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
   private readonly options: RedisStoreOptions;
   private readonly url: string;
+  /** Admissions asked for and not sent yet: sent when ADMISSIONS_PER_CALL are, or at the end of this turn of the event loop. */
+  private admissions: PendingAdmission[] = [];
+  private sendScheduled = false;
 
   private constructor(url: string, options: RedisStoreOptions) {
     this.url = url;
     this.options = options;
-    // Commands of the same moment share one round trip (verifications run many at once).
-    this.client = new Redis(url, { ...this.clientOptions(), enableAutoPipelining: true });
+    // Commands of the same moment share one round trip. Admissions are batched by admit() itself
+    // into script calls, each sent as soon as it is made: ioredis sends an automatic pipeline
+    // only once the previous one is answered, which left this process idle while Redis worked.
+    this.client = new Redis(url, { ...this.clientOptions(), enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['tesseraAdmit'] });
     this.client.on('error', () => undefined); // surfaced through commands and readiness, not as crashes
     // Sent by its SHA once Redis knows it (EVALSHA), not as the whole script every time.
     this.client.defineCommand('tesseraAdmit', { lua: ADMIT_SCRIPT });
@@ -138,26 +180,58 @@ export class RedisEphemeralStore implements EphemeralStore {
     return { count, resetInMs: ttl };
   }
 
-  async admit(admission: Admission): Promise<AdmissionResult> {
-    const { counters, caps, cost, balance } = admission;
-    const keys = [...counters.map((c) => c.key), ...caps.map((c) => c.key), ...(balance ? [balance.spentKey] : [])];
-    const args = [
-      counters.length,
-      caps.length,
-      cost,
-      balance ? 1 : 0,
-      balance?.credited ?? 0,
-      ...counters.map((c) => c.limit),
-      ...counters.map((c) => c.resetAt),
-      ...caps.map((c) => c.cap),
-      ...caps.map((c) => c.resetAt),
-    ].map(String);
-    const reply = (await this.call(() => (this.client as unknown as AdmitCommand).tesseraAdmit(keys.length, ...keys, ...args))) as number[];
-    const [status, index, hasLeft, left] = reply as [number, number, number, number];
-    const refused = VERDICTS[status - 1]!;
-    const verdict: AdmissionVerdict =
-      status === 0 ? { admitted: true } : refused === 'counter' || refused === 'cap' ? { admitted: false, refusedBy: refused, index } : { admitted: false, refusedBy: refused };
-    return { verdict, counts: reply.slice(4, 4 + counters.length), spent: reply.slice(4 + counters.length), balance: hasLeft === 1 ? left : null };
+  /**
+   * Admissions asked for together (the requests that arrived in one turn of the event loop) are
+   * decided in one script call, one round trip, up to ADMISSIONS_PER_CALL of them: per admission
+   * the client only adds its keys and arguments. Each is still decided and counted atomically,
+   * in the order asked.
+   */
+  admit(admission: Admission): Promise<AdmissionResult> {
+    return new Promise((resolve, reject) => {
+      this.admissions.push({ admission, resolve, reject });
+      if (this.admissions.length >= ADMISSIONS_PER_CALL) {
+        this.sendAdmissions();
+      } else if (!this.sendScheduled) {
+        this.sendScheduled = true;
+        setImmediate(this.sendAtEndOfTurn);
+      }
+    });
+  }
+
+  private readonly sendAtEndOfTurn = (): void => {
+    this.sendScheduled = false;
+    this.sendAdmissions();
+  };
+
+  private sendAdmissions(): void {
+    if (this.admissions.length === 0) return;
+    const batch = this.admissions;
+    this.admissions = [];
+    this.decide(batch);
+  }
+
+  private decide(batch: PendingAdmission[]): void {
+    const keys: string[] = [];
+    const args: string[] = [String(batch.length)];
+    for (const { admission } of batch) {
+      const { counters, caps, cost, balance } = admission;
+      for (const c of counters) keys.push(c.key);
+      for (const c of caps) keys.push(c.key);
+      if (balance) keys.push(balance.spentKey);
+      args.push(String(counters.length), String(caps.length), String(cost), balance ? '1' : '0', String(balance?.credited ?? 0));
+      for (const c of counters) args.push(String(c.limit));
+      for (const c of counters) args.push(String(c.resetAt));
+      for (const c of caps) args.push(String(c.cap));
+      for (const c of caps) args.push(String(c.resetAt));
+    }
+    this.call(() => (this.client as unknown as AdmitCommand).tesseraAdmit(keys.length, ...keys, ...args)).then(
+      (replies) => {
+        batch.forEach((pending, i) => pending.resolve(admissionResult(pending.admission, (replies as number[][])[i]!)));
+      },
+      (error: unknown) => {
+        for (const pending of batch) pending.reject(error);
+      },
+    );
   }
 
   async publish(channel: string, message: string): Promise<void> {
