@@ -169,7 +169,10 @@ export interface Admission {
   counters: Array<{ key: string; limit: number; resetAt: number }>;
   /** Credits this request spends (0: none). */
   cost: number;
-  /** Credits spent per UTC day, against caps. */
+  /**
+   * Credits spent per UTC day, against caps: each a total loaded from the store of record when
+   * the store lacks it (never assumed to be zero), as the balance's.
+   */
   caps: Array<{ key: string; cap: number; resetAt: number }>;
   /**
    * The organization's balance, when the cost draws on one: the key of everything it ever spent
@@ -184,7 +187,9 @@ export type AdmissionVerdict =
   | { admitted: false; refusedBy: 'counter' | 'cap'; index: number }
   | { admitted: false; refusedBy: 'balance' }
   /** The balance's spent total is not in the store (never loaded, or lost with it): load it and ask again. */
-  | { admitted: false; refusedBy: 'balance-unknown' };
+  | { admitted: false; refusedBy: 'balance-unknown' }
+  /** Likewise a cap's spent credits of the day (asked for only when the request costs something). */
+  | { admitted: false; refusedBy: 'cap-unknown'; index: number };
 
 export interface AdmissionResult {
   verdict: AdmissionVerdict;

@@ -114,16 +114,30 @@ export function describeEphemeralStore(name: string, open: () => Promise<Ephemer
         const balance = { spentKey: k('spent'), credited: 12 };
         expect((await store.admit({ counters: [], cost: 3, caps, balance })).verdict).toEqual({ admitted: false, refusedBy: 'balance-unknown' });
         await store.setIfAbsent(k('spent'), '0', 3_600_000);
+        expect((await store.admit({ counters: [], cost: 3, caps, balance })).verdict).toEqual({ admitted: false, refusedBy: 'cap-unknown', index: 0 });
+        await store.setIfAbsent(k('cap'), '0', 3_600_000);
         const first = await store.admit({ counters: [], cost: 4, caps, balance });
         expect(first).toEqual({ verdict: { admitted: true }, counts: [], spent: [4], balance: 8 });
         const overCap = await store.admit({ counters: [], cost: 7, caps, balance });
         expect(overCap).toEqual({ verdict: { admitted: false, refusedBy: 'cap', index: 0 }, counts: [], spent: [4], balance: 8 });
         const second = await store.admit({ counters: [], cost: 6, caps, balance });
         expect(second).toMatchObject({ verdict: { admitted: true }, spent: [10], balance: 2 });
+        await store.setIfAbsent(k('cap2'), '0', 3_600_000);
         const overBalance = await store.admit({ counters: [], cost: 3, caps: [{ key: k('cap2'), cap: 100, resetAt: later() }], balance });
         expect(overBalance).toMatchObject({ verdict: { admitted: false, refusedBy: 'balance' }, balance: 2 });
         // A request without a cost passes whatever the balance.
         expect((await store.admit({ counters: [], cost: 0, caps, balance })).verdict).toEqual({ admitted: true });
+      });
+
+      it('asks for a cap’s spent credits the store lacks — only for a request that costs something — then counts on from them', async () => {
+        const counters = [{ key: k('capmin'), limit: 10, resetAt: later() }];
+        const caps = [{ key: k('lost'), cap: 10, resetAt: later() }];
+        expect((await store.admit({ counters, cost: 0, caps, balance: null })).verdict).toEqual({ admitted: true });
+        const unknown = await store.admit({ counters, cost: 2, caps, balance: null });
+        expect(unknown).toEqual({ verdict: { admitted: false, refusedBy: 'cap-unknown', index: 0 }, counts: [1], spent: [0], balance: null });
+        await store.setIfAbsent(k('lost'), '7', 3_600_000);
+        expect(await store.admit({ counters, cost: 2, caps, balance: null })).toEqual({ verdict: { admitted: true }, counts: [2], spent: [9], balance: null });
+        expect((await store.admit({ counters, cost: 2, caps, balance: null })).verdict).toEqual({ admitted: false, refusedBy: 'cap', index: 0 });
       });
 
       it('admits exactly the limit of 100 concurrent requests, and spends exactly the cap', async () => {
@@ -131,6 +145,7 @@ export function describeEphemeralStore(name: string, open: () => Promise<Ephemer
         const results = await Promise.all(Array.from({ length: 100 }, () => store.admit({ counters, cost: 0, caps: [], balance: null })));
         expect(results.filter((r) => r.verdict.admitted)).toHaveLength(10);
         const caps = [{ key: k('racecap'), cap: 10, resetAt: later() }];
+        await store.setIfAbsent(k('racecap'), '0', 3_600_000);
         const spends = await Promise.all(Array.from({ length: 100 }, () => store.admit({ counters: [], cost: 1, caps, balance: null })));
         expect(spends.filter((r) => r.verdict.admitted)).toHaveLength(10);
       });

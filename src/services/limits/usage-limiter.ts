@@ -1,4 +1,4 @@
-import { windowAt, windowSeconds, WINDOWS, type WindowName } from '../../domain/limits.ts';
+import { utcDay, windowAt, windowSeconds, WINDOWS, type WindowName } from '../../domain/limits.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { RateLimitWindow } from '../../domain/rate-limit-headers.ts';
 import type { Admission, Clock, MeteredCredential, MeteringStore } from '../../ports.ts';
@@ -90,11 +90,19 @@ export class UsageLimiter {
       return { admitted: true, refusal: null, windows: [], spend: cost > 0 ? { cap: null, spent: 0, remaining: null, reset: seconds(day.end), balance: null } : null, retryAfterSeconds: null };
     }
     let result = await this.counter.admit(admission);
-    if (!result.verdict.admitted && result.verdict.refusedBy === 'balance-unknown') {
-      // The spent total is not in the shared store (first use, or Redis lost it): load it from the
-      // store of record, with what this instance has not written yet, and decide again.
-      const { spent } = await this.metering.balance(principal.orgId);
-      await this.counter.seed(admission.balance!.spentKey, spent + this.meter.pendingCredits(principal.orgId), SPENT_TOTAL_MS);
+    // A spent total not in the shared store (first use, or Redis lost it) is loaded from the store
+    // of record, with what this instance has not written yet, and the request decided again: the
+    // balance's, then the cap's — at most one load each.
+    for (let loads = 0; loads < 2 && !result.verdict.admitted; loads++) {
+      const refused = result.verdict.refusedBy;
+      if (refused === 'balance-unknown') {
+        const { spent } = await this.metering.balance(principal.orgId);
+        await this.counter.seed(admission.balance!.spentKey, spent + this.meter.pendingCredits(principal.orgId), SPENT_TOTAL_MS);
+      } else if (refused === 'cap-unknown') {
+        await this.counter.seed(admission.caps[0]!.key, await this.spentToday(credential, now), day.end - now);
+      } else {
+        break;
+      }
       result = await this.counter.admit(admission);
     }
     const { verdict } = result;
@@ -123,6 +131,13 @@ export class UsageLimiter {
     }
     // Over the cap: until the next UTC day. Out of balance: until someone tops it up (no time to say).
     return { admitted: false, refusal: 'usage', windows: counted, spend, retryAfterSeconds: verdict.refusedBy === 'cap' ? Math.max(1, Math.ceil((day.end - now) / 1000)) : null };
+  }
+
+  /** A credential's credits of today: written, and not yet written by this instance. */
+  private async spentToday(credential: MeteredCredential, now: number): Promise<number> {
+    const day = utcDay(now);
+    const [written] = await this.metering.series(credential, day, day);
+    return (written?.credits ?? 0) + this.meter.pendingFor(credential, day).credits;
   }
 
   /** The organization's credited total, read at most once a second per instance. */

@@ -68,7 +68,9 @@ export class MemoryEphemeralStore implements EphemeralStore {
     const balanceSpent = spentKey === undefined ? null : this.live(spentKey);
     const result = (verdict: AdmissionResult['verdict'], balance: number | null): AdmissionResult => ({ verdict, counts, spent, balance });
     if (admission.balance && admission.cost > 0 && balanceSpent === undefined) return result({ admitted: false, refusedBy: 'balance-unknown' }, null);
+    const unknownCap = admission.cost > 0 ? admission.caps.findIndex((c) => this.live(c.key) === undefined) : -1;
     const left = admission.balance && balanceSpent ? admission.balance.credited - Number(balanceSpent.value) : null;
+    if (unknownCap >= 0) return result({ admitted: false, refusedBy: 'cap-unknown', index: unknownCap }, left);
     const counter = admission.counters.findIndex((c, i) => counts[i]! + 1 > c.limit);
     if (counter >= 0) return result({ admitted: false, refusedBy: 'counter', index: counter }, left);
     if (admission.cost > 0) {

@@ -29,7 +29,7 @@ return {c, ttl}
 // ARGV from offset a (both advance past them):
 // KEYS: n counters, m caps, then the balance's spent total when has balance is 1.
 // ARGV: n, m, cost, has balance, credited, n limits, n reset times, m caps, m reset times.
-// Returns per admission: status (0 admitted, 1 counter, 2 cap, 3 balance, 4 balance unknown),
+// Returns per admission: status (0 admitted, 1 counter, 2 cap, 3 balance, 4 balance unknown, 5 cap unknown),
 // index, has balance left (0/1), balance left, then the n counts and the m spent.
 const ADMIT_SCRIPT = `
 local function admit(k, a)
@@ -37,7 +37,11 @@ local function admit(k, a)
   local hasBalance = ARGV[a + 4] == '1'; local credited = tonumber(ARGV[a + 5])
   local counts = {}; local spent = {}
   for i = 1, n do counts[i] = tonumber(redis.call('GET', KEYS[k + i]) or '0') end
-  for j = 1, m do spent[j] = tonumber(redis.call('GET', KEYS[k + n + j]) or '0') end
+  local capKnown = {}
+  for j = 1, m do
+    local raw = redis.call('GET', KEYS[k + n + j])
+    capKnown[j] = raw ~= false; spent[j] = tonumber(raw or '0')
+  end
   local balanceSpent = false
   if hasBalance then balanceSpent = redis.call('GET', KEYS[k + n + m + 1]) end
   local left = nil
@@ -49,6 +53,7 @@ local function admit(k, a)
     return out
   end
   if hasBalance and cost > 0 and not balanceSpent then return reply(4, 0) end
+  if cost > 0 then for j = 1, m do if not capKnown[j] then return reply(5, j - 1) end end end
   for i = 1, n do if counts[i] + 1 > tonumber(ARGV[a + 5 + i]) then return reply(1, i - 1) end end
   if cost > 0 then
     for j = 1, m do if spent[j] + cost > tonumber(ARGV[a + 5 + 2 * n + j]) then return reply(2, j - 1) end end
@@ -96,13 +101,13 @@ interface PendingAdmission {
   reject: (error: unknown) => void;
 }
 
-const VERDICTS = ['counter', 'cap', 'balance', 'balance-unknown'] as const;
+const VERDICTS = ['counter', 'cap', 'balance', 'balance-unknown', 'cap-unknown'] as const;
 
 function admissionResult(admission: Admission, reply: number[]): AdmissionResult {
   const [status, index, hasLeft, left] = reply as [number, number, number, number];
   const refused = VERDICTS[status - 1]!;
   const verdict: AdmissionVerdict =
-    status === 0 ? { admitted: true } : refused === 'counter' || refused === 'cap' ? { admitted: false, refusedBy: refused, index } : { admitted: false, refusedBy: refused };
+    status === 0 ? { admitted: true } : refused === 'balance' || refused === 'balance-unknown' ? { admitted: false, refusedBy: refused } : { admitted: false, refusedBy: refused, index };
   const n = admission.counters.length;
   return { verdict, counts: reply.slice(4, 4 + n), spent: reply.slice(4 + n), balance: hasLeft === 1 ? left : null };
 }

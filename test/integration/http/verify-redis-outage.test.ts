@@ -11,7 +11,9 @@
  * - limits: counted in this process (WindowCounter's fallback), never unlimited: a key of 3 a
  *   minute is let through exactly 3 times, on /v1/verify and on /api/v1 (X-RateLimit-* still
  *   sent); spend caps and balances hold too (a balance's spent total is loaded from MongoDB).
- * Once Redis is back, counting is shared through it again.
+ * Once Redis is back, counting is shared through it again. And when Redis comes back empty, a
+ * balance's and a spend cap's totals are loaded again from MongoDB, with what this instance has
+ * not written yet.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
@@ -322,4 +324,36 @@ describe('two outages', () => {
     expect(await spend()).toEqual(['USAGE_EXCEEDED', 0]);
     expect(await balance()).toEqual({ credited: 3, spent: 3, available: 0 });
   }, 60_000);
+});
+
+describe('Redis loses its data', () => {
+  /** Redis emptied under Tessera (a restart without persistence, an eviction), as seen by a client of its own. */
+  async function flushRedis(): Promise<void> {
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      await client.flushall();
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  it.each([
+    ['written to MongoDB', true],
+    ['not yet written by this instance', false],
+  ])('a daily spend cap holds: what the day spent (%s) is loaded again, never taken to be zero', async (_, written) => {
+    await until('readiness answers 200', async () => (await ready()) === 200);
+    const key = await h.keyFor(h.members.owner, { limits: { dailySpendCap: 10 } });
+    const spend = async (cost: number): Promise<[string, number | undefined]> => {
+      const { body } = await verify({ token: key.secret, cost });
+      return [body.code, body.spend?.spent];
+    };
+    expect(await spend(6)).toEqual(['VALID', 6]);
+    if (written) await h.tessera.services.meter.flush();
+    await flushRedis();
+    expect([await spend(5), await spend(4), await spend(1)]).toEqual([
+      ['USAGE_EXCEEDED', 6],
+      ['VALID', 10],
+      ['USAGE_EXCEEDED', 10],
+    ]);
+  }, 30_000);
 });
