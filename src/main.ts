@@ -96,9 +96,11 @@ async function seed(tessera: Tessera, config: Config, logger: Logger): Promise<v
 }
 
 /**
- * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish (their responses
- * close their connections; idle keep-alive connections are closed at once), close the stores,
- * exit 0. A hard deadline exits 1 if requests do not finish in time.
+ * SIGTERM/SIGINT: stop accepting connections (once those the kernel has already queued are
+ * taken), let in-flight requests finish (their responses close their connections; a connection
+ * with no request in progress is closed after a short grace), close the stores, exit 0 — see
+ * drain() in http/server.ts. A hard deadline exits 1 if requests do not finish in time; the
+ * drain's own waits are kept well inside it.
  */
 function installShutdown(http: TesseraServer, tessera: Tessera, logger: Logger): void {
   let stopping = false;
