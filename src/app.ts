@@ -45,6 +45,7 @@ import { AccountService } from './services/accounts/account-service.ts';
 import { ApiKeyService } from './services/keys/api-key-service.ts';
 import { AuditLog } from './services/audit/audit-log.ts';
 import { Authenticator } from './services/authentication/authenticator.ts';
+import { MemberCheck } from './services/authentication/member-check.ts';
 import { BearerResolver } from './services/authentication/bearer-resolver.ts';
 import { BearerEvents } from './services/revocation/bearer-events.ts';
 import { FailureThrottle } from './services/limits/failure-throttle.ts';
@@ -65,7 +66,9 @@ import { MemoryOAuthModelStore } from './stores/memory/memory-oauth-model-store.
 import { MongoClientStore } from './stores/mongo/mongo-client-store.ts';
 import { MongoConnectedAppStore } from './stores/mongo/mongo-connected-app-store.ts';
 import { MongoOAuthModelStore } from './stores/mongo/mongo-oauth-model-store.ts';
+import { MongoSessionStore } from './stores/mongo/mongo-session-store.ts';
 import { MongoMeteringStore } from './stores/mongo/mongo-metering-store.ts';
+import { MemorySessionStore } from './stores/memory/memory-session-store.ts';
 import { MemoryMeteringStore } from './stores/memory/memory-metering-store.ts';
 import { MemoryAuditStore } from './stores/memory/memory-audit-store.ts';
 import { MemoryEphemeralStore } from './stores/memory/memory-ephemeral-store.ts';
@@ -136,6 +139,7 @@ export function openMemoryStores(clock: Clock = systemClock): Stores {
     connectedApps: new MemoryConnectedAppStore(),
     oauth,
     metering: new MemoryMeteringStore(),
+    sessions: new MemorySessionStore(),
     ephemeral,
     health: [{ name: 'memory', ping: () => ephemeral.ping() }],
     close: async () => {
@@ -167,7 +171,8 @@ export async function openExternalStores(config: Config, clock: Clock = systemCl
   const connectedApps = new MongoConnectedAppStore(connection);
   const oauth = new MongoOAuthModelStore(connection, mongo.value.capabilities, clock);
   const metering = new MongoMeteringStore(connection);
-  await Promise.all([users, organizations, memberships, apiKeys, audit, clients, connectedApps, oauth, metering].map((store) => store.init()));
+  const sessions = new MongoSessionStore(connection, mongo.value.capabilities, clock);
+  await Promise.all([users, organizations, memberships, apiKeys, audit, clients, connectedApps, oauth, metering, sessions].map((store) => store.init()));
   return {
     kind: 'external',
     users,
@@ -179,10 +184,12 @@ export async function openExternalStores(config: Config, clock: Clock = systemCl
     connectedApps,
     oauth,
     metering,
+    sessions,
     ephemeral: redis.value,
     health: [mongo.value.health, redis.value.health],
     close: async () => {
       oauth.stop();
+      sessions.stop();
       await Promise.allSettled([mongo.value.close(), redis.value.close()]);
     },
   };
@@ -226,8 +233,9 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     maxAgeMs: Math.floor(config.principalCacheMaxAgeMs / 20),
     maxEntries: config.principalCacheMaxEntries,
   });
+  const members = new MemberCheck({ ...accountStores, shared });
   const resolver = new BearerResolver({
-    ...accountStores,
+    members,
     clock,
     apiKeys: stores.apiKeys,
     catalog,

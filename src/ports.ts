@@ -8,6 +8,7 @@ import type { ApiKey, ApiKeyRecord } from './domain/api-key.ts';
 import type { AuditEvent } from './domain/audit.ts';
 import type { ConnectedApp, ConnectedAppRecord, OAuthClient } from './domain/oauth.ts';
 import type { CredentialLimits } from './domain/limits.ts';
+import type { SessionRecord } from './domain/session.ts';
 
 export type { Clock } from './domain/clock.ts';
 
@@ -114,6 +115,20 @@ export interface MeteringStore {
   credited(orgId: string): Promise<number>;
   /** Adds credits to an organization's balance; answers the balance after. */
   credit(orgId: string, credits: number): Promise<Balance>;
+}
+
+/** Console sessions, by the SHA-256 of their token. Readers must treat an expired record as absent. */
+export interface SessionStore {
+  insert(session: SessionRecord): Promise<void>;
+  findById(id: string): Promise<SessionRecord | null>;
+  /** Sets lastSeenAt (and, when given, the organization); null when there is no such session. */
+  update(id: string, patch: Partial<Pick<SessionRecord, 'lastSeenAt' | 'orgId'>>): Promise<SessionRecord | null>;
+  /** True when there was one to delete. */
+  delete(id: string): Promise<boolean>;
+  /** A user's sessions, newest first. */
+  listForUser(userId: string): Promise<SessionRecord[]>;
+  /** Ends every session of a user; how many there were. */
+  deleteForUser(userId: string): Promise<number>;
 }
 
 /** A page position in the audit log: strictly older than this event. */
@@ -297,6 +312,7 @@ export interface Stores {
   readonly connectedApps: ConnectedAppStore;
   readonly oauth: OAuthModelStore;
   readonly metering: MeteringStore;
+  readonly sessions: SessionStore;
   readonly ephemeral: EphemeralStore;
   readonly health: readonly HealthCheck[];
   close(): Promise<void>;

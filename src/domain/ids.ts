@@ -19,7 +19,7 @@ export function randomBase62(length: number): string {
   return out;
 }
 
-export type IdKind = 'usr' | 'org' | 'mem' | 'key' | 'evt' | 'cli' | 'grt';
+export type IdKind = 'usr' | 'org' | 'mem' | 'key' | 'evt' | 'cli' | 'grt' | 'ses';
 
 /** Opaque, prefixed identifiers (`usr_…`, `org_…`): ~95 bits, readable in logs and support tickets. */
 export function newId(kind: IdKind): string {

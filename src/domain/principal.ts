@@ -34,10 +34,25 @@ export interface OAuthPrincipal extends BearerPrincipal {
 
 export type Principal = KeyPrincipal | OAuthPrincipal;
 
+/**
+ * Who a console session is (domain/session.ts): `{user, org, scopes}` as a bearer's, with every
+ * scope its user's current role allows in the organization it acts in.
+ */
+export interface SessionPrincipal {
+  kind: 'session';
+  sessionId: string;
+  userId: string;
+  orgId: string;
+  role: Role;
+  scopes: string[];
+}
+
 /** How an action was authenticated, for the audit log. */
 export type Credential =
   | { kind: 'api_key'; keyId: string }
   | { kind: 'oauth'; clientId: string; grantId: string }
+  /** A person in the console; `sessionId` is the session's public id. */
+  | { kind: 'session'; sessionId: string }
   | { kind: 'cli' }
   | { kind: 'import' }
   /** An OAuth client reporting a leaked key at /oauth/revoke (RFC 7009). */
@@ -58,6 +73,7 @@ export interface Actor {
   credential: Credential;
 }
 
-export function actorOf(principal: Principal): Actor {
-  return { userId: principal.userId, orgId: principal.orgId, role: principal.role, scopes: principal.scopes, credential: credentialOf(principal) };
+export function actorOf(principal: Principal | SessionPrincipal): Actor {
+  const credential: Credential = principal.kind === 'session' ? { kind: 'session', sessionId: principal.sessionId } : credentialOf(principal);
+  return { userId: principal.userId, orgId: principal.orgId, role: principal.role, scopes: principal.scopes, credential };
 }

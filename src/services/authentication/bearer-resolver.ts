@@ -5,9 +5,10 @@ import { effectiveLimits, NO_LIMITS, type CredentialLimits, type PlanLimits } fr
 import type { Clock } from '../../domain/clock.ts';
 import { hashKey } from '../../domain/key-hash.ts';
 import type { KeyPrincipal, OAuthPrincipal } from '../../domain/principal.ts';
-import { inactive, type InactiveReason, type Resolution } from '../../domain/resolution.ts';
+import { inactive, type Resolution } from '../../domain/resolution.ts';
 import { intersectScopes, type ScopeCatalog } from '../../domain/scopes.ts';
-import type { AccessTokenInfo, AccessTokenLookup, ApiKeyStore, ClientStore, ConnectedAppStore, MembershipStore, OrganizationStore, UserStore } from '../../ports.ts';
+import type { AccessTokenInfo, AccessTokenLookup, ApiKeyStore, ClientStore, ConnectedAppStore } from '../../ports.ts';
+import type { MemberCheck } from './member-check.ts';
 import type { SharedRecordCache } from '../caching/shared-record-cache.ts';
 import type { RevocationMarkers } from '../revocation/revocation-markers.ts';
 
@@ -17,9 +18,8 @@ const PRINTABLE = /^[\x21-\x7e]+$/;
 
 export interface BearerResolverDeps {
   apiKeys: ApiKeyStore;
-  users: UserStore;
-  organizations: OrganizationStore;
-  memberships: MembershipStore;
+  /** Whether the bearer's user may act in its organization, and with which role. */
+  members: MemberCheck;
   catalog: ScopeCatalog;
   format: KeyFormat;
   clock: Clock;
@@ -27,7 +27,7 @@ export interface BearerResolverDeps {
   connectedApps: ConnectedAppStore;
   clients: ClientStore;
   markers: RevocationMarkers;
-  /** Users, memberships, organizations and clients, read once for the bearers that share them. */
+  /** Clients, read once for the tokens that share them. */
   shared: SharedRecordCache;
   plans: Readonly<Record<string, PlanLimits>>;
   defaultLimits: CredentialLimits;
@@ -67,7 +67,7 @@ export class BearerResolver {
   private async resolveKey(key: ApiKeyRecord): Promise<Resolution> {
     const state = keyState(key, this.deps.clock.now());
     if (state !== 'usable') return inactive(state, key.orgId);
-    const member = await this.membership(key.userId, key.orgId);
+    const member = await this.deps.members.standing(key.userId, key.orgId);
     if ('reason' in member) return inactive(member.reason, key.orgId);
     const principal = this.keyPrincipal(key, member);
     const { readAt } = member;
@@ -83,7 +83,7 @@ export class BearerResolver {
     ]);
     // A token whose grant is not (or no longer) a connected app was revoked.
     if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked', app?.orgId);
-    const member = await this.membership(app.userId, app.orgId);
+    const member = await this.deps.members.standing(app.userId, app.orgId);
     if ('reason' in member) return inactive(member.reason, app.orgId);
     const principal: OAuthPrincipal = {
       kind: 'oauth',
@@ -101,19 +101,6 @@ export class BearerResolver {
     if (!client.value || client.value.disabled) return { status: 'forbidden', principal, message: 'This OAuth client is disabled', readAt };
     if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
     return { status: 'active', principal, readAt };
-  }
-
-  /** The user's current role in the organization (and when that was read), or why the user may not act there. */
-  private async membership(userId: string, orgId: string): Promise<{ role: Role; plan: string; orgDisabled: boolean; readAt: number } | { reason: InactiveReason }> {
-    const { shared } = this.deps;
-    const [user, membership, org] = await Promise.all([
-      shared.read(`user:${userId}`, [`user:${userId}`], () => this.deps.users.findById(userId)),
-      shared.read(`membership:${userId}\n${orgId}`, [`user:${userId}`, `organization:${orgId}`], () => this.deps.memberships.find(userId, orgId)),
-      shared.read(`organization:${orgId}`, [`organization:${orgId}`], () => this.deps.organizations.findById(orgId)),
-    ]);
-    if (!user.value || user.value.disabled) return { reason: 'user-disabled' };
-    if (!membership.value || !org.value) return { reason: 'not-a-member' };
-    return { role: membership.value.role, plan: org.value.plan, orgDisabled: org.value.disabled, readAt: Math.min(user.readAt, membership.readAt, org.readAt) };
   }
 
   private keyPrincipal(key: ApiKeyRecord, { role, plan }: { role: Role; plan: string }): KeyPrincipal {
