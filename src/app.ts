@@ -50,6 +50,8 @@ import { BearerResolver } from './services/authentication/bearer-resolver.ts';
 import { BearerEvents } from './services/revocation/bearer-events.ts';
 import { FailureThrottle } from './services/limits/failure-throttle.ts';
 import { HealthService } from './services/health/health-service.ts';
+import { PasswordSignIn } from './services/accounts/password-sign-in.ts';
+import { SessionService } from './services/sessions/session-service.ts';
 import { LoginThrottle } from './services/limits/login-throttle.ts';
 import { LastUsedTracker, type TouchLastUsed } from './services/keys/last-used-tracker.ts';
 import { argon2idHasher, type PasswordHasher } from './services/accounts/password-hasher.ts';
@@ -98,7 +100,8 @@ export interface Services {
   catalog: ScopeCatalog;
   clients: ClientService;
   connectedApps: ConnectedAppsService;
-  loginThrottle: LoginThrottle;
+  passwordSignIn: PasswordSignIn;
+  sessions: SessionService;
   clientThrottle: ClientAuthThrottle;
   clientAuthenticator: ClientAuthenticator;
   introspection: IntrospectionService;
@@ -261,6 +264,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     appsLastUsed: lastUsed((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app'),
   });
   const introspection = new IntrospectionService(authenticator, config.baseUrl);
+  const passwordSignIn = new PasswordSignIn(accounts, new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock));
   return {
     health: new HealthService(stores.health),
     accounts,
@@ -276,7 +280,16 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
     clientAuthenticator: new ClientAuthenticator(stores.clients, stores.ephemeral, clock),
     connectedApps: new ConnectedAppsService({ connectedApps: stores.connectedApps, clients: stores.clients, oauth: stores.oauth, events, markers, audit, clock, series }),
     balances: new BalanceService({ metering: stores.metering, meter, limiter, audit, organizations: stores.organizations }),
-    loginThrottle: new LoginThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock), counter, clock),
+    passwordSignIn,
+    sessions: new SessionService({
+      sessions: stores.sessions,
+      accounts,
+      signIn: passwordSignIn,
+      members,
+      catalog,
+      clock,
+      lifetimes: { idleMs: config.sessionIdleMinutes * 60_000, absoluteMs: config.sessionLifetimeHours * 3_600_000 },
+    }),
     clientThrottle: new ClientAuthThrottle(new FailureThrottle(counter, config.authFailuresPerMinute, clock)),
     introspection,
     verification: new VerificationService(authenticator, introspection, limiter),
@@ -318,7 +331,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     connectedApps: services.connectedApps,
     clients: stores.clients,
     catalog: services.catalog,
-    throttle: services.loginThrottle,
+    signIn: services.passwordSignIn,
     csrfKey: config.cookieKeys[0]!,
   });
   const authenticated = authenticate(services.authenticator, services.limiter);

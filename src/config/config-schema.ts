@@ -75,6 +75,16 @@ export const fileConfigSchema = z
     /** The longest a cached principal is trusted without news from Redis; 0 turns the cache off. */
     principalCacheMaxAgeMs: z.number().int().min(0).max(300_000),
     principalCacheMaxEntries: z.number().int().min(1).max(10_000_000),
+    /** A console session ends after this long without a request… */
+    sessionIdleMinutes: z.number().int().min(1).max(24 * 60),
+    /** …and after this long in any case. */
+    sessionLifetimeHours: z.number().int().min(1).max(30 * 24),
+    /** The console's look, per deployment: the product's name, */
+    brandName: z.string().min(1).max(60),
+    /** its logo (a PNG, SVG, JPEG or WebP file Tessera serves itself: the console loads nothing from elsewhere), */
+    brandLogoFile: z.string().min(1).nullable(),
+    /** and its primary colour. */
+    brandColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour as #rrggbb'),
   })
   .strict();
 

@@ -74,6 +74,11 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_REFRESH_REUSE_WINDOW_SECONDS', key: 'refreshReuseWindowSeconds', parse: integer },
   { variable: 'TESSERA_CACHE_MAX_AGE_MS', key: 'principalCacheMaxAgeMs', parse: integer },
   { variable: 'TESSERA_CACHE_MAX_ENTRIES', key: 'principalCacheMaxEntries', parse: integer },
+  { variable: 'TESSERA_SESSION_IDLE_MINUTES', key: 'sessionIdleMinutes', parse: integer },
+  { variable: 'TESSERA_SESSION_LIFETIME_HOURS', key: 'sessionLifetimeHours', parse: integer },
+  { variable: 'TESSERA_BRAND_NAME', key: 'brandName', parse: text },
+  { variable: 'TESSERA_BRAND_LOGO', key: 'brandLogoFile', parse: text },
+  { variable: 'TESSERA_BRAND_COLOR', key: 'brandColor', parse: text },
 ];
 
 const CONFIG_DIR = new URL('../../config/', import.meta.url);
@@ -132,6 +137,9 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
   }
   if (file.seedFile !== null && !isReadableFile(file.seedFile)) {
     problems.push(`TESSERA_SEED: no readable file at "${file.seedFile}"`);
+  }
+  if (file.brandLogoFile !== null && (!isReadableFile(file.brandLogoFile) || !/\.(png|svg|jpe?g|webp)$/i.test(file.brandLogoFile))) {
+    problems.push(`TESSERA_BRAND_LOGO: no readable .png, .svg, .jpg or .webp file at "${file.brandLogoFile}"`);
   }
 
   const generatedSecrets: string[] = [];

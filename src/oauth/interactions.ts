@@ -14,7 +14,7 @@ import type { ScopeCatalog } from '../domain/scopes.ts';
 import type { ClientStore } from '../ports.ts';
 import type { AccountService } from '../services/accounts/account-service.ts';
 import type { ConnectedAppsService } from '../services/oauth-apps/connected-apps-service.ts';
-import type { LoginThrottle } from '../services/limits/login-throttle.ts';
+import type { PasswordSignIn } from '../services/accounts/password-sign-in.ts';
 import { apiResource } from './provider.ts';
 import { renderConsentPage } from './views/consent-page.ts';
 import { renderErrorPage } from './views/error-page.ts';
@@ -27,7 +27,7 @@ export interface InteractionDeps {
   connectedApps: ConnectedAppsService;
   clients: ClientStore;
   catalog: ScopeCatalog;
-  throttle: LoginThrottle;
+  signIn: PasswordSignIn;
   csrfKey: string;
 }
 
@@ -73,16 +73,10 @@ export class Interactions {
     if (!details) return;
     if (details.prompt.name !== 'login') return this.show(ctx);
     const email = form.get('email') ?? '';
-    const password = form.get('password') ?? '';
-    const wait = await this.deps.throttle.blocked(ctx.ip, email);
-    if (wait !== null) return this.tooManyAttempts(ctx, details, email, wait);
-    const user = await this.deps.accounts.authenticate(email, password);
-    if (!user) {
-      await this.deps.throttle.failed(ctx.ip, email);
-      return this.loginPage(ctx, details, { email, status: 401, error: 'Wrong email or password.' });
-    }
-    await this.deps.throttle.succeeded(email);
-    await this.finish(ctx, { login: { accountId: user.id } });
+    const outcome = await this.deps.signIn.signIn(email, form.get('password') ?? '', ctx.ip);
+    if (outcome.kind === 'throttled') return this.tooManyAttempts(ctx, details, email, outcome.retryAfterSeconds);
+    if (outcome.kind === 'wrong-credentials') return this.loginPage(ctx, details, { email, status: 401, error: 'Wrong email or password.' });
+    await this.finish(ctx, { login: { accountId: outcome.user.id } });
   }
 
   async confirm(ctx: Context, form: URLSearchParams): Promise<void> {
