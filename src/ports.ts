@@ -5,7 +5,8 @@
  */
 import type { Membership, Organization, Role, User } from './domain/accounts.ts';
 import type { ApiKey, ApiKeyRecord } from './domain/api-key.ts';
-import type { AuditEvent } from './domain/audit.ts';
+import type { AuditAction, AuditEvent } from './domain/audit.ts';
+import type { Credential } from './domain/principal.ts';
 import type { ConnectedApp, ConnectedAppRecord, OAuthClient } from './domain/oauth.ts';
 import type { CredentialLimits } from './domain/limits.ts';
 import type { SessionRecord } from './domain/session.ts';
@@ -137,10 +138,18 @@ export interface AuditCursor {
   id: string;
 }
 
+/** Which of an organization's events: all that match every field given. */
+export interface AuditFilter {
+  actorUserId?: string;
+  credentialKind?: Credential['kind'];
+  action?: AuditAction;
+  targetId?: string;
+}
+
 export interface AuditStore {
   insert(event: AuditEvent): Promise<void>;
-  /** An organization's events, newest first (at, then id, descending), at most `limit`. */
-  list(orgId: string, page: { limit: number; before?: AuditCursor }): Promise<AuditEvent[]>;
+  /** An organization's events (those matching `filter`), newest first (at, then id, descending), at most `limit`. */
+  list(orgId: string, page: { limit: number; before?: AuditCursor }, filter?: AuditFilter): Promise<AuditEvent[]>;
 }
 
 /**

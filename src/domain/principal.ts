@@ -47,6 +47,9 @@ export interface SessionPrincipal {
   scopes: string[];
 }
 
+/** The kinds of credential an action can be taken with (Credential below). */
+export const CREDENTIAL_KINDS = ['api_key', 'oauth', 'session', 'cli', 'import', 'oauth_client'] as const;
+
 /** How an action was authenticated, for the audit log. */
 export type Credential =
   | { kind: 'api_key'; keyId: string }

@@ -124,6 +124,26 @@ export function describeAuditStore(name: string, open: () => Promise<AuditStore>
       expect(await store.list(newId('org'), { limit: 100 })).toEqual([]);
     });
 
+    it('filters by actor, credential kind, action and target — every field given — and pages within the filter', async () => {
+      const orgId = newId('org');
+      const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+      const events = [
+        event({ orgId, at: t(1), actorUserId: 'usr_a', credential: { kind: 'session', sessionId: 'ses_1' }, action: 'api_key.created', targetId: 'key_1' }),
+        event({ orgId, at: t(2), actorUserId: 'usr_a', credential: { kind: 'api_key', keyId: 'key_0' }, action: 'api_key.revoked', targetId: 'key_1' }),
+        event({ orgId, at: t(3), actorUserId: 'usr_b', credential: { kind: 'session', sessionId: 'ses_2' }, action: 'connected_app.revoked', targetId: 'grt_1' }),
+        event({ orgId, at: t(4), actorUserId: null, credential: { kind: 'cli' }, action: 'organization.credited', targetId: orgId }),
+      ];
+      for (const e of events) await store.insert(e);
+      const ids = async (filter: Parameters<AuditStore['list']>[2], page: Parameters<AuditStore['list']>[1] = { limit: 100 }) => (await store.list(orgId, page, filter)).map((e) => events.indexOf(events.find((x) => x.id === e.id)!));
+      expect(await ids({ actorUserId: 'usr_a' })).toEqual([1, 0]);
+      expect(await ids({ credentialKind: 'session' })).toEqual([2, 0]);
+      expect(await ids({ action: 'api_key.revoked' })).toEqual([1]);
+      expect(await ids({ targetId: 'key_1' })).toEqual([1, 0]);
+      expect(await ids({ actorUserId: 'usr_a', credentialKind: 'session' })).toEqual([0]);
+      expect(await ids({ credentialKind: 'cli', actorUserId: 'usr_a' })).toEqual([]);
+      expect(await ids({ actorUserId: 'usr_a' }, { limit: 1, before: { at: events[1]!.at, id: events[1]!.id } })).toEqual([0]);
+    });
+
     it('returns copies: changing a listed or inserted event changes nothing stored', async () => {
       const orgId = newId('org');
       const e = event({ orgId, details: { scopes: ['keys:read'] } });

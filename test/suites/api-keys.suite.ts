@@ -536,6 +536,14 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect(page2.data.map((e) => e.action)).toEqual(['api_key.updated', 'api_key.created']);
       expect(page2.data[0]).toMatchObject({ details: { fields: ['name'] } });
       expect(JSON.stringify([page1, page2])).not.toContain(made.key!);
+
+      // Filters: by actor, credential kind and action, together.
+      const filtered = async (query: string) => ((await h.request('GET', `/api/v1/audit-events?limit=100&${query}`, { key: owner })).body as { data: Array<{ action: string; actor: { user_id: string } }> }).data;
+      expect((await filtered(`actor=${h.members.admin.userId}&action=api_key.rotated`)).map((e) => e.action)).toEqual(['api_key.rotated']);
+      expect((await filtered(`actor=${h.members.admin.userId}&credential=api_key`)).every((e) => e.actor.user_id === h.members.admin.userId)).toBe(true);
+      expect(await filtered(`actor=${h.members.admin.userId}&credential=session`)).toEqual([]);
+      expect((await h.request('GET', '/api/v1/audit-events?action=key.exploded', { key: owner })).body).toMatchObject({ error: { field: 'action' } });
+      expect((await h.request('GET', '/api/v1/audit-events?credential=password', { key: owner })).body).toMatchObject({ error: { field: 'credential' } });
     });
 
     it('is for owners and admins only, and refuses bad paging', async () => {

@@ -4,7 +4,7 @@ import type { Actor, Credential } from '../../domain/principal.ts';
 import { ForbiddenError, ValidationError } from '../../errors/index.ts';
 import { roleAtLeast } from '../../domain/accounts.ts';
 import { requireScope } from '../../domain/permissions.ts';
-import type { AuditStore, Clock } from '../../ports.ts';
+import type { AuditFilter, AuditStore, Clock } from '../../ports.ts';
 
 export interface AuditPage {
   events: AuditEvent[];
@@ -39,14 +39,25 @@ export class AuditLog {
     });
   }
 
-  /** The actor's organization's events, newest first, for owners and admins; `cursor` from the previous page. */
-  async list(actor: Actor, limit: number, cursor?: string): Promise<AuditPage> {
+  /** The actor's organization's events (those matching `filter`), newest first, for owners and admins; `cursor` from the previous page. */
+  async list(actor: Actor, limit: number, cursor?: string, filter: AuditFilter = {}): Promise<AuditPage> {
     if (!roleAtLeast(actor.role, 'admin')) throw new ForbiddenError('Only owners and admins can read the audit log');
     requireScope(actor, 'audit:read');
-    const orgId = actor.orgId;
+    return this.page(actor.orgId, limit, cursor, filter);
+  }
+
+  /**
+   * One record's events, newest first, for a caller its owning service has already shown the
+   * record to (the key's page shows its history to the key's own user, not only to admins).
+   */
+  async historyOf(orgId: string, targetId: string, limit: number): Promise<AuditEvent[]> {
+    return (await this.page(orgId, limit, undefined, { targetId })).events;
+  }
+
+  private async page(orgId: string, limit: number, cursor: string | undefined, filter: AuditFilter): Promise<AuditPage> {
     const before = cursor === undefined ? undefined : decodeCursor(cursor);
     // One extra tells whether another page exists without a second query.
-    const events = await this.store.list(orgId, { limit: limit + 1, ...(before ? { before } : {}) });
+    const events = await this.store.list(orgId, { limit: limit + 1, ...(before ? { before } : {}) }, filter);
     const page = events.slice(0, limit);
     const last = page.at(-1);
     return { events: page, nextCursor: events.length > limit && last ? encodeCursor(last.at, last.id) : null };

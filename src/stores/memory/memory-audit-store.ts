@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../../domain/audit.ts';
 import { ConflictError } from '../../errors/index.ts';
-import type { AuditCursor, AuditStore } from '../../ports.ts';
+import type { AuditCursor, AuditFilter, AuditStore } from '../../ports.ts';
 
 export class MemoryAuditStore implements AuditStore {
   private readonly byId = new Map<string, AuditEvent>();
@@ -10,10 +10,15 @@ export class MemoryAuditStore implements AuditStore {
     this.byId.set(event.id, structuredClone(event));
   }
 
-  async list(orgId: string, page: { limit: number; before?: AuditCursor }): Promise<AuditEvent[]> {
+  async list(orgId: string, page: { limit: number; before?: AuditCursor }, filter: AuditFilter = {}): Promise<AuditEvent[]> {
     const { before } = page;
+    const matches = (e: AuditEvent) =>
+      (filter.actorUserId === undefined || e.actorUserId === filter.actorUserId) &&
+      (filter.credentialKind === undefined || e.credential.kind === filter.credentialKind) &&
+      (filter.action === undefined || e.action === filter.action) &&
+      (filter.targetId === undefined || e.targetId === filter.targetId);
     return [...this.byId.values()]
-      .filter((e) => e.orgId === orgId && (before === undefined || compareNewestFirst(e, before) > 0))
+      .filter((e) => e.orgId === orgId && matches(e) && (before === undefined || compareNewestFirst(e, before) > 0))
       .sort(compareNewestFirst)
       .slice(0, Math.max(0, page.limit))
       .map((e) => structuredClone(e));

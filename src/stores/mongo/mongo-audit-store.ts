@@ -2,7 +2,7 @@ import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose'
 import type { AuditAction, AuditEvent } from '../../domain/audit.ts';
 import type { Credential } from '../../domain/principal.ts';
 import { ConflictError } from '../../errors/index.ts';
-import type { AuditCursor, AuditStore } from '../../ports.ts';
+import type { AuditCursor, AuditFilter, AuditStore } from '../../ports.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ensureCollection } from './ensure-collection.ts';
 
@@ -36,6 +36,8 @@ const auditEventSchema = new Schema<AuditEventDoc>(
 );
 // An organization's log, newest first, and the cursor's (at, _id) tie-break in the same index.
 auditEventSchema.index({ orgId: 1, at: -1, _id: -1 }, { name: 'orgId_1_at_-1__id_-1' });
+// A key's or an app's own history (its page in the console).
+auditEventSchema.index({ orgId: 1, targetId: 1, at: -1 }, { name: 'orgId_1_targetId_1_at_-1' });
 
 export class MongoAuditStore implements AuditStore {
   private readonly model: Model<AuditEventDoc>;
@@ -66,10 +68,14 @@ export class MongoAuditStore implements AuditStore {
     );
   }
 
-  async list(orgId: string, page: { limit: number; before?: AuditCursor }): Promise<AuditEvent[]> {
+  async list(orgId: string, page: { limit: number; before?: AuditCursor }, filter: AuditFilter = {}): Promise<AuditEvent[]> {
     // limit(0) means "no limit" to MongoDB: an empty page must stay empty.
     if (page.limit <= 0) return [];
     const query: QueryFilter<AuditEventDoc> = { orgId };
+    if (filter.actorUserId !== undefined) query.actorUserId = filter.actorUserId;
+    if (filter.credentialKind !== undefined) (query as Record<string, unknown>)['credential.kind'] = filter.credentialKind;
+    if (filter.action !== undefined) query.action = filter.action;
+    if (filter.targetId !== undefined) query.targetId = filter.targetId;
     const { before } = page;
     if (before !== undefined) {
       // Strictly after the cursor in (at desc, _id desc) order.
