@@ -17,6 +17,10 @@ import { healthRoutes } from './http/routes/health-routes.ts';
 import { meRoutes } from './http/routes/me-routes.ts';
 import { connectedAppRoutes } from './http/routes/connected-app-routes.ts';
 import { balanceRoutes } from './http/routes/balance-routes.ts';
+import { consoleAppRoutes } from './http/console/console-app-routes.ts';
+import { consoleAuditRoutes } from './http/console/console-audit-routes.ts';
+import { consoleKeyRoutes } from './http/console/console-key-routes.ts';
+import { consoleSessionRoutes } from './http/console/console-session-routes.ts';
 import { interactionRoutes } from './oauth/interaction-routes.ts';
 import { OidcAccessTokenLookup } from './oauth/access-token-lookup.ts';
 import { Interactions } from './oauth/interactions.ts';
@@ -335,6 +339,12 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     csrfKey: config.cookieKeys[0]!,
   });
   const authenticated = authenticate(services.authenticator, services.limiter);
+  const consoleDeps = {
+    sessions: services.sessions,
+    accounts: services.accounts,
+    csrfKey: config.cookieKeys[0]!,
+    brand: { name: config.brandName, color: config.brandColor, hasLogo: config.brandLogoFile !== null },
+  };
   const routers: Router[] = [
     frontDoorRoutes(config.baseUrl),
     healthRoutes(services.health, config.storeMode),
@@ -344,6 +354,10 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     connectedAppRoutes(services.connectedApps, authenticated, config.bodyLimitBytes),
     balanceRoutes(services.balances, authenticated, config.bodyLimitBytes),
     interactionRoutes(interactions),
+    consoleSessionRoutes({ ...consoleDeps, logoFile: config.brandLogoFile }),
+    consoleKeyRoutes({ ...consoleDeps, keys: services.apiKeys, format: config.apiKeyFormat, clock }),
+    consoleAppRoutes({ ...consoleDeps, apps: services.connectedApps }),
+    consoleAuditRoutes({ ...consoleDeps, audit: services.audit }),
   ];
   for (const middleware of baseMiddleware(logger, config.proxyHops)) app.use(middleware);
   app.use(

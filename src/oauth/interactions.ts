@@ -4,7 +4,7 @@
  * so a cross-site form post carries none) and every form carries a CSRF token derived from the
  * interaction id and the server's cookie key.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { csrfMatches, csrfToken } from '../http/csrf.ts';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
@@ -190,12 +190,10 @@ export class Interactions {
   }
 
   private csrf(uid: string): string {
-    return createHmac('sha256', this.deps.csrfKey).update(`interaction:${uid}`).digest('base64url');
+    return csrfToken(this.deps.csrfKey, `interaction:${uid}`);
   }
 
   private csrfMatches(uid: string, presented: string | null): boolean {
-    const expected = Buffer.from(this.csrf(uid));
-    const actual = Buffer.from(presented ?? '');
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
+    return csrfMatches(this.deps.csrfKey, `interaction:${uid}`, presented);
   }
 }

@@ -16,6 +16,12 @@ export interface PageSources {
   styleNonce?: string;
   /** Inline scripts the page may run, by their SHA-256 (CSP Level 3 §8.3). */
   scriptHashes?: string[];
+  /** The nonce of the page's own script. */
+  scriptNonce?: string;
+  /** Whether the page shows images Tessera serves itself (the console's logo). */
+  selfImages?: boolean;
+  /** Whether its forms may post only to Tessera itself (pages whose forms all do). */
+  selfFormsOnly?: boolean;
 }
 
 /**
@@ -25,7 +31,10 @@ export interface PageSources {
 export function pageSecurityHeaders(sources: PageSources = {}): Record<string, string> {
   const directives = ["default-src 'none'"];
   if (sources.styleNonce) directives.push(`style-src 'nonce-${sources.styleNonce}'`);
-  if (sources.scriptHashes?.length) directives.push(`script-src ${sources.scriptHashes.map((h) => `'sha256-${h}'`).join(' ')}`);
+  const scripts = [...(sources.scriptHashes ?? []).map((h) => `'sha256-${h}'`), ...(sources.scriptNonce ? [`'nonce-${sources.scriptNonce}'`] : [])];
+  if (scripts.length > 0) directives.push(`script-src ${scripts.join(' ')}`);
+  if (sources.selfImages) directives.push("img-src 'self'");
+  if (sources.selfFormsOnly) directives.push("form-action 'self'");
   directives.push("base-uri 'none'", "frame-ancestors 'none'");
   return { 'Content-Security-Policy': directives.join('; '), 'X-Frame-Options': 'DENY' };
 }

@@ -25,6 +25,7 @@ export function frontDoorRoutes(baseUrl: string): Router {
         'Tessera',
         html`<h1>Tessera</h1>
 <p>The identity service of this API: API keys and connected apps, one principal for both.</p>
+<p><a href="/settings/api-keys">Sign in to manage your API keys and connected apps</a></p>
 <ul>
   ${item('OpenID Connect discovery', links.openid_configuration)}
   ${item('OAuth 2.0 authorization server metadata (RFC 8414)', links.authorization_server_metadata)}

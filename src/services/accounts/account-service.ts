@@ -148,6 +148,18 @@ export class AccountService {
     return this.deps.users.findById(id);
   }
 
+  /** An organization's members with their role, by email. */
+  async membersOf(orgId: string): Promise<Array<{ user: User; role: Role }>> {
+    const memberships = await this.deps.memberships.listForOrg(orgId);
+    const users = await Promise.all(memberships.map((m) => this.deps.users.findById(m.userId)));
+    return memberships
+      .flatMap((m, i) => {
+        const user = users[i];
+        return user ? [{ user, role: m.role }] : [];
+      })
+      .sort((a, b) => a.user.email.localeCompare(b.user.email));
+  }
+
   /** The organizations a user may act for, with the role held in each. */
   async organizationsOf(userId: string): Promise<Array<{ organization: Organization; role: Role }>> {
     const memberships = await this.deps.memberships.listForUser(userId);

@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../../domain/audit.ts';
 import { roleAtLeast, type Role } from '../../domain/accounts.ts';
 import { generateKey, type KeyEnv, type KeyFormat } from '../../domain/api-key-format.ts';
 import { checkDisplayText } from '../../domain/display-text.ts';
@@ -75,10 +76,28 @@ export class ApiKeyService {
     this.deps = deps;
   }
 
+  /**
+   * What the actor may do with keys — create one, manage (edit, disable, delete) a key it sees,
+   * rotate one — by the very checks the actions make, so that a page offers only what will work.
+   */
+  permissions(actor: Actor, key?: ApiKey): { create: boolean; manage: boolean; rotate: boolean } {
+    const allowed = (check: () => void): boolean => {
+      try {
+        check();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return {
+      create: allowed(() => checkMayCreate(actor)),
+      manage: allowed(() => requireScope(actor, 'keys:write')),
+      rotate: key !== undefined && allowed(() => checkMayRotate(actor, key)),
+    };
+  }
+
   async create(actor: Actor, input: CreateKeyInput): Promise<IssuedKey> {
-    if (!roleAtLeast(actor.role, 'editor')) throw new ForbiddenError('Viewers cannot create API keys');
-    requireScope(actor, 'keys:write');
-    refuseConnectedApp(actor);
+    checkMayCreate(actor);
     const issued = this.issue(actor.orgId, actor.userId, {
       name: normalizeName(input.name),
       scopes: input.scopes === undefined ? this.grantable(actor) : this.checkGrantable(actor, input.scopes),
@@ -104,6 +123,13 @@ export class ApiKeyService {
   async get(actor: Actor, id: string): Promise<ApiKey> {
     requireScope(actor, 'keys:read');
     return this.visible(actor, id);
+  }
+
+  /** The key's audit events, newest first (at most 50): for whoever may see the key. */
+  async history(actor: Actor, id: string): Promise<AuditEvent[]> {
+    requireScope(actor, 'keys:read');
+    await this.visible(actor, id);
+    return this.deps.audit.historyOf(actor.orgId, id, 50);
   }
 
   /** The key's requests and credits per UTC day. */
@@ -196,11 +222,7 @@ export class ApiKeyService {
     requireScope(actor, 'keys:write');
     refuseConnectedApp(actor);
     const old = await this.visible(actor, id);
-    // The new secret acts as the key's user: only that user may receive it. Whoever may manage
-    // the key otherwise can disable or delete it, which takes nobody's identity.
-    if (old.userId !== actor.userId) throw new ForbiddenError('Only the key’s own user can rotate it; you may disable or delete it');
-    // The new key would be enabled: rotating must not undo a disabling.
-    if (!old.active) throw new ConflictError('A disabled key cannot be rotated; enable it first');
+    checkMayRotate(actor, old);
     const issued = this.issue(old.orgId, old.userId, {
       name: old.name,
       scopes: old.scopes,
@@ -351,6 +373,22 @@ export class ApiKeyService {
  */
 function refuseConnectedApp(actor: Actor): void {
   if (actor.credential.kind === 'oauth') throw new ForbiddenError('A connected app cannot create or rotate API keys');
+}
+
+function checkMayCreate(actor: Actor): void {
+  if (!roleAtLeast(actor.role, 'editor')) throw new ForbiddenError('Viewers cannot create API keys');
+  requireScope(actor, 'keys:write');
+  refuseConnectedApp(actor);
+}
+
+function checkMayRotate(actor: Actor, key: ApiKey): void {
+  requireScope(actor, 'keys:write');
+  refuseConnectedApp(actor);
+  // The new secret acts as the key's user: only that user may receive it. Whoever may manage
+  // the key otherwise can disable or delete it, which takes nobody's identity.
+  if (key.userId !== actor.userId) throw new ForbiddenError('Only the key’s own user can rotate it; you may disable or delete it');
+  // The new key would be enabled: rotating must not undo a disabling.
+  if (!key.active) throw new ConflictError('A disabled key cannot be rotated; enable it first');
 }
 
 /** Whether an expiry would let the key live longer than it may now (null: forever). */

@@ -78,6 +78,14 @@ export class ConnectedAppsService {
     return apps.map((app) => ({ app, client: { id: app.clientId, name: clients.get(app.clientId)?.name ?? app.clientId } }));
   }
 
+  /** One connected app the actor may see (its own, or any of the organization's for owners and admins), with its client's name. */
+  async get(actor: Actor, id: string): Promise<ConnectedAppView> {
+    requireScope(actor, 'apps:read');
+    const app = await this.visible(actor, id);
+    const client = await this.deps.clients.findById(app.clientId);
+    return { app, client: { id: app.clientId, name: client?.name ?? app.clientId } };
+  }
+
   /** The app's requests and credits per UTC day. */
   async usage(actor: Actor, id: string, range: { from?: string; to?: string }): Promise<DailyUsage[]> {
     requireScope(actor, 'apps:read');

@@ -1,0 +1,3 @@
+import { describeConsole } from '../../../suites/console.suite.ts';
+
+describeConsole('memory');
