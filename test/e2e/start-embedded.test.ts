@@ -45,7 +45,7 @@ describe('start on the embedded default', () => {
   });
 
   it('seeds a demo organization and prints how to sign in, and the walkthrough’s credentials on one export line', () => {
-    expect(tessera.output()).toMatch(/Sign in as demo@tessera\.local with password [A-Za-z0-9]{20} \(owner of org_demo\)/);
+    expect(tessera.output()).toMatch(/Sign in as demo@tessera\.local with password [A-Za-z0-9]{20} \(owner of org_demo\),\n {2}in the console at http:\/\/\S+\/settings /);
     expect(tessera.output()).toMatch(/^ {4}export TESSERA=\S+ KEY=tsr_live_\S+ RS_ID=demo-resource-server RS_SECRET=\S+ CONNECTOR_ID=demo-connector CONNECTOR_SECRET=\S+ REDIRECT_URI=\S+ VERIFIER=\S+$/m);
   });
 
