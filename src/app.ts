@@ -264,7 +264,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const authenticator = new Authenticator({
     resolve: config.principalCacheMaxAgeMs > 0 ? (bearer) => principalCache.lookup(bearer) : (bearer) => resolver.resolve(bearer),
     throttle: new FailureThrottle(counter, config.authFailuresPerMinute, clock),
-    keysLastUsed: lastUsed((id, at) => stores.apiKeys.touchLastUsed(id, at), 'key'),
+    keysLastUsed: lastUsed((id, at, from) => stores.apiKeys.touchLastUsed(id, at, from), 'key'),
     appsLastUsed: lastUsed((id, at) => stores.connectedApps.touchLastUsed(id, at), 'app'),
   });
   const introspection = new IntrospectionService(authenticator, config.baseUrl);

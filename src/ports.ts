@@ -71,8 +71,8 @@ export interface ApiKeyStore {
   listForOrg(orgId: string, filter?: { userId?: string }): Promise<ApiKey[]>;
   /** One atomic conditional update; null when the key does not exist or a condition fails. */
   update(id: string, patch: ApiKeyPatch, conditions?: ApiKeyConditions): Promise<ApiKey | null>;
-  /** lastUsedAt = max(lastUsedAt, at): concurrent touches never move it backwards. */
-  touchLastUsed(id: string, at: Date): Promise<void>;
+  /** lastUsedAt = max(lastUsedAt, at): concurrent touches never move it backwards; lastUsedFrom = from. */
+  touchLastUsed(id: string, at: Date, from: string | null): Promise<void>;
 }
 
 /** A credential that is metered: an API key or a connected app (its grant). */

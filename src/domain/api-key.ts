@@ -28,6 +28,12 @@ export interface ApiKey {
   disabledByRole: Role | null;
   createdAt: Date;
   lastUsedAt: Date | null;
+  /**
+   * Where its last recorded use came from: the client address of a request to Tessera's own API,
+   * or `via <resource server>` for a bearer verified or introspected by one (which knows the
+   * address; Tessera does not). As coarse as lastUsedAt.
+   */
+  lastUsedFrom: string | null;
   expiresAt: Date | null;
   /** Set when deleted (or rotated without grace): refused forever, hidden from lists. */
   revokedAt: Date | null;
@@ -43,7 +49,7 @@ export type KeyState = 'usable' | 'disabled' | 'expired' | 'revoked';
  * A key as authentication reads it: everything but its last use, which is kept apart (written on
  * the request path, from every instance) and costs a second read that authentication never needs.
  */
-export type ApiKeyRecord = Omit<ApiKey, 'lastUsedAt'>;
+export type ApiKeyRecord = Omit<ApiKey, 'lastUsedAt' | 'lastUsedFrom'>;
 
 export function keyState(key: ApiKeyRecord, now: Date): KeyState {
   if (key.revokedAt !== null) return 'revoked';

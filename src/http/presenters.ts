@@ -15,6 +15,7 @@ export function presentKey(key: ApiKey): Record<string, unknown> {
     active: key.active,
     createdAt: key.createdAt.toISOString(),
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+    lastUsedFrom: key.lastUsedFrom,
     expiresAt: key.expiresAt?.toISOString() ?? null,
     limits: presentLimits(key.limits),
     userId: key.userId,

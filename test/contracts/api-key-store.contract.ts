@@ -24,6 +24,7 @@ function apiKey(overrides: Partial<ApiKey> = {}): ApiKey {
     active: true,
     createdAt: at('2026-01-02T03:04:05.678Z'),
     lastUsedAt: null,
+    lastUsedFrom: null,
     expiresAt: null,
     revokedAt: null,
     limits: { rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null },
@@ -37,7 +38,7 @@ function apiKey(overrides: Partial<ApiKey> = {}): ApiKey {
 
 /** What findByHash answers: the key without its last use. */
 function record(key: ApiKey): ApiKeyRecord {
-  const { lastUsedAt: _lastUsed, ...rest } = key;
+  const { lastUsedAt: _lastUsed, lastUsedFrom: _from, ...rest } = key;
   return rest;
 }
 
@@ -251,17 +252,17 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
       it('sets lastUsedAt from null', async () => {
         const k = apiKey();
         await store.insert(k);
-        await store.touchLastUsed(k.id, at('2026-05-05T05:05:05.005Z'));
+        await store.touchLastUsed(k.id, at('2026-05-05T05:05:05.005Z'), null);
         expect((await store.findById(k.id))?.lastUsedAt).toEqual(at('2026-05-05T05:05:05.005Z'));
       });
 
       it('never moves lastUsedAt backwards', async () => {
         const k = apiKey();
         await store.insert(k);
-        await store.touchLastUsed(k.id, at('2026-05-05T00:00:02Z'));
-        await store.touchLastUsed(k.id, at('2026-05-05T00:00:01Z'));
+        await store.touchLastUsed(k.id, at('2026-05-05T00:00:02Z'), null);
+        await store.touchLastUsed(k.id, at('2026-05-05T00:00:01Z'), null);
         expect((await store.findById(k.id))?.lastUsedAt).toEqual(at('2026-05-05T00:00:02Z'));
-        await store.touchLastUsed(k.id, at('2026-05-05T00:00:03Z'));
+        await store.touchLastUsed(k.id, at('2026-05-05T00:00:03Z'), null);
         expect((await store.findById(k.id))?.lastUsedAt).toEqual(at('2026-05-05T00:00:03Z'));
       });
 
@@ -269,7 +270,7 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         const k = apiKey();
         await store.insert(k);
         const times = Array.from({ length: 10 }, (_, i) => at(`2026-05-05T00:00:${String(10 + i)}Z`)).reverse();
-        await Promise.all(times.map((t) => store.touchLastUsed(k.id, t)));
+        await Promise.all(times.map((t) => store.touchLastUsed(k.id, t, null)));
         expect(await store.findById(k.id)).toEqual({ ...k, lastUsedAt: at('2026-05-05T00:00:19Z') });
       });
 
@@ -277,13 +278,23 @@ export function describeApiKeyStore(name: string, open: () => Promise<ApiKeyStor
         const k = apiKey();
         await store.insert(k);
         const revokedAt = at('2026-05-05T12:00:00Z');
-        const touches = Array.from({ length: 8 }, (_, i) => store.touchLastUsed(k.id, at(`2026-05-05T00:00:0${i}Z`)));
+        const touches = Array.from({ length: 8 }, (_, i) => store.touchLastUsed(k.id, at(`2026-05-05T00:00:0${i}Z`), null));
         await Promise.all([...touches, store.update(k.id, { revokedAt }, { notRevoked: true }), store.update(k.id, { name: 'renamed' })]);
         expect(await store.findById(k.id)).toEqual({ ...k, name: 'renamed', revokedAt, lastUsedAt: at('2026-05-05T00:00:07Z') });
       });
 
+      it('records where the last recorded use came from', async () => {
+        const k = apiKey();
+        await store.insert(k);
+        await store.touchLastUsed(k.id, at('2026-05-05T00:00:01Z'), '203.0.113.7');
+        expect(await store.findById(k.id)).toMatchObject({ lastUsedAt: at('2026-05-05T00:00:01Z'), lastUsedFrom: '203.0.113.7' });
+        await store.touchLastUsed(k.id, at('2026-05-05T00:01:01Z'), 'via Leads API');
+        expect((await store.findById(k.id))?.lastUsedFrom).toBe('via Leads API');
+        expect((await store.listForOrg(k.orgId)).find((x) => x.id === k.id)?.lastUsedFrom).toBe('via Leads API');
+      });
+
       it('does nothing for an unknown id', async () => {
-        await store.touchLastUsed('key_missing', at('2026-05-05T00:00:00Z'));
+        await store.touchLastUsed('key_missing', at('2026-05-05T00:00:00Z'), null);
         expect(await store.findById('key_missing')).toBeNull();
       });
     });

@@ -20,6 +20,7 @@ interface KeyView {
   active: boolean;
   createdAt: string;
   lastUsedAt: string | null;
+  lastUsedFrom: string | null;
   expiresAt: string | null;
   limits: { rate_limit_per_minute: number | null; daily_spend_cap: number | null };
 }
@@ -170,7 +171,7 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect(res.text).not.toContain(hashKey(made.key!));
       const listed = views.find((v) => v.id === made.id)!;
       expect(Object.keys(listed).sort()).toEqual(
-        ['active', 'createdAt', 'env', 'expiresAt', 'id', 'lastUsedAt', 'limits', 'name', 'rotatedFrom', 'scopes', 'start', 'userId'].sort(),
+        ['active', 'createdAt', 'env', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedFrom', 'limits', 'name', 'rotatedFrom', 'scopes', 'start', 'userId'].sort(),
       );
       const one = await h.request('GET', `/api/v1/api-keys/${made.id}`, { key: owner });
       expect(one.body).toEqual(listed);
@@ -196,11 +197,19 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect((await list(foreign.secret)).map((k) => k.id)).toEqual([foreign.record.id]);
     });
 
-    it('shows lastUsedAt once a key has been used', async () => {
+    it('shows lastUsedAt once a key has been used, and where from: the client’s address, or the resource server that asked', async () => {
       const used = await h.keyFor(h.members.owner, { name: 'used' });
       expect((await me(used.secret)).status).toBe(200);
       const at = h.clock.now().toISOString();
       await eventually(async () => (await list()).find((k) => k.id === used.record.id)?.lastUsedAt === at);
+      expect((await list()).find((k) => k.id === used.record.id)).toMatchObject({ lastUsedFrom: expect.stringMatching(/127\.0\.0\.1$/) });
+
+      const verified = await h.keyFor(h.members.owner, { name: 'verified' });
+      const rs = await h.tessera.services.clients.create({ name: 'Leads API', type: 'resource_server', redirectUris: [], scopes: [] });
+      const basic = recordSecret(`Basic ${Buffer.from(`${rs.client.id}:${recordSecret(rs.secret)}`).toString('base64')}`);
+      const res = await fetch(`${h.url}/oauth/introspect`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${verified.secret}` });
+      expect((await res.json()) as unknown).toMatchObject({ active: true });
+      await eventually(async () => (await list()).find((k) => k.id === verified.record.id)?.lastUsedFrom === 'via Leads API');
     });
   });
 
@@ -538,8 +547,10 @@ export function describeApiKeysApi(mode: StoreMode): void {
       expect(JSON.stringify([page1, page2])).not.toContain(made.key!);
 
       // Filters: by actor, credential kind and action, together.
-      const filtered = async (query: string) => ((await h.request('GET', `/api/v1/audit-events?limit=100&${query}`, { key: owner })).body as { data: Array<{ action: string; actor: { user_id: string } }> }).data;
-      expect((await filtered(`actor=${h.members.admin.userId}&action=api_key.rotated`)).map((e) => e.action)).toEqual(['api_key.rotated']);
+      const filtered = async (query: string) => ((await h.request('GET', `/api/v1/audit-events?limit=100&${query}`, { key: owner })).body as { data: Array<{ action: string; actor: { user_id: string }; target: { id: string } }> }).data;
+      const rotations = await filtered(`actor=${h.members.admin.userId}&action=api_key.rotated`);
+      expect(rotations.map((e) => e.target.id)).toContain(made.id);
+      expect(rotations.every((e) => e.action === 'api_key.rotated' && e.actor.user_id === h.members.admin.userId)).toBe(true);
       expect((await filtered(`actor=${h.members.admin.userId}&credential=api_key`)).every((e) => e.actor.user_id === h.members.admin.userId)).toBe(true);
       expect(await filtered(`actor=${h.members.admin.userId}&credential=session`)).toEqual([]);
       expect((await h.request('GET', '/api/v1/audit-events?action=key.exploded', { key: owner })).body).toMatchObject({ error: { field: 'action' } });

@@ -29,12 +29,15 @@ export class Authenticator {
     this.deps = deps;
   }
 
-  /** Who the bearer is (at once on a cache hit); records the use of a usable bearer. */
-  lookup(bearer: string): Awaitable<Resolution> {
+  /**
+   * Who the bearer is (at once on a cache hit); records the use of a usable bearer, and `from`
+   * where (a client address, or `via` the resource server that asks).
+   */
+  lookup(bearer: string, from: string | null = null): Awaitable<Resolution> {
     return andThen(this.deps.resolve(bearer), (resolution) => {
       if (resolution.status === 'active') {
         const { principal } = resolution;
-        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId);
+        if (principal.kind === 'api_key') this.deps.keysLastUsed.touch(principal.keyId, from);
         else this.deps.appsLastUsed.touch(principal.grantId);
       }
       return resolution;
@@ -48,7 +51,7 @@ export class Authenticator {
    * token must not lock out the others. A blocked address's failures are refused without counting.
    */
   async authenticate(bearer: string | null, clientAddress: string): Promise<AuthOutcome> {
-    const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.lookup(bearer);
+    const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.lookup(bearer, clientAddress);
     switch (resolution.status) {
       case 'active':
         return { kind: 'authenticated', principal: resolution.principal };

@@ -44,7 +44,7 @@ export class IntrospectionService {
   /** Answered at once when the bearer is in the principal cache. */
   introspect(caller: OAuthClient, token: string): Awaitable<Introspection> {
     if (token.length === 0) return INACTIVE;
-    return andThen(this.authenticator.lookup(token), (resolution) => {
+    return andThen(this.authenticator.lookup(token, `via ${caller.name}`), (resolution) => {
       if (resolution.status !== 'active') return INACTIVE;
       const p = resolution.principal;
       if (caller.orgId !== null && caller.orgId !== p.orgId) return INACTIVE;

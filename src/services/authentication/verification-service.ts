@@ -62,7 +62,7 @@ export class VerificationService {
   }
 
   verify(caller: OAuthClient, input: VerifyInput): Awaitable<VerifyAnswer> {
-    return andThen(this.authenticator.lookup(input.token), (resolution): Awaitable<VerifyAnswer> => {
+    return andThen(this.authenticator.lookup(input.token, `via ${caller.name}`), (resolution): Awaitable<VerifyAnswer> => {
       // A resource server bound to an organization learns nothing of other organizations' bearers.
       if (caller.orgId !== null && caller.orgId !== resolutionOrg(resolution)) return { valid: false, code: 'NOT_FOUND' };
       if (resolution.status === 'inactive') return { valid: false, code: BY_REASON[resolution.reason] };

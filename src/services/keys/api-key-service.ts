@@ -285,6 +285,7 @@ export class ApiKeyService {
       disabledByRole: null,
       createdAt: this.deps.clock.now(),
       lastUsedAt: null,
+      lastUsedFrom: null,
       expiresAt: input.expiresAt,
       revokedAt: null,
       limits: NO_LIMITS,
@@ -331,6 +332,7 @@ export class ApiKeyService {
       disabledByRole: null,
       createdAt: this.deps.clock.now(),
       lastUsedAt: null,
+      lastUsedFrom: null,
       revokedAt: null,
       rotatedTo: null,
     };

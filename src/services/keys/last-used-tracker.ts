@@ -2,8 +2,8 @@ import type { Clock, EphemeralStore } from '../../ports.ts';
 
 const LOCAL_MEMORY_LIMIT = 50_000;
 
-/** Records a use: `lastUsedAt = max(lastUsedAt, at)` in the store of record. */
-export type TouchLastUsed = (id: string, at: Date) => Promise<void>;
+/** Records a use: `lastUsedAt = max(lastUsedAt, at)` in the store of record, and where it came from. */
+export type TouchLastUsed = (id: string, at: Date, from: string | null) => Promise<void>;
 
 /**
  * Records when keys (and connected apps) are used without a store write per request: each instance remembers when it
@@ -29,18 +29,18 @@ export class LastUsedTracker {
   }
 
   /** Fire and forget: never delays or fails the request that used the key. */
-  touch(id: string): void {
+  touch(id: string, from: string | null = null): void {
     const now = this.clock.now();
     const previous = this.lastWritten.get(id);
     if (previous !== undefined && now.getTime() - previous < this.intervalMs) return;
     if (this.lastWritten.size >= LOCAL_MEMORY_LIMIT) this.lastWritten.clear();
     this.lastWritten.set(id, now.getTime());
-    void this.write(id, now).catch(this.onError);
+    void this.write(id, now, from).catch(this.onError);
   }
 
-  private async write(id: string, at: Date): Promise<void> {
+  private async write(id: string, at: Date, from: string | null): Promise<void> {
     // Without Redis, this instance's own interval is the coalescing that remains.
     const leased = this.intervalMs === 0 ? true : await this.ephemeral.setIfAbsent(`lastused:${this.leasePrefix}:${id}`, '1', this.intervalMs).catch(() => true);
-    if (leased) await this.touchStored(id, at);
+    if (leased) await this.touchStored(id, at, from);
   }
 }

@@ -24,7 +24,7 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     const id = this.idByHash.get(hash);
     const key = id === undefined ? null : await this.findById(id);
     if (!key) return null;
-    const { lastUsedAt: _lastUsed, ...record } = key;
+    const { lastUsedAt: _lastUsed, lastUsedFrom: _from, ...record } = key;
     return record;
   }
 
@@ -47,10 +47,11 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     return structuredClone(updated);
   }
 
-  async touchLastUsed(id: string, at: Date): Promise<void> {
+  async touchLastUsed(id: string, at: Date, from: string | null): Promise<void> {
     const key = this.byId.get(id);
     if (!key) return;
     if (key.lastUsedAt === null || key.lastUsedAt.getTime() < at.getTime()) key.lastUsedAt = new Date(at);
+    key.lastUsedFrom = from;
   }
 }
 

@@ -5,7 +5,7 @@ import type { KeyEnv } from '../../domain/api-key-format.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
-import { UsageCollection } from './usage-collection.ts';
+import { UsageCollection, type LastUse } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ensureCollection } from './ensure-collection.ts';
 
@@ -100,7 +100,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
           ? new ConflictError('This API key is already stored', 'hash')
           : new ConflictError('An API key with this id already exists', 'id'),
     );
-    if (key.lastUsedAt !== null) await this.touchLastUsed(key.id, key.lastUsedAt);
+    if (key.lastUsedAt !== null) await this.touchLastUsed(key.id, key.lastUsedAt, key.lastUsedFrom);
   }
 
   async findById(id: string): Promise<ApiKey | null> {
@@ -141,8 +141,8 @@ export class MongoApiKeyStore implements ApiKeyStore {
     return doc ? (await this.withUsage([doc]))[0]! : null;
   }
 
-  async touchLastUsed(id: string, at: Date): Promise<void> {
-    await this.usage.touch(id, at);
+  async touchLastUsed(id: string, at: Date, from: string | null): Promise<void> {
+    await this.usage.touch(id, at, from);
   }
 
 
@@ -198,8 +198,8 @@ function toLimits(limits: Partial<KeyLimits> | null | undefined): KeyLimits {
 
 const dateOrNull = (value: Date | null | undefined): Date | null => (value == null ? null : new Date(value));
 
-function toApiKey(doc: ApiKeyDoc, lastUsedAt: Date | null): ApiKey {
-  return { ...toApiKeyRecord(doc), lastUsedAt };
+function toApiKey(doc: ApiKeyDoc, lastUse: LastUse | null): ApiKey {
+  return { ...toApiKeyRecord(doc), lastUsedAt: lastUse?.at ?? null, lastUsedFrom: lastUse?.from ?? null };
 }
 
 function toApiKeyRecord(doc: ApiKeyDoc): ApiKeyRecord {

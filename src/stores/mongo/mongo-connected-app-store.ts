@@ -160,7 +160,7 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
 
   private async withUsage(docs: ConnectedAppDoc[]): Promise<ConnectedApp[]> {
     const lastUsed = await this.usage.lastUsed(docs.map((d) => d._id));
-    return docs.map((doc) => toConnectedApp(doc, lastUsed.get(doc._id) ?? null));
+    return docs.map((doc) => toConnectedApp(doc, lastUsed.get(doc._id)?.at ?? null));
   }
 
 

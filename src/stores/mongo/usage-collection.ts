@@ -7,6 +7,13 @@ import { ensureCollection } from './ensure-collection.ts';
 interface UsageDoc {
   _id: string;
   lastUsedAt: Date;
+  lastUsedFrom?: string | null;
+}
+
+/** A record's last use: when, and (for API keys) from where. */
+export interface LastUse {
+  at: Date;
+  from: string | null;
 }
 
 /**
@@ -21,7 +28,7 @@ export class UsageCollection {
 
   constructor(connection: Connection, modelName: string, collection: string) {
     const schema = new Schema<UsageDoc>(
-      { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true } },
+      { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true }, lastUsedFrom: { type: String, default: null } },
       { collection, versionKey: false, strict: 'throw' },
     );
     this.model = connection.models[modelName] ?? connection.model<UsageDoc>(modelName, schema);
@@ -32,11 +39,16 @@ export class UsageCollection {
     this.queue = queue;
   }
 
-  /** lastUsedAt = max(lastUsedAt, at): concurrent touches never move it backwards. */
-  async touch(id: string, at: Date): Promise<void> {
+  /**
+   * lastUsedAt = max(lastUsedAt, at): concurrent touches never move it backwards. `from`, when
+   * given, is written as it comes: touches are coalesced to one per interval, so the last written
+   * is the last recorded use's, give or take a race within the interval.
+   */
+  async touch(id: string, at: Date, from?: string | null): Promise<void> {
+    const update = from === undefined ? { $max: { lastUsedAt: at } } : { $max: { lastUsedAt: at }, $set: { lastUsedFrom: from } };
     const write = () =>
       mongoCall(
-        () => this.model.updateOne({ _id: id }, { $max: { lastUsedAt: at } }, { upsert: true }).exec(),
+        () => this.model.updateOne({ _id: id }, update, { upsert: true }).exec(),
         () => new ConflictError('Concurrent first use', 'id'),
       );
     await serialized(this.queue, `usage:${this.model.collection.name}:${id}`, async () => {
@@ -51,12 +63,12 @@ export class UsageCollection {
   }
 
   /** Last use of each of these ids (absent: never used). */
-  async lastUsed(ids: string[]): Promise<Map<string, Date>> {
+  async lastUsed(ids: string[]): Promise<Map<string, LastUse>> {
     if (ids.length === 0) return new Map();
     // One id (a single key or grant read) is asked for by equality: FerretDB answers that from its
     // primary-key index, but scans the collection for $in.
     const filter = ids.length === 1 ? { _id: ids[0]! } : { _id: { $in: ids } };
     const docs = await mongoCall(() => this.model.find(filter).lean<UsageDoc[]>().exec());
-    return new Map(docs.map((d) => [d._id, new Date(d.lastUsedAt)]));
+    return new Map(docs.map((d) => [d._id, { at: new Date(d.lastUsedAt), from: d.lastUsedFrom ?? null }]));
   }
 }

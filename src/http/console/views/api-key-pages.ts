@@ -171,7 +171,7 @@ ${view.notice}${view.error ? notice('error', view.error) : html``}
   <dt>Member</dt><dd>${view.memberEmail ?? key.userId}</dd>
   <dt>Scopes</dt><dd>${key.scopes.length === 0 ? html`<span class="muted">none</span>` : html`<ul class="plain">${key.scopes.map((s) => html`<li>${describeScope(s)} <code class="muted">${s}</code></li>`)}</ul>`}</dd>
   <dt>Created</dt><dd>${when(key.createdAt)}</dd>
-  <dt>Last used</dt><dd>${when(key.lastUsedAt)}</dd>
+  <dt>Last used</dt><dd>${when(key.lastUsedAt)}${key.lastUsedFrom ? html` <span class="muted">${key.lastUsedFrom.startsWith('via ') ? key.lastUsedFrom : `from ${key.lastUsedFrom}`}</span>` : html``}</dd>
   <dt>Expires</dt><dd>${when(key.expiresAt, 'Never')}</dd>
   <dt>Limits</dt><dd>${limitsList(key)}</dd>
 </dl></div>

@@ -53,6 +53,7 @@ describe('mongodb API key store: what the contract cannot see', () => {
       active: true,
       createdAt,
       lastUsedAt: null,
+      lastUsedFrom: null,
       expiresAt: null,
       revokedAt: null,
       limits: { rateLimitPerMinute: 30, rateLimitPerDay: null, dailySpendCap: null },
@@ -68,9 +69,9 @@ describe('mongodb API key store: what the contract cannot see', () => {
   it('records use in its own collection, never rewriting the key document', async () => {
     const before = await mongo.connection.collection('api_keys').findOne({ keyId: 'key_raw' });
     const usedAt = new Date('2026-02-02T00:00:00Z');
-    await store.touchLastUsed('key_raw', usedAt);
+    await store.touchLastUsed('key_raw', usedAt, '198.51.100.4');
     expect(await mongo.connection.collection('api_keys').findOne({ keyId: 'key_raw' })).toEqual(before);
-    expect(await mongo.connection.collection('api_key_usage').findOne({ _id: 'key_raw' as never })).toEqual({ _id: 'key_raw', lastUsedAt: usedAt });
+    expect(await mongo.connection.collection('api_key_usage').findOne({ _id: 'key_raw' as never })).toEqual({ _id: 'key_raw', lastUsedAt: usedAt, lastUsedFrom: '198.51.100.4' });
     expect((await store.findById('key_raw'))?.lastUsedAt).toEqual(usedAt);
   });
 });

@@ -23,9 +23,9 @@ function countingKeys(inner: ApiKeyStore): ApiKeyStore & { lookups: number; touc
     },
     listForOrg: (orgId: string, filter?: { userId?: string }) => inner.listForOrg(orgId, filter),
     update: (...args: Parameters<ApiKeyStore['update']>) => inner.update(...args),
-    touchLastUsed: (id: string, at: Date) => {
+    touchLastUsed: (id: string, at: Date, from: string | null) => {
       counting.touches++;
-      return inner.touchLastUsed(id, at);
+      return inner.touchLastUsed(id, at, from);
     },
   };
   return counting;
