@@ -4,9 +4,13 @@
 #   - a MongoDB wire-protocol server: mongod if present, else FerretDB built from
 #     the Go module proxy into the per-user cache (MongoDB itself is not
 #     installable everywhere; FerretDB with its SQLite handler needs no service),
+#   - chromium (Debian's package, apt-get when running as root), the browser of the
+#     browser tests (test/e2e/browser/): Playwright cannot download its own builds here,
+#     so playwright-core drives /usr/bin/chromium (~80 MB download, ~290 MB installed),
 #   - with --bench, wrk (apt-get), the load generator of `npm run bench`.
 # A part is skipped when its URL (REDIS_URL / MONGODB_URI) is already set, because
-# then the tests use that server instead of starting one.
+# then the tests use that server instead of starting one; likewise TESSERA_CHROMIUM
+# (another Chromium build to launch instead of /usr/bin/chromium).
 # Idempotent, non-interactive (CI=true, no stdin), quiet when everything is present:
 # the only output is one line per binary, on stderr, saying what will be used.
 set -euo pipefail
@@ -30,20 +34,27 @@ quietly() {
   return "$rc"
 }
 
-# Installs Debian package $1 (providing command $2) unless the command is there already.
-ensure_package() {
-  local package="$1" command="$2"
-  command -v "$command" >/dev/null 2>&1 && return
+# Installs Debian package $1 with apt-get (root only), whatever is on PATH.
+apt_install() {
+  local package="$1"
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     die "install $package (Debian: apt-get install $package)"
   fi
   echo "tessera: installing $package with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # The package lists may be missing or stale on a fresh image: update only if needed.
-  quietly apt-get install -y --no-install-recommends "$package" </dev/null \
+  # The package lists may be missing or stale on a fresh image: update only if needed (so the
+  # first attempt's failure is expected, and not shown).
+  apt-get install -y --no-install-recommends "$package" </dev/null >/dev/null 2>&1 \
     || { quietly apt-get update </dev/null \
          && quietly apt-get install -y --no-install-recommends "$package" </dev/null; } \
     || die "apt-get install $package failed"
+}
+
+# Installs Debian package $1 (providing command $2) unless the command is there already.
+ensure_package() {
+  local package="$1" command="$2"
+  command -v "$command" >/dev/null 2>&1 && return
+  apt_install "$package"
   command -v "$command" >/dev/null 2>&1 || die "$command still not on PATH after apt-get install $package"
 }
 
@@ -54,6 +65,25 @@ ensure_redis() {
 }
 
 runs() { "$1" --version >/dev/null 2>&1; }
+
+# The browser tests launch /usr/bin/chromium (test/support/browser.ts), not whatever `chromium`
+# is first on PATH, so that is the file looked for. Without recommends (upower, udev, mesa…)
+# the package brings no font (fonts-liberation is only recommended): on an image that has none,
+# pages would render as boxes, so DejaVu comes too.
+ensure_chromium() {
+  if [ -n "${TESSERA_CHROMIUM:-}" ]; then
+    runs "$TESSERA_CHROMIUM" || die "TESSERA_CHROMIUM=$TESSERA_CHROMIUM does not run"
+    summary+=("browser: TESSERA_CHROMIUM is set, using $TESSERA_CHROMIUM"); return
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+    [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after apt-get install chromium"
+  fi
+  if [ -z "$(find /usr/share/fonts /usr/local/share/fonts -type f \( -name '*.ttf' -o -name '*.otf' \) 2>/dev/null | head -n 1)" ]; then
+    apt_install fonts-dejavu-core
+  fi
+  summary+=("browser: /usr/bin/chromium")
+}
 
 # FerretDB cannot be fetched with `go install …@v1.24.0` (the proxy refuses the
 # module's version list) and a plain build panics at start because
@@ -116,6 +146,7 @@ ensure_mongo() {
 
 ensure_redis
 ensure_mongo
+ensure_chromium
 # `--bench`: also the load generator of `npm run bench`.
 if [ "${1:-}" = "--bench" ]; then
   ensure_package wrk wrk

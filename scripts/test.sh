@@ -2,7 +2,8 @@
 # The README's test command (npm test): every suite, on a fresh machine.
 #   1. Node 24 (fetched from the npm registry when the system node is older)
 #   2. packages, when node_modules is missing
-#   3. redis-server and a MongoDB wire-protocol server (FerretDB), unless REDIS_URL/MONGODB_URI are set
+#   3. redis-server and a MongoDB wire-protocol server (FerretDB), unless REDIS_URL/MONGODB_URI are set,
+#      and Chromium for the browser tests (test/e2e/browser/)
 #   4. unit, integration and e2e suites (jest), then the scan of all their logs for secrets
 # Extra arguments go to the main jest run (e.g. `npm test -- test/unit`).
 set -euo pipefail

@@ -40,6 +40,7 @@ const STYLE = `
   section.org { border: 1px solid #e4e7ec; border-radius: 8px; padding: .2rem .8rem; margin: .6rem 0; }
   label.choice { display: block; margin: .6rem 0; font-weight: normal; }
   .actions { display: flex; gap: .6rem; }
+  @media (max-width: 30rem) { main { margin: 1rem; padding: 1.25rem; } }
 `;
 
 /**
