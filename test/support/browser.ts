@@ -331,13 +331,27 @@ export interface Screenshot {
   scrollHeight: number;
 }
 
+export interface ScreenshotOptions {
+  /** Where the files go instead of screenshotDir() (created when missing). */
+  dir?: string;
+  /**
+   * Elements painted over with a plain box (Playwright's `mask`): a secret on the page, say, in a
+   * screenshot that is kept (docs/screenshots/ is committed).
+   */
+  mask?: Locator[];
+}
+
+/** The mask's paint: a neutral grey, legible as "hidden" in light and dark pages. */
+const MASK_COLOR = '#9aa3b2';
+
 /**
  * Full-page screenshots at 1280 and 375 CSS pixels wide, as `<name>-1280.png` and
  * `<name>-375.png`; the page's viewport is put back afterwards. Returns the files and each
  * width's document size.
  */
-export async function screenshot(page: Page, name: string): Promise<Screenshot[]> {
-  const dir = screenshotDir();
+export async function screenshot(page: Page, name: string, options: ScreenshotOptions = {}): Promise<Screenshot[]> {
+  const dir = options.dir ?? screenshotDir();
+  if (options.dir) mkdirSync(dir, { recursive: true });
   const safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-');
   const before = page.viewportSize();
   const shots: Screenshot[] = [];
@@ -346,7 +360,7 @@ export async function screenshot(page: Page, name: string): Promise<Screenshot[]
       await page.setViewportSize(size);
       await page.evaluate(() => (globalThis as unknown as { document: { fonts: { ready: Promise<unknown> } } }).document.fonts.ready);
       const file = join(dir, `${safe}-${size.width}.png`);
-      await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+      await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide', ...(options.mask?.length ? { mask: options.mask, maskColor: MASK_COLOR } : {}) });
       const { scrollWidth, scrollHeight } = await page.evaluate(() => {
         const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; scrollHeight: number } } }).document.documentElement;
         return { scrollWidth: root.scrollWidth, scrollHeight: root.scrollHeight };

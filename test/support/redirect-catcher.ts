@@ -12,7 +12,9 @@
  *     (Tessera's) are reached directly. Chromium proxies loopback addresses too (Playwright adds
  *     `<-loopback>` to the bypass list), and nothing the browser asks for leaves the machine.
  * Every request is answered with a small page ("Connected") and recorded, so the address bar
- * shows the redirect URI with its code, as a person would see it.
+ * shows the redirect URI with its code, as a person would see it — or, for a path given to
+ * `serve(…)`, with that page (another site's page in a test: a cross-site form, say), on
+ * whichever origin it is asked for.
  */
 import { createServer, type Server } from 'node:http';
 import type { BrowserContextOptions } from 'playwright-core';
@@ -25,6 +27,11 @@ export interface RedirectCatcher {
   readonly requests: URL[];
   /** Context options sending everything but the `direct` origins (Tessera's) to the catcher. */
   proxyFor(direct: string[]): Pick<BrowserContextOptions, 'proxy'>;
+  /**
+   * Answers requests for `pathname` (on any origin that reaches the catcher) with `html`, sent
+   * without a Content-Security-Policy: a page of another site, for a test to open.
+   */
+  serve(pathname: string, html: string): void;
   /** The first request (already received or to come) whose URL starts with `prefix`. */
   received(prefix: string, timeoutMs?: number): Promise<URL>;
   close(): Promise<void>;
@@ -35,6 +42,7 @@ const PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
 export async function startRedirectCatcher(): Promise<RedirectCatcher> {
   const requests: URL[] = [];
   const waiting: Array<{ prefix: string; resolve: (url: URL) => void }> = [];
+  const pages = new Map<string, string>();
   const server: Server = createServer((req, res) => {
     // A proxied request names its absolute URL; a direct one, its path (and the Host header).
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
@@ -48,7 +56,7 @@ export async function startRedirectCatcher(): Promise<RedirectCatcher> {
       }
     }
     res.writeHead(url.pathname === '/favicon.ico' ? 204 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(url.pathname === '/favicon.ico' ? undefined : PAGE);
+    res.end(url.pathname === '/favicon.ico' ? undefined : (pages.get(url.pathname) ?? PAGE));
   });
   // HTTPS through the proxy (CONNECT): nothing here answers for a TLS origin; refuse it.
   server.on('connect', (_req, socket) => socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n'));
@@ -63,6 +71,7 @@ export async function startRedirectCatcher(): Promise<RedirectCatcher> {
     origin,
     requests,
     proxyFor: (direct) => ({ proxy: { server: origin, bypass: direct.map((o) => new URL(o).host).join(',') } }),
+    serve: (pathname, html) => void pages.set(pathname, html),
     received: (prefix, timeoutMs = 20_000) => {
       const seen = requests.find((url) => url.href.startsWith(prefix));
       if (seen) return Promise.resolve(seen);

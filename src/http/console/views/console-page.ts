@@ -86,7 +86,7 @@ const STYLE = `
   nav.sections a { display: block; padding: .4rem .7rem; border-radius: 8px; color: var(--fg); text-decoration: none; }
   nav.sections a[aria-current="page"] { background: var(--accent); color: var(--on-accent); }
   .account { margin-left: auto; display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1rem; }
-  .account form { display: flex; align-items: center; gap: .4rem; margin: 0; }
+  .account form { display: flex; flex-wrap: wrap; align-items: center; gap: .4rem; margin: 0; max-width: 100%; }
   main { max-width: 70rem; margin: 1.5rem auto; padding: 0 1.25rem; }
   main.narrow { max-width: 28rem; margin-top: 4rem; }
   .card { background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 1.25rem; margin-bottom: 1.25rem; }
@@ -94,7 +94,7 @@ const STYLE = `
   .headline { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: .75rem; margin-bottom: 1rem; } .headline h1 { margin: 0; }
   label { display: block; margin: .8rem 0 .3rem; font-weight: 600; }
   input[type=text], input[type=email], input[type=password], input[type=number], input[type=date], select { width: 100%; max-width: 28rem; padding: .55rem .6rem; border: 1px solid var(--border); border-radius: 8px; font: inherit; background: var(--card); color: var(--fg); }
-  .account select { width: auto; }
+  .account select { width: auto; max-width: 100%; min-width: 0; }
   fieldset { border: 1px solid var(--border); border-radius: 8px; padding: .5rem 1rem 1rem; margin: 1rem 0; } legend { font-weight: 600; padding: 0 .3rem; }
   label.check { display: flex; gap: .5rem; align-items: center; font-weight: normal; margin: .35rem 0; }
   .hint { color: var(--muted); font-size: .9rem; margin: .2rem 0 0; }
