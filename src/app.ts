@@ -218,7 +218,7 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const logger = options.logger;
   const warn = (what: string) => (error: unknown) => logger?.warn({ err: { message: (error as Error).message } }, what);
 
-  const catalog = new ScopeCatalog(config.resourceScopes);
+  const catalog = new ScopeCatalog(config.resourceScopes, config.profile.scopes);
   // Counters fall back to this process while Redis is unreachable.
   const counter = new WindowCounter(stores.ephemeral, new MemoryEphemeralStore(clock), warn('Redis unreachable: counting limits in this process'));
   const audit = new AuditLog(stores.audit, clock);
@@ -226,10 +226,10 @@ export function createServices(stores: Stores, config: Config, options: ServiceO
   const markers = new RevocationMarkers(stores.ephemeral, config.refreshTokenLifetimeDays * 86_400_000);
   const accountStores = { users: stores.users, organizations: stores.organizations, memberships: stores.memberships };
   // One service writes each kind of record, and tells every instance of the changes that reach bearers.
-  const accounts = new AccountService({ ...accountStores, hasher, clock, events, plans: Object.keys(config.plans) });
+  const accounts = new AccountService({ ...accountStores, hasher, clock, events, plans: Object.keys(config.plans), userIds: config.profile.users.idFormat });
   const meter = new UsageMeter(stores.metering, clock, warn('usage not recorded yet: kept for the next flush'));
   const series = (credential: MeteredCredential, range: { from?: string; to?: string }) => dailySeries({ metering: stores.metering, meter, clock }, credential, range);
-  const apiKeys = new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, clock, series });
+  const apiKeys = new ApiKeyService({ apiKeys: stores.apiKeys, audit, events, markers, catalog, format: config.apiKeyFormat, policy: config.profile.keys, clock, series });
   const clients = new ClientService(stores.clients, catalog, clock, events);
   const lastUsed = (touch: TouchLastUsed, prefix: string) =>
     new LastUsedTracker(touch, prefix, stores.ephemeral, config.lastUsedIntervalMs, clock, warn('lastUsedAt not recorded'));
@@ -346,9 +346,9 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     brand: { name: config.brandName, color: config.brandColor, hasLogo: config.brandLogoFile !== null },
   };
   const routers: Router[] = [
-    frontDoorRoutes(config.baseUrl),
+    frontDoorRoutes(config.baseUrl, config.profile),
     healthRoutes(services.health, config.storeMode),
-    meRoutes(authenticated),
+    meRoutes(authenticated, config.profile.me.fields),
     apiKeyRoutes(services.apiKeys, authenticated, config.bodyLimitBytes),
     auditRoutes(services.audit, authenticated),
     connectedAppRoutes(services.connectedApps, authenticated, config.bodyLimitBytes),
@@ -359,7 +359,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     consoleAppRoutes({ ...consoleDeps, apps: services.connectedApps }),
     consoleAuditRoutes({ ...consoleDeps, audit: services.audit }),
   ];
-  for (const middleware of baseMiddleware(logger, config.proxyHops)) app.use(middleware);
+  for (const middleware of baseMiddleware(logger, config.profile.errors, config.proxyHops)) app.use(middleware);
   app.use(
     mountProvider({
       provider,

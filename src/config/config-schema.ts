@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ALPHABETS, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
+import { ALPHABETS, type KeyFormat } from '../domain/api-key-format.ts';
 import { MAX_LIMIT, type CredentialLimits, type PlanLimits } from '../domain/limits.ts';
+import type { Profile } from '../domain/profile.ts';
 import { SCOPE_PATTERN } from '../domain/scopes.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -42,8 +43,8 @@ export const fileConfigSchema = z
     requestTimeoutMs: z.number().int().min(100).max(300_000),
     /** Connections open at once; one beyond is closed at once. */
     maxConnections: z.number().int().min(1).max(1_000_000),
-    /** A named API key format (one per product whose documented format Tessera serves), whose parts the next settings override. */
-    keyFormat: z.enum(Object.keys(PRESET_FORMATS) as [string, ...string[]], { message: `must be one of ${Object.keys(PRESET_FORMATS).join(', ')}` }),
+    /** The product profile (config/profiles/<name>.json, or a path to one): the product's documented contract. */
+    profile: z.string().min(1),
     /** Prefix of live keys; "none" for a deployment without them. */
     keyPrefixLive: z.string().min(1).nullable(),
     keyPrefixTest: z.string().min(1).nullable(),
@@ -54,13 +55,13 @@ export const fileConfigSchema = z
     resourceScopes: z.array(z.string().regex(SCOPE_PATTERN, 'each scope must be letters, digits, _ . - separated by colons')),
     /** Failed authentications per client address per minute before 429 (key guessing). */
     authFailuresPerMinute: z.number().int().min(1).max(100_000),
-    /** Default per-credential request limits when neither the credential nor its plan sets one; null: unlimited. */
+    /** Default per-credential request limits when neither the credential nor its plan sets one; null: the profile's. */
     keyRateLimitPerMinute: z.number().int().min(1).max(MAX_LIMIT).nullable(),
     keyRateLimitPerDay: z.number().int().min(1).max(MAX_LIMIT).nullable(),
     /** The plans' limits: a JSON file (config/plans.json by default). */
     plansFile: z.string().min(1).nullable(),
-    /** Whether every cost draws on its organization's credit balance (402 once it is spent). */
-    creditBalances: z.boolean(),
+    /** Whether every cost draws on its organization's credit balance (402 once it is spent); null: as the profile says. */
+    creditBalances: z.boolean().nullable(),
     /** How often metered usage is written to the store of record. */
     usageFlushMs: z.number().int().min(100).max(300_000),
     /** lastUsedAt is written at most this often per key. */
@@ -125,8 +126,11 @@ export const plansSchema = z
     }
   });
 
-export interface Config extends Omit<FileConfig, 'baseUrl'> {
-  /** The API key format, resolved from keyFormat and its overrides, and validated. */
+export interface Config extends Omit<FileConfig, 'baseUrl' | 'profile' | 'creditBalances'> {
+  /** The product profile named by `profile` (TESSERA_PROFILE), validated. */
+  profile: Profile;
+  creditBalances: boolean;
+  /** The API key format: the profile's, with the parts TESSERA_KEY_* override, validated. */
   apiKeyFormat: KeyFormat;
   env: Environment;
   /** embedded: memory stores in this process; external: MongoDB + Redis. */

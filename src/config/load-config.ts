@@ -1,7 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { formatProblems, PRESET_FORMATS, type KeyFormat } from '../domain/api-key-format.ts';
+import { formatProblems, type KeyFormat } from '../domain/api-key-format.ts';
 import type { PlanLimits } from '../domain/limits.ts';
+import type { Profile } from '../domain/profile.ts';
+import { loadProfile } from './load-profile.ts';
 import { ENVIRONMENTS, fileConfigSchema, plansSchema, type Config, type Environment, type FileConfig } from './config-schema.ts';
 
 /** A setting that stops start-up; the message names it and says what is wrong. */
@@ -54,7 +56,7 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { variable: 'TESSERA_HEADERS_TIMEOUT_MS', key: 'headersTimeoutMs', parse: integer },
   { variable: 'TESSERA_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', parse: integer },
   { variable: 'TESSERA_MAX_CONNECTIONS', key: 'maxConnections', parse: integer },
-  { variable: 'TESSERA_KEY_FORMAT', key: 'keyFormat', parse: (raw) => raw.trim().toLowerCase() },
+  { variable: 'TESSERA_PROFILE', key: 'profile', parse: text },
   { variable: 'TESSERA_KEY_PREFIX_LIVE', key: 'keyPrefixLive', parse: text },
   { variable: 'TESSERA_KEY_PREFIX_TEST', key: 'keyPrefixTest', parse: text },
   { variable: 'TESSERA_KEY_ALPHABET', key: 'keyAlphabet', parse: (raw) => raw.trim().toLowerCase() },
@@ -166,14 +168,19 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
 
   const plans = loadPlans(file.plansFile === null ? new URL('plans.json', configDir) : file.plansFile, file.plansFile === null ? 'config/plans.json' : 'TESSERA_PLANS_FILE', problems);
 
-  const apiKeyFormat = resolveKeyFormat(file);
+  const profile = loadProfile(file.profile, new URL('profiles/', configDir), problems);
+  if (problems.length > 0 || profile === null) throw new ConfigError(problems);
+  const apiKeyFormat = resolveKeyFormat(profile.keyFormat, file);
   for (const problem of formatProblems(apiKeyFormat)) {
-    problems.push(`API key format (TESSERA_KEY_FORMAT=${file.keyFormat} and TESSERA_KEY_*): ${problem}`);
+    problems.push(`API key format (TESSERA_PROFILE=${file.profile} and TESSERA_KEY_*): ${problem}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
     ...file,
+    profile,
+    resourceScopes: [...new Set([...profile.scopes.resource, ...file.resourceScopes])],
+    creditBalances: file.creditBalances ?? profile.limits.creditBalances,
     oauthKeys,
     apiKeyFormat,
     env: nodeEnv,
@@ -182,7 +189,7 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
     generatedSecrets,
     proxyHops: file.trustProxy ? file.trustedProxyHops : 0,
     plans,
-    defaultLimits: { rateLimitPerMinute: file.keyRateLimitPerMinute, rateLimitPerDay: file.keyRateLimitPerDay, dailySpendCap: null },
+    defaultLimits: defaultLimits(file, profile),
     baseUrl: file.baseUrl ?? `http://localhost:${file.port}`,
   };
 }
@@ -205,9 +212,17 @@ export function generateSigningKey(): Record<string, unknown> {
   return { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), use: 'sig', alg: 'ES256', kid: randomBytes(8).toString('hex') };
 }
 
-/** A preset format with the parts the deployment overrides; a prefix of "none" turns it off. */
-function resolveKeyFormat(file: FileConfig): KeyFormat {
-  const preset = PRESET_FORMATS[file.keyFormat]!;
+/** What applies when neither a credential nor its plan sets a limit: the settings', else the profile's. */
+function defaultLimits(file: FileConfig, profile: Profile): Config['defaultLimits'] {
+  return {
+    rateLimitPerMinute: file.keyRateLimitPerMinute ?? profile.limits.ratePerMinute,
+    rateLimitPerDay: file.keyRateLimitPerDay ?? profile.limits.ratePerDay,
+    dailySpendCap: null,
+  };
+}
+
+/** The profile's key format with the parts the deployment overrides; a prefix of "none" turns it off. */
+function resolveKeyFormat(preset: KeyFormat, file: FileConfig): KeyFormat {
   const prefix = (value: string | null, fallback: string | null): string | null => (value === null ? fallback : value === 'none' ? null : value);
   return {
     prefixes: { live: prefix(file.keyPrefixLive, preset.prefixes.live), test: prefix(file.keyPrefixTest, preset.prefixes.test) },

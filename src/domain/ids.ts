@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -24,6 +24,13 @@ export type IdKind = 'usr' | 'org' | 'mem' | 'key' | 'evt' | 'cli' | 'grt' | 'se
 /** Opaque, prefixed identifiers (`usr_…`, `org_…`): ~95 bits, readable in logs and support tickets. */
 export function newId(kind: IdKind): string {
   return `${kind}_${randomBase62(16)}`;
+}
+
+export type UserIdFormat = 'prefixed' | 'uuid';
+
+/** A new user's id in the profile's format: `usr_…`, or an RFC 9562 version-4 UUID. */
+export function newUserId(format: UserIdFormat): string {
+  return format === 'uuid' ? randomUUID() : newId('usr');
 }
 
 /** Ids given by operators in seed files are kept as they are, within a safe alphabet. */

@@ -1,6 +1,7 @@
 import type { Principal } from './principal.ts';
+import type { BearerKind } from './profile.ts';
 
-/** Why a bearer is not usable: for tests and logs only — callers all see the same 401. */
+/** Why a bearer is not usable; what a caller is told of it is the profile's (config/profiles/). */
 export type InactiveReason =
   | 'missing'
   | 'malformed'
@@ -25,12 +26,15 @@ export type Resolution =
    * `orgId`: the organization the bearer belonged to, where the lookup got that far — so that a
    * resource server bound to another organization is told nothing more than "not found".
    */
-  | { status: 'inactive'; reason: InactiveReason; orgId?: string }
+  | { status: 'inactive'; reason: InactiveReason; orgId?: string; kind?: BearerKind }
   /** The bearer is valid but may not act: its organization or its OAuth client is disabled. */
-  | { status: 'forbidden'; principal: Principal; message: string; readAt?: number };
+  | { status: 'forbidden'; principal: Principal; reason: ForbiddenReason; readAt?: number };
 
-export function inactive(reason: InactiveReason, orgId?: string): Resolution {
-  return orgId === undefined ? { status: 'inactive', reason } : { status: 'inactive', reason, orgId };
+export type ForbiddenReason = 'disabled_organization' | 'disabled_client';
+
+/** `kind`: what the bearer was found to be (an API key, an OAuth token), where the lookup got that far. */
+export function inactive(reason: InactiveReason, orgId?: string, kind?: BearerKind): Resolution {
+  return { status: 'inactive', reason, ...(orgId === undefined ? {} : { orgId }), ...(kind === undefined ? {} : { kind }) };
 }
 
 /** The organization a resolution is known to belong to, if any. */

@@ -1,3 +1,5 @@
+import type { BearerKind, FailureReason } from './failure-reasons.ts';
+
 /**
  * The one error hierarchy of Tessera. Every failure that reaches a caller is an AppError with a
  * code from this closed set; the HTTP status for each code is decided in one place
@@ -57,16 +59,6 @@ export class ValidationError extends AppError {
   }
 }
 
-/** One message for every authentication failure, so that nobody can tell which check failed. */
-export const UNAUTHORIZED_MESSAGE = 'Invalid or missing API key';
-
-export class UnauthorizedError extends AppError {
-  constructor(message: string = UNAUTHORIZED_MESSAGE) {
-    super('UNAUTHORIZED', message);
-    this.name = 'UnauthorizedError';
-  }
-}
-
 export class ForbiddenError extends AppError {
   constructor(message = 'You do not have permission to perform this action') {
     super('FORBIDDEN', message);
@@ -88,12 +80,47 @@ export class ConflictError extends AppError {
   }
 }
 
-export class RateLimitedError extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super('RATE_LIMITED', `Rate limit exceeded. Please retry after ${retryAfterSeconds} seconds.`, {
-      retryAfterSeconds,
-    });
-    this.name = 'RateLimitedError';
+/** The error code a bearer refusal is logged and classed under (its status and words are the profile's). */
+const REFUSAL_CODES: Record<FailureReason, ErrorCode> = {
+  missing: 'UNAUTHORIZED',
+  malformed: 'UNAUTHORIZED',
+  unknown: 'UNAUTHORIZED',
+  expired: 'UNAUTHORIZED',
+  revoked: 'UNAUTHORIZED',
+  disabled_key: 'UNAUTHORIZED',
+  disabled_user: 'UNAUTHORIZED',
+  not_a_member: 'UNAUTHORIZED',
+  disabled_organization: 'FORBIDDEN',
+  disabled_client: 'FORBIDDEN',
+  insufficient_scope: 'FORBIDDEN',
+  rate_limited: 'RATE_LIMITED',
+  usage_exceeded: 'PAYMENT_REQUIRED',
+  balance_exhausted: 'PAYMENT_REQUIRED',
+};
+
+/** The refusal in words where no profile is in play (the console's pages, the CLI, logs). */
+function refusalText(reason: FailureReason, scope: string | undefined): string {
+  if (reason === 'insufficient_scope') return `This credential lacks the ${scope ?? 'required'} scope`;
+  return `This credential is refused (${reason.replace(/_/g, ' ')})`;
+}
+
+/**
+ * A bearer refused, and why: the deployment's profile (config/profiles/) decides the status, the
+ * code and the words for each reason and bearer kind (src/http/error-body.ts).
+ */
+export class BearerRefusedError extends AppError {
+  readonly reason: FailureReason;
+  /** The bearer's kind, where it is known (a document may answer the two kinds differently). */
+  readonly bearerKind: BearerKind | undefined;
+  /** The scopes lacking (insufficient_scope), for the message's `{scope}`. */
+  readonly scope: string | undefined;
+
+  constructor(reason: FailureReason, options: { bearerKind?: BearerKind; scope?: string; retryAfterSeconds?: number } = {}) {
+    super(REFUSAL_CODES[reason], refusalText(reason, options.scope), options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds });
+    this.name = 'BearerRefusedError';
+    this.reason = reason;
+    this.bearerKind = options.bearerKind;
+    this.scope = options.scope;
   }
 }
 

@@ -66,6 +66,11 @@ export function describeVerify(mode: StoreMode): void {
     return { status: res.status, body: (await res.json()) as VerifyAnswer & { error?: { code: string; field?: string } } };
   }
   const code = async (token: string, extra: Record<string, unknown> = {}, caller: Client = rs) => (await verify({ token, ...extra }, caller)).body.code;
+  /** The answer's code, the finer reason a profile answers by, and the bearer's kind where known. */
+  const why = async (token: string, caller: Client = rs) => {
+    const { code, reason, bearer_kind } = (await verify({ token }, caller)).body;
+    return [code, reason, bearer_kind];
+  };
   const actorOf = (member: { userId: string }, orgId = h.orgA) => operatorActor(h.tessera.stores, h.tessera.services.catalog, member.userId, orgId);
 
   describe(`${mode}: who may make this request`, () => {
@@ -77,6 +82,7 @@ export function describeVerify(mode: StoreMode): void {
         body: {
           valid: true,
           code: 'VALID',
+          bearer_kind: 'api_key',
           principal: {
             active: true,
             kind: 'api_key',
@@ -117,6 +123,16 @@ export function describeVerify(mode: StoreMode): void {
       expect(await code(disabled.secret, {}, rsOfB)).toBe('NOT_FOUND');
       expect(await code(ofB.secret, {}, rsOfB)).toBe('VALID');
       expect(await code((await h.keyFor(h.members.owner)).secret, {}, rsOfB)).toBe('NOT_FOUND');
+
+      // The reason and the bearer's kind, for a profile that answers them differently (config/profiles/).
+      expect(await why(recordSecret(`tsr_live_${'Q'.repeat(38)}`))).toEqual(['NOT_FOUND', 'malformed', 'api_key']);
+      expect(await why('not a token')).toEqual(['NOT_FOUND', 'malformed', undefined]);
+      expect(await why(expiring.secret)).toEqual(['EXPIRED', 'expired', 'api_key']);
+      expect(await why(deleted.secret)).toEqual(['REVOKED', 'revoked', 'api_key']);
+      expect(await why(revokedApp.token)).toEqual(['NOT_FOUND', 'unknown', undefined]);
+      expect(await why(disabled.secret)).toEqual(['DISABLED', 'disabled_key', 'api_key']);
+      // Another organization's bearer is unknown to a bound resource server, kind and all.
+      expect(await why(disabled.secret, rsOfB)).toEqual(['NOT_FOUND', 'unknown', undefined]);
     });
 
     it('says DISABLED for a bearer of a disabled user, organization or client', async () => {

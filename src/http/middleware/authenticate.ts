@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
-import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../errors/index.ts';
+import { failureOf, type BearerKind } from '../../domain/profile.ts';
+import { BearerRefusedError } from '../../errors/index.ts';
 import type { Authenticator } from '../../services/authentication/authenticator.ts';
 import { rateLimitHeaders } from '../../domain/rate-limit-headers.ts';
 import type { UsageLimiter } from '../../services/limits/usage-limiter.ts';
@@ -15,8 +16,9 @@ export function bearerOf(header: string | undefined): string | null {
 }
 
 /**
- * Authenticates the caller of /api/v1: every failure is the same 401 (nobody can tell an unknown
- * key from a revoked one); a valid bearer of a disabled organization is 403; repeated failures
+ * Authenticates the caller of /api/v1, refusing as the profile says for each reason and bearer
+ * kind (by default every unusable bearer is the same 401: nobody can tell an unknown key from a
+ * revoked one; a valid bearer of a disabled organization or client is 403); repeated failures
  * from one address are 429. Every request counts against the bearer's limits, as at the product's
  * API (the same limiter and headers as verification): 429 with Retry-After over one.
  */
@@ -27,20 +29,24 @@ export function authenticate(authenticator: Authenticator, limiter: UsageLimiter
     const outcome = await authenticator.authenticate(bearer, ctx.ip);
     switch (outcome.kind) {
       case 'unauthorized':
-        throw new UnauthorizedError();
+        throw new BearerRefusedError(failureOf(outcome.reason), outcome.bearerKind ? { bearerKind: outcome.bearerKind } : {});
       case 'throttled':
-        throw new RateLimitedError(outcome.retryAfterSeconds);
+        throw new BearerRefusedError('rate_limited', { retryAfterSeconds: outcome.retryAfterSeconds });
       case 'forbidden':
-        throw new ForbiddenError(outcome.message);
+        throw new BearerRefusedError(outcome.reason, { bearerKind: outcome.bearerKind });
       case 'authenticated':
         break;
     }
     const principal = outcome.principal;
     const limits = await limiter.admit(principal, 0);
     ctx.set(rateLimitHeaders(limits.windows, Math.floor(Date.now() / 1000)));
-    if (!limits.admitted) throw new RateLimitedError(limits.retryAfterSeconds ?? 1);
+    if (!limits.admitted) throw new BearerRefusedError('rate_limited', { bearerKind: bearerKindOf(principal), retryAfterSeconds: limits.retryAfterSeconds ?? 1 });
     ctx.state.principal = principal;
     await next();
   };
 }
 
+
+function bearerKindOf(principal: { kind: string }): BearerKind {
+  return principal.kind === 'oauth' ? 'oauth' : 'api_key';
+}

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { AppError, isAppError } from '../../errors/index.ts';
 import type { Logger } from '../../logger.ts';
 import { isClientAbort } from '../client-abort.ts';
+import type { ErrorProfile } from '../../domain/profile.ts';
 import { writeError } from '../error-body.ts';
 
 interface HttpLikeError {
@@ -29,15 +30,15 @@ function fromHttpStatus(status: number): AppError | null {
 }
 
 /**
- * Turns whatever a handler throws into the one error body (docs/architecture.md, Errors). Unknown errors become a plain 500:
+ * Turns whatever a handler throws into the profile's error body (docs/architecture.md, Errors). Unknown errors become a plain 500:
  * the stack goes to the log (which never carries request secrets), never into the response.
  */
-export function errorHandler(logger: Logger): Middleware {
+export function errorHandler(logger: Logger, errors: ErrorProfile): Middleware {
   return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        writeError(ctx, new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`));
+        writeError(ctx, new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`), errors);
       }
     } catch (error) {
       if (isClientAbort(error, ctx.req)) {
@@ -48,17 +49,17 @@ export function errorHandler(logger: Logger): Middleware {
       }
       if (isAppError(error)) {
         if (error.code === 'UNAVAILABLE') logger.warn({ requestId: ctx.state.requestId, err: causeSummary(error) }, error.message);
-        writeError(ctx, error);
+        writeError(ctx, error, errors);
         return;
       }
       const status = (error as HttpLikeError)?.status;
       const mapped = typeof status === 'number' ? fromHttpStatus(status) : null;
       if (mapped) {
-        writeError(ctx, mapped);
+        writeError(ctx, mapped, errors);
         return;
       }
       logger.error({ requestId: ctx.state.requestId, err: error }, 'unhandled error');
-      writeError(ctx, new AppError('INTERNAL', 'Internal server error'));
+      writeError(ctx, new AppError('INTERNAL', 'Internal server error'), errors);
     }
   };
 }

@@ -1,16 +1,25 @@
 import Router from '@koa/router';
+import { publicProfile, type Profile } from '../../domain/profile.ts';
 import { html, sendPage } from '../views/html.ts';
 
 /**
  * GET /: where everything is — the discovery documents, introspection, the API, health — as JSON,
- * or as a small page for a browser.
+ * or as a small page for a browser. GET /.well-known/tessera-profile: the product profile's
+ * public part (its name, its error bodies and refusals, what its scopes include), from which the
+ * resource-server kit answers as Tessera's own routes do.
  */
-export function frontDoorRoutes(baseUrl: string): Router {
+export function frontDoorRoutes(baseUrl: string, profile: Profile): Router {
   const router = new Router();
+  const published = publicProfile(profile);
+  router.get('/.well-known/tessera-profile', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = published;
+  });
   const links = {
     openid_configuration: `${baseUrl}/.well-known/openid-configuration`,
     authorization_server_metadata: `${baseUrl}/.well-known/oauth-authorization-server`,
     introspection_endpoint: `${baseUrl}/oauth/introspect`,
+    profile: `${baseUrl}/.well-known/tessera-profile`,
     me: `${baseUrl}/api/v1/me`,
     api_keys: `${baseUrl}/api/v1/api-keys`,
     connected_apps: `${baseUrl}/api/v1/connected-apps`,

@@ -1,6 +1,6 @@
 import { EMAIL_PATTERN, normalizeEmail, type Membership, type Organization, type Role, type User } from '../../domain/accounts.ts';
 import { checkDisplayText } from '../../domain/display-text.ts';
-import { newId } from '../../domain/ids.ts';
+import { newId, newUserId, type UserIdFormat } from '../../domain/ids.ts';
 import { ValidationError } from '../../errors/index.ts';
 import type { Clock, MembershipStore, OrganizationPatch, OrganizationStore, UserPatch, UserStore } from '../../ports.ts';
 import type { BearerEvents } from '../revocation/bearer-events.ts';
@@ -19,6 +19,8 @@ export interface AccountDeps {
   events: BearerEvents;
   /** The plans organizations may be on; the first is a new organization's. */
   plans: readonly string[];
+  /** The format of the ids of users created here (the profile's). */
+  userIds: UserIdFormat;
 }
 
 export interface NewUser {
@@ -55,12 +57,17 @@ export class AccountService {
     this.deps = deps;
   }
 
+  /** An id for a new user, in the deployment's format. */
+  newUserId(): string {
+    return newUserId(this.deps.userIds);
+  }
+
   async createUser(input: NewUser): Promise<User> {
     if (!EMAIL_PATTERN.test(input.email.trim())) throw new ValidationError('email', 'email must be a valid email address');
     const password = input.password ?? null;
     if (password !== null) checkPassword(password, 'password');
     const user: User = {
-      id: input.id ?? newId('usr'),
+      id: input.id ?? this.newUserId(),
       email: input.email.trim(),
       name: userName(input.name),
       passwordHash: password === null ? (input.passwordHash ?? null) : await this.deps.hasher.hash(password),

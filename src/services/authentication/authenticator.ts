@@ -1,13 +1,14 @@
 import { andThen, type Awaitable } from '../../domain/awaitable.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { InactiveReason, Resolution } from '../../domain/resolution.ts';
+import type { BearerKind } from '../../domain/profile.ts';
+import { inactive, type ForbiddenReason, type InactiveReason, type Resolution } from '../../domain/resolution.ts';
 import type { LastUsedTracker } from '../keys/last-used-tracker.ts';
 import type { FailureThrottle } from '../limits/failure-throttle.ts';
 
 export type AuthOutcome =
   | { kind: 'authenticated'; principal: Principal }
-  | { kind: 'unauthorized'; reason: InactiveReason }
-  | { kind: 'forbidden'; message: string }
+  | { kind: 'unauthorized'; reason: InactiveReason; bearerKind?: BearerKind }
+  | { kind: 'forbidden'; reason: ForbiddenReason; bearerKind: BearerKind }
   | { kind: 'throttled'; retryAfterSeconds: number };
 
 export interface AuthenticatorDeps {
@@ -51,15 +52,15 @@ export class Authenticator {
    * token must not lock out the others. A blocked address's failures are refused without counting.
    */
   async authenticate(bearer: string | null, clientAddress: string): Promise<AuthOutcome> {
-    const resolution = bearer === null ? ({ status: 'inactive', reason: 'missing' } as const) : await this.lookup(bearer, clientAddress);
+    const resolution: Resolution = bearer === null ? inactive('missing') : await this.lookup(bearer, clientAddress);
     switch (resolution.status) {
       case 'active':
         return { kind: 'authenticated', principal: resolution.principal };
       case 'forbidden':
-        return { kind: 'forbidden', message: resolution.message };
+        return { kind: 'forbidden', reason: resolution.reason, bearerKind: resolution.principal.kind === 'oauth' ? 'oauth' : 'api_key' };
       case 'inactive': {
         const retry = this.deps.throttle.blocked(clientAddress) ?? (await this.deps.throttle.failed(clientAddress));
-        return retry === null ? { kind: 'unauthorized', reason: resolution.reason } : { kind: 'throttled', retryAfterSeconds: retry };
+        return retry === null ? { kind: 'unauthorized', reason: resolution.reason, ...(resolution.kind ? { bearerKind: resolution.kind } : {}) } : { kind: 'throttled', retryAfterSeconds: retry };
       }
     }
   }

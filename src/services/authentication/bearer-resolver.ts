@@ -51,7 +51,7 @@ export class BearerResolver {
     if (bearer.length === 0 || bearer.length > MAX_BEARER_LENGTH || !PRINTABLE.test(bearer)) return inactive('malformed');
     const shape = inspectKey(this.deps.format, bearer).kind;
     // A key of our shape with a failing checksum is refused before any lookup.
-    if (shape === 'bad-checksum') return inactive('bad-checksum');
+    if (shape === 'bad-checksum') return inactive('bad-checksum', undefined, 'api_key');
     // A bearer not of the key shape may be a connected app's access token (looked up only when it
     // has a token's shape) or a key imported from elsewhere. Tokens first: they are what most
     // such bearers are, and a token found costs no key lookup.
@@ -59,37 +59,38 @@ export class BearerResolver {
     if (token) return this.resolveToken(token);
     const hash = hashKey(bearer);
     // Redis knows revoked keys: no store round trip for them.
-    if (await this.deps.markers.isKeyRevoked(hash)) return inactive('revoked');
+    if (await this.deps.markers.isKeyRevoked(hash)) return inactive('revoked', undefined, 'api_key');
     const key = await this.deps.apiKeys.findByHash(hash);
-    return key ? this.resolveKey(key) : inactive('unknown');
+    // Of our key shape, it was a key; of another, nobody can tell.
+    return key ? this.resolveKey(key) : inactive('unknown', undefined, shape === 'valid' ? 'api_key' : undefined);
   }
 
   private async resolveKey(key: ApiKeyRecord): Promise<Resolution> {
     const state = keyState(key, this.deps.clock.now());
-    if (state !== 'usable') return inactive(state, key.orgId);
+    if (state !== 'usable') return inactive(state, key.orgId, 'api_key');
     const member = await this.deps.members.standing(key.userId, key.orgId);
-    if ('reason' in member) return inactive(member.reason, key.orgId);
+    if ('reason' in member) return inactive(member.reason, key.orgId, 'api_key');
     const principal = this.keyPrincipal(key, member);
     const { readAt } = member;
-    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
+    if (member.orgDisabled) return { status: 'forbidden', principal, reason: 'disabled_organization', readAt };
     return { status: 'active', principal, readAt };
   }
 
   private async resolveToken(token: AccessTokenInfo): Promise<Resolution> {
-    if (await this.deps.markers.isGrantRevoked(token.grantId)) return inactive('grant-revoked');
+    if (await this.deps.markers.isGrantRevoked(token.grantId)) return inactive('grant-revoked', undefined, 'oauth');
     const [app, client] = await Promise.all([
       this.deps.connectedApps.findRecord(token.grantId),
       this.deps.shared.read(`client:${token.clientId}`, [`client:${token.clientId}`], () => this.deps.clients.findById(token.clientId)),
     ]);
     // A token whose grant is not (or no longer) a connected app was revoked.
-    if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked', app?.orgId);
+    if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked', app?.orgId, 'oauth');
     const member = await this.deps.members.standing(app.userId, app.orgId);
-    if ('reason' in member) return inactive(member.reason, app.orgId);
+    if ('reason' in member) return inactive(member.reason, app.orgId, 'oauth');
     const principal: OAuthPrincipal = {
       kind: 'oauth',
       userId: app.userId,
       orgId: app.orgId,
-      scopes: intersectScopes(intersectScopes(token.scopes, app.scopes), this.deps.catalog.allowedFor(member.role)),
+      scopes: this.deps.catalog.effective(intersectScopes(token.scopes, app.scopes), member.role),
       role: member.role,
       clientId: token.clientId,
       grantId: token.grantId,
@@ -98,8 +99,8 @@ export class BearerResolver {
       expiresAt: token.expiresAt,
     };
     const readAt = Math.min(member.readAt, client.readAt);
-    if (!client.value || client.value.disabled) return { status: 'forbidden', principal, message: 'This OAuth client is disabled', readAt };
-    if (member.orgDisabled) return { status: 'forbidden', principal, message: 'This organization is disabled', readAt };
+    if (!client.value || client.value.disabled) return { status: 'forbidden', principal, reason: 'disabled_client', readAt };
+    if (member.orgDisabled) return { status: 'forbidden', principal, reason: 'disabled_organization', readAt };
     return { status: 'active', principal, readAt };
   }
 
@@ -108,8 +109,8 @@ export class BearerResolver {
       kind: 'api_key',
       userId: key.userId,
       orgId: key.orgId,
-      // A key never does more than its user's current role allows.
-      scopes: intersectScopes(key.scopes, this.deps.catalog.allowedFor(role)),
+      // What its scopes include, and never more than its user's current role allows.
+      scopes: this.deps.catalog.effective(key.scopes, role),
       role,
       keyId: key.id,
       env: key.env,

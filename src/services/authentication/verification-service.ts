@@ -1,6 +1,7 @@
 import { andThen, type Awaitable } from '../../domain/awaitable.ts';
 import type { OAuthClient } from '../../domain/oauth.ts';
 import type { VerifyCode } from '../../domain/verification.ts';
+import { failureOf, type BearerKind, type FailureReason } from '../../domain/profile.ts';
 import { resolutionOrg, type InactiveReason } from '../../domain/resolution.ts';
 import { mostConstrained, type RateLimitWindow } from '../../domain/rate-limit-headers.ts';
 import type { LimitOutcome, UsageLimiter } from '../limits/usage-limiter.ts';
@@ -19,6 +20,10 @@ export interface VerifyInput {
 export interface VerifyAnswer {
   valid: boolean;
   code: VerifyCode;
+  /** Why not, finer than `code`: the failure reason the profile has a status and words for. */
+  reason?: FailureReason;
+  /** What the bearer was found to be, where known (a profile may answer the kinds differently). */
+  bearer_kind?: BearerKind;
   /** The principal, as introspection shows it: for every code once the bearer is known to be usable. */
   principal?: ActiveIntrospection;
   /** The most constrained request window (after this request), and every window as a policy. */
@@ -64,24 +69,31 @@ export class VerificationService {
   verify(caller: OAuthClient, input: VerifyInput): Awaitable<VerifyAnswer> {
     return andThen(this.authenticator.lookup(input.token, `via ${caller.name}`), (resolution): Awaitable<VerifyAnswer> => {
       // A resource server bound to an organization learns nothing of other organizations' bearers.
-      if (caller.orgId !== null && caller.orgId !== resolutionOrg(resolution)) return { valid: false, code: 'NOT_FOUND' };
-      if (resolution.status === 'inactive') return { valid: false, code: BY_REASON[resolution.reason] };
+      if (caller.orgId !== null && caller.orgId !== resolutionOrg(resolution)) return { valid: false, code: 'NOT_FOUND', reason: 'unknown' };
+      if (resolution.status === 'inactive') {
+        return { valid: false, code: BY_REASON[resolution.reason], reason: failureOf(resolution.reason), ...(resolution.kind ? { bearer_kind: resolution.kind } : {}) };
+      }
       const p = resolution.principal;
-      if (resolution.status === 'forbidden') return { valid: false, code: 'DISABLED' };
+      const kind: BearerKind = p.kind === 'oauth' ? 'oauth' : 'api_key';
+      if (resolution.status === 'forbidden') return { valid: false, code: 'DISABLED', reason: resolution.reason, bearer_kind: kind };
       const principal = this.introspection.describe(p);
       const missing = input.requiredScopes.filter((s) => !p.scopes.includes(s));
-      if (missing.length > 0) return { valid: false, code: 'INSUFFICIENT_SCOPE', principal, missing_scopes: missing };
-      return this.limiter.admit(p, input.cost).then((limits) => answer(principal, input.cost, limits));
+      if (missing.length > 0) return { valid: false, code: 'INSUFFICIENT_SCOPE', reason: 'insufficient_scope', bearer_kind: kind, principal, missing_scopes: missing };
+      return this.limiter.admit(p, input.cost).then((limits) => answer(principal, kind, input.cost, limits));
     });
   }
 }
 
-function answer(principal: ActiveIntrospection, cost: number, limits: LimitOutcome): VerifyAnswer {
+function answer(principal: ActiveIntrospection, kind: BearerKind, cost: number, limits: LimitOutcome): VerifyAnswer {
   const most = mostConstrained(limits.windows);
   const code: VerifyCode = limits.admitted ? 'VALID' : limits.refusal === 'rate' ? 'RATE_LIMITED' : 'USAGE_EXCEEDED';
+  // The daily cap says when it resets; the credit balance cannot.
+  const reason: FailureReason | null = limits.admitted ? null : limits.refusal === 'rate' ? 'rate_limited' : limits.retryAfterSeconds !== null ? 'usage_exceeded' : 'balance_exhausted';
   return {
     valid: limits.admitted,
     code,
+    ...(reason ? { reason } : {}),
+    bearer_kind: kind,
     principal,
     ...(most ? { ratelimit: { limit: most.limit, remaining: most.remaining, reset: most.reset, policies: limits.windows } } : {}),
     ...(limits.spend ? { spend: { cost, ...limits.spend } } : {}),

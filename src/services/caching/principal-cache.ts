@@ -119,7 +119,7 @@ export class PrincipalCache {
       const previous = this.entries.get(event.hash);
       this.entries.delete(event.hash);
       // A revocation is final: answer it from memory, without another store round trip.
-      if (event.final && healthy) this.store(event.hash, inactive('revoked', previous && resolutionOrg(previous.resolution)), now, epoch);
+      if (event.final && healthy) this.store(event.hash, inactive('revoked', previous && resolutionOrg(previous.resolution), 'api_key'), now, epoch);
       return;
     }
     // A group's bearers may be being resolved right now without being cached yet.
@@ -127,7 +127,7 @@ export class PrincipalCache {
     for (const hash of this.entries.keysIn(bearerEventGroup(event))) {
       const previous = this.entries.get(hash);
       this.entries.delete(hash);
-      if (event.kind === 'grant' && event.final && healthy) this.store(hash, inactive('grant-revoked', previous && resolutionOrg(previous.resolution)), now, epoch);
+      if (event.kind === 'grant' && event.final && healthy) this.store(hash, inactive('grant-revoked', previous && resolutionOrg(previous.resolution), 'oauth'), now, epoch);
     }
   }
 

@@ -4,6 +4,7 @@ import { generateKey, type KeyEnv, type KeyFormat } from '../../domain/api-key-f
 import { checkDisplayText } from '../../domain/display-text.ts';
 import { NO_LIMITS, type ApiKey, type ApiKeyRecord, type KeyLimits } from '../../domain/api-key.ts';
 import { newId } from '../../domain/ids.ts';
+import type { KeyPolicy } from '../../domain/profile.ts';
 import { requireScope } from '../../domain/permissions.ts';
 import type { Actor } from '../../domain/principal.ts';
 import { normalizeScopes, type ScopeCatalog } from '../../domain/scopes.ts';
@@ -59,13 +60,16 @@ export interface ApiKeyServiceDeps {
   events: BearerEvents;
   catalog: ScopeCatalog;
   format: KeyFormat;
+  /** Who may create keys, and whose keys a list shows (the profile's `keys`). */
+  policy: KeyPolicy;
   clock: Clock;
 }
 
 /**
  * Settings → API keys: create, list, read, edit, rotate and revoke keys, within the caller's
  * organization and role. Owners and admins manage every key of their organization; editors
- * create keys and manage their own; viewers create none. A key of another organization, or
+ * manage their own; the roles the profile names create keys (by default not viewers), and a list
+ * shows owners and admins the organization's keys or their own, as the profile says. A key of another organization, or
  * another member's key for an editor, is indistinguishable from a missing one (404). A secret is
  * only ever handed to the user it acts for, and never to a connected app.
  */
@@ -90,17 +94,17 @@ export class ApiKeyService {
       }
     };
     return {
-      create: allowed(() => checkMayCreate(actor)),
+      create: allowed(() => this.checkMayCreate(actor)),
       manage: allowed(() => requireScope(actor, 'keys:write')),
       rotate: key !== undefined && allowed(() => checkMayRotate(actor, key)),
     };
   }
 
   async create(actor: Actor, input: CreateKeyInput): Promise<IssuedKey> {
-    checkMayCreate(actor);
+    this.checkMayCreate(actor);
     const issued = this.issue(actor.orgId, actor.userId, {
       name: normalizeName(input.name),
-      scopes: input.scopes === undefined ? this.grantable(actor) : this.checkGrantable(actor, input.scopes),
+      scopes: input.scopes === undefined ? this.deps.catalog.keyDefault(this.grantable(actor)) : this.checkGrantable(actor, input.scopes),
       env: this.checkEnv(input.env ?? 'live'),
       expiresAt: this.checkExpiry(input.expiresAt ?? null),
       limits: { ...NO_LIMITS, ...input.limits },
@@ -117,7 +121,8 @@ export class ApiKeyService {
 
   async list(actor: Actor): Promise<ApiKey[]> {
     requireScope(actor, 'keys:read');
-    return this.deps.apiKeys.listForOrg(actor.orgId, seesAll(actor) ? {} : { userId: actor.userId });
+    const organization = this.deps.policy.list === 'organization' && seesAll(actor);
+    return this.deps.apiKeys.listForOrg(actor.orgId, organization ? {} : { userId: actor.userId });
   }
 
   async get(actor: Actor, id: string): Promise<ApiKey> {
@@ -356,6 +361,12 @@ export class ApiKeyService {
     return normalizeScopes(scopes);
   }
 
+  private checkMayCreate(actor: Actor): void {
+    if (!this.deps.policy.createRoles.includes(actor.role)) throw new ForbiddenError(`${capitalized(actor.role)}s cannot create API keys`);
+    requireScope(actor, 'keys:write');
+    refuseConnectedApp(actor);
+  }
+
   private checkEnv(env: KeyEnv): KeyEnv {
     if (this.deps.format.prefixes[env] === null) throw new ValidationError('env', `this deployment issues no ${env} keys`);
     return env;
@@ -377,11 +388,6 @@ function refuseConnectedApp(actor: Actor): void {
   if (actor.credential.kind === 'oauth') throw new ForbiddenError('A connected app cannot create or rotate API keys');
 }
 
-function checkMayCreate(actor: Actor): void {
-  if (!roleAtLeast(actor.role, 'editor')) throw new ForbiddenError('Viewers cannot create API keys');
-  requireScope(actor, 'keys:write');
-  refuseConnectedApp(actor);
-}
 
 function checkMayRotate(actor: Actor, key: ApiKey): void {
   requireScope(actor, 'keys:write');
@@ -398,6 +404,8 @@ function extendsLife(key: ApiKey, expiresAt: Date | null): boolean {
   if (key.expiresAt === null) return false;
   return expiresAt === null || expiresAt.getTime() > key.expiresAt.getTime();
 }
+
+const capitalized = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
 
 function seesAll(actor: Actor): boolean {
   return roleAtLeast(actor.role, 'admin');

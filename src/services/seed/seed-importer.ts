@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { normalizeEmail, type Organization, type User } from '../../domain/accounts.ts';
-import { newId } from '../../domain/ids.ts';
 import { ConflictError, ValidationError } from '../../errors/index.ts';
 import type { AccountDeps, AccountService } from '../accounts/account-service.ts';
 import { parseSeedFile, type SeedApiKey, type SeedFile, type SeedOrganization, type SeedUser } from './seed-file.ts';
@@ -108,7 +107,7 @@ export class SeedImporter {
         throw new ValidationError(`users[${i}].email`, `users[${i}].email: already belongs to another user (${byEmail.id})`);
       }
       const existing = byId ?? byEmail;
-      planned.push({ entry, id: entry.id ?? existing?.id ?? newId('usr'), existing });
+      planned.push({ entry, id: entry.id ?? existing?.id ?? this.deps.accounts.newUserId(), existing });
     }
     return planned;
   }

@@ -144,8 +144,8 @@ describe('Redis stopped', () => {
   describe('authentication is answered from the store of record', () => {
     it('a usable key is VALID with its principal; an unknown one NOT_FOUND; one revoked before the outage REVOKED', async () => {
       expect(await verify({ token: used.secret })).toMatchObject({ status: 200, body: { valid: true, code: 'VALID', principal: { active: true, kind: 'api_key', key_id: used.record.id, org_id: h.orgA } } });
-      expect((await verify({ token: recordSecret(`tsr_live_${'Q'.repeat(38)}`) })).body).toEqual({ valid: false, code: 'NOT_FOUND' });
-      expect((await verify({ token: revokedBefore.secret })).body).toEqual({ valid: false, code: 'REVOKED' });
+      expect((await verify({ token: recordSecret(`tsr_live_${'Q'.repeat(38)}`) })).body).toEqual({ valid: false, code: 'NOT_FOUND', reason: 'malformed', bearer_kind: 'api_key' });
+      expect((await verify({ token: revokedBefore.secret })).body).toEqual({ valid: false, code: 'REVOKED', reason: 'revoked', bearer_kind: 'api_key' });
     });
 
     it('nothing is served from the principal cache: a key disabled in the store without any event is DISABLED at once', async () => {
@@ -158,7 +158,7 @@ describe('Redis stopped', () => {
     it('a key revoked during the outage (the event and marker are lost) is REVOKED on the very next request', async () => {
       const owner = await operatorActor(h.tessera.stores, h.tessera.services.catalog, h.members.owner.userId, h.orgA);
       await h.tessera.services.apiKeys.revoke(owner, revokedDuring.record.id);
-      expect((await verify({ token: revokedDuring.secret })).body).toEqual({ valid: false, code: 'REVOKED' });
+      expect((await verify({ token: revokedDuring.secret })).body).toEqual({ valid: false, code: 'REVOKED', reason: 'revoked', bearer_kind: 'api_key' });
     });
 
     it('resource servers authenticate as before: the right secret is answered, a wrong one is 401 invalid_client', async () => {

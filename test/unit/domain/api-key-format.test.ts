@@ -70,8 +70,8 @@ describe('each product’s documented key format', () => {
     { format: 'tessera', env: 'test', prefix: 'tsr_test_', pattern: /^tsr_test_[0-9A-Za-z]{38}$/ },
   ];
 
-  it.each(cases)('TESSERA_KEY_FORMAT=$format issues $env keys of the shape $pattern, all distinct', ({ format, env, prefix, pattern }) => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: format });
+  it.each(cases)('TESSERA_PROFILE=$format issues $env keys of the shape $pattern, all distinct', ({ format, env, prefix, pattern }) => {
+    const keyFormat = formatOf({ TESSERA_PROFILE: format });
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) {
       const generated = generateKey(keyFormat, env);
@@ -84,30 +84,30 @@ describe('each product’s documented key format', () => {
     expect(seen.size).toBe(200);
   });
 
-  it('is the tessera format when TESSERA_KEY_FORMAT is not set', () => {
+  it('is the tessera format when TESSERA_PROFILE is not set', () => {
     expect(formatOf({})).toEqual(DEFAULT_KEY_FORMAT);
-    expect(formatOf({})).toEqual(formatOf({ TESSERA_KEY_FORMAT: 'tessera' }));
+    expect(formatOf({})).toEqual(formatOf({ TESSERA_PROFILE: 'tessera' }));
     expect(generateKey(formatOf({}), 'live').key).toMatch(/^tsr_live_[0-9A-Za-z]{38}$/);
   });
 
   it('accepts the preset name in any case and refuses an unknown one, naming the choices', () => {
-    expect(formatOf({ TESSERA_KEY_FORMAT: ' Minds ' }).prefixes.live).toBe('minds_');
-    const problems = problemsOf({ TESSERA_KEY_FORMAT: 'stripe' });
+    expect(formatOf({ TESSERA_PROFILE: ' Minds ' }).prefixes.live).toBe('minds_');
+    const problems = problemsOf({ TESSERA_PROFILE: 'stripe' });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toContain('TESSERA_KEY_FORMAT');
+    expect(problems[0]).toContain('TESSERA_PROFILE');
     expect(problems[0]).toContain('stripe');
     expect(problems[0]).toContain('minds');
   });
 
   it.each(['minds', 'flowestate', 'flowy'])('%s issues no test keys (its docs define none)', (format) => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: format });
+    const keyFormat = formatOf({ TESSERA_PROFILE: format });
     expect(keyFormat.prefixes.test).toBeNull();
     expect(() => generateKey(keyFormat, 'test')).toThrow('this deployment issues no test keys');
   });
 
   it('accepts the example key Minds documents as a valid live key', () => {
     const example = 'minds_10e9d89a4f88331be68ce05736271bcc58409a26b03a412b';
-    expect(inspectKey(formatOf({ TESSERA_KEY_FORMAT: 'minds' }), example)).toEqual({ kind: 'valid', env: 'live', start: 'minds_10e9' });
+    expect(inspectKey(formatOf({ TESSERA_PROFILE: 'minds' }), example)).toEqual({ kind: 'valid', env: 'live', start: 'minds_10e9' });
   });
 });
 
@@ -121,7 +121,7 @@ describe('the checksum', () => {
   ];
 
   it.each(checksummed)('is CRC32 of prefix and body in 6 base62 digits ($format, $env)', ({ format, env }) => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: format });
+    const keyFormat = formatOf({ TESSERA_PROFILE: format });
     const prefix = keyFormat.prefixes[env]!;
     for (const key of keys(keyFormat, env, 50)) {
       const head = key.slice(0, -6);
@@ -133,7 +133,7 @@ describe('the checksum', () => {
   });
 
   it('is 8 hex digits of CRC32 when a hex format turns it on', () => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: 'minds', TESSERA_KEY_CHECKSUM: 'true' });
+    const keyFormat = formatOf({ TESSERA_PROFILE: 'minds', TESSERA_KEY_CHECKSUM: 'true' });
     for (const key of keys(keyFormat, 'live', 50)) {
       expect(key).toMatch(/^minds_[0-9a-f]{56}$/);
       expect(key.slice(-8)).toBe(expectedChecksum(key.slice(0, -8), HEX, 8));
@@ -142,7 +142,7 @@ describe('the checksum', () => {
   });
 
   it.each(checksummed)('fails when any one character of body or checksum changes ($format, $env)', ({ format, env }) => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: format });
+    const keyFormat = formatOf({ TESSERA_PROFILE: format });
     const prefix = keyFormat.prefixes[env]!;
     const [key] = keys(keyFormat, env, 1) as [string];
     let tried = 0;
@@ -165,7 +165,7 @@ describe('the checksum', () => {
   });
 
   it.each(['minds', 'flowestate'])('does not exist in %s: no change of a key ever gives bad-checksum', (format) => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: format });
+    const keyFormat = formatOf({ TESSERA_PROFILE: format });
     expect(keyFormat.checksum).toBe(false);
     const prefix = keyFormat.prefixes.live!;
     const [key] = keys(keyFormat, 'live', 1) as [string];
@@ -217,9 +217,9 @@ describe('inspectKey of look-alikes', () => {
       expect(inspectKey(keyFormat, other)).toEqual({ kind: 'foreign' });
     }
     // Another product's key, of the right length for it, is foreign to this one.
-    const [flowstack] = keys(formatOf({ TESSERA_KEY_FORMAT: 'flowstack' }), 'live', 1) as [string];
+    const [flowstack] = keys(formatOf({ TESSERA_PROFILE: 'flowstack' }), 'live', 1) as [string];
     expect(inspectKey(keyFormat, flowstack)).toEqual({ kind: 'foreign' });
-    expect(inspectKey(formatOf({ TESSERA_KEY_FORMAT: 'flowstack' }), key)).toEqual({ kind: 'foreign' });
+    expect(inspectKey(formatOf({ TESSERA_PROFILE: 'flowstack' }), key)).toEqual({ kind: 'foreign' });
   });
 
   it('calls a test key foreign when the deployment issues none', () => {
@@ -234,8 +234,8 @@ describe('inspectKey of look-alikes', () => {
 describe('entropy', () => {
   it('counts the random body only, in bits of its alphabet', () => {
     expect(entropyBits(DEFAULT_KEY_FORMAT)).toBeCloseTo(32 * Math.log2(62), 10);
-    expect(entropyBits(formatOf({ TESSERA_KEY_FORMAT: 'minds' }))).toBe(192);
-    expect(entropyBits(formatOf({ TESSERA_KEY_FORMAT: 'flowestate' }))).toBe(128);
+    expect(entropyBits(formatOf({ TESSERA_PROFILE: 'minds' }))).toBe(192);
+    expect(entropyBits(formatOf({ TESSERA_PROFILE: 'flowestate' }))).toBe(128);
     expect(entropyBits({ ...DEFAULT_KEY_FORMAT, alphabet: 'base58', bodyLength: 22 })).toBeCloseTo(22 * Math.log2(58), 10);
   });
 
@@ -252,23 +252,23 @@ describe('entropy', () => {
   it('has a floor of 128 bits that every preset meets', () => {
     expect(MIN_KEY_BITS).toBe(128);
     for (const format of ['tessera', 'minds', 'flowestate', 'flowstack', 'flowy']) {
-      const keyFormat = formatOf({ TESSERA_KEY_FORMAT: format });
+      const keyFormat = formatOf({ TESSERA_PROFILE: format });
       expect(entropyBits(keyFormat)).toBeGreaterThanOrEqual(128);
       expect(formatProblems(keyFormat)).toEqual([]);
     }
   });
 
   it('refuses 31 hex characters (124 bits) at start-up, naming the key format and 128 bits', () => {
-    const problems = problemsOf({ TESSERA_KEY_FORMAT: 'flowestate', TESSERA_KEY_LENGTH: '31' });
+    const problems = problemsOf({ TESSERA_PROFILE: 'flowestate', TESSERA_KEY_LENGTH: '31' });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toContain('TESSERA_KEY_FORMAT=flowestate');
+    expect(problems[0]).toContain('TESSERA_PROFILE=flowestate');
     expect(problems[0]).toContain('124 bits');
     expect(problems[0]).toContain('128');
-    expect(() => loadConfig({ TESSERA_KEY_FORMAT: 'flowestate', TESSERA_KEY_LENGTH: '31' })).toThrow(/API key format.*128/);
+    expect(() => loadConfig({ TESSERA_PROFILE: 'flowestate', TESSERA_KEY_LENGTH: '31' })).toThrow(/API key format.*128/);
   });
 
   it('accepts 32 hex characters (128 bits) and issues keys of that length', () => {
-    const keyFormat = formatOf({ TESSERA_KEY_FORMAT: 'flowestate', TESSERA_KEY_LENGTH: '32' });
+    const keyFormat = formatOf({ TESSERA_PROFILE: 'flowestate', TESSERA_KEY_LENGTH: '32' });
     expect(keyFormat.bodyLength).toBe(32);
     expect(generateKey(keyFormat, 'live').key).toMatch(/^fe_k_[0-9a-f]{32}$/);
   });
@@ -311,7 +311,7 @@ describe('TESSERA_KEY_* overrides', () => {
   });
 
   it('overrides one part of a preset and keeps the others', () => {
-    expect(formatOf({ TESSERA_KEY_FORMAT: 'flowstack', TESSERA_KEY_PREFIX_TEST: 'fs_sandbox_' })).toEqual({
+    expect(formatOf({ TESSERA_PROFILE: 'flowstack', TESSERA_KEY_PREFIX_TEST: 'fs_sandbox_' })).toEqual({
       prefixes: { live: 'fs_live_', test: 'fs_sandbox_' },
       alphabet: 'base62',
       bodyLength: 32,
@@ -343,7 +343,7 @@ describe('TESSERA_KEY_* overrides', () => {
   });
 
   it('refuses turning off both prefixes', () => {
-    expect(problemsOf({ TESSERA_KEY_FORMAT: 'minds', TESSERA_KEY_PREFIX_LIVE: 'none' })).toEqual([
+    expect(problemsOf({ TESSERA_PROFILE: 'minds', TESSERA_KEY_PREFIX_LIVE: 'none' })).toEqual([
       expect.stringContaining('at least one environment needs a prefix'),
     ]);
   });
@@ -380,7 +380,7 @@ describe('randomness of the body', () => {
 
   it('uses every hex character in the hex formats', () => {
     const seen = new Set<string>();
-    for (const key of keys(formatOf({ TESSERA_KEY_FORMAT: 'minds' }), 'live', 50)) for (const c of key.slice('minds_'.length)) seen.add(c);
+    for (const key of keys(formatOf({ TESSERA_PROFILE: 'minds' }), 'live', 50)) for (const c of key.slice('minds_'.length)) seen.add(c);
     expect([...seen].sort().join('')).toBe(HEX);
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { request as httpRequest } from 'node:http';
-import { AppError, UnauthorizedError, UnavailableError } from '../../../src/errors/index.ts';
+import { AppError, BearerRefusedError, UnavailableError } from '../../../src/errors/index.ts';
 import { baseMiddleware } from '../../../src/http/base-middleware.ts';
 import { jsonBody } from '../../../src/http/middleware/json-body.ts';
 import { methodNotAllowed } from '../../../src/http/middleware/method-not-allowed.ts';
@@ -30,7 +30,7 @@ beforeAll(async () => {
     throw new Error('secret internals at /srv/app.ts:42');
   });
   router.get('/unauthorized', () => {
-    throw new UnauthorizedError();
+    throw new BearerRefusedError('unknown');
   });
   router.get('/unavailable', () => {
     throw new UnavailableError('Redis is unreachable', 7);
@@ -39,7 +39,7 @@ beforeAll(async () => {
     throw new AppError('VALIDATION_FAILED', 'name must be 1–100 characters', { field: 'name' });
   });
   const app = new Koa();
-  for (const middleware of baseMiddleware(logger)) app.use(middleware);
+  for (const middleware of baseMiddleware(logger, testConfig().profile.errors)) app.use(middleware);
   app.use(methodNotAllowed(router));
   app.use(router.routes());
   running = await serve(app);

@@ -57,7 +57,7 @@ describe('Authenticator', () => {
 
   it('refuses a key of our shape with a failing checksum before any lookup', async () => {
     const tampered = recordSecret(secret.slice(0, 12) + (secret[12] === 'a' ? 'b' : 'a') + secret.slice(13));
-    expect(await services.resolver.resolve(tampered)).toEqual({ status: 'inactive', reason: 'bad-checksum' });
+    expect(await services.resolver.resolve(tampered)).toEqual({ status: 'inactive', reason: 'bad-checksum', kind: 'api_key' });
     expect(keys.lookups).toBe(0);
   });
 
@@ -102,7 +102,7 @@ describe('Authenticator', () => {
 
   it('answers a key Redis marks as revoked without asking the store', async () => {
     await new RevocationMarkers(stores.ephemeral, 86_400_000).markKey(hashKey(secret), null);
-    expect(await services.resolver.resolve(secret)).toEqual({ status: 'inactive', reason: 'revoked' });
+    expect(await services.resolver.resolve(secret)).toEqual({ status: 'inactive', reason: 'revoked', kind: 'api_key' });
     expect(keys.lookups).toBe(0);
   });
 });

@@ -162,10 +162,10 @@ describe('PrincipalCache', () => {
     await cache.lookup('tok');
     cache.invalidate({ kind: 'api_key', hash: hashKey('tok'), id: 'key_1', final: true });
     // It keeps the organization it knew, so that an organization-bound caller is still told nothing.
-    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked', orgId: 'org_1' });
+    expect(await cache.lookup('tok')).toEqual({ status: 'inactive', reason: 'revoked', orgId: 'org_1', kind: 'api_key' });
     // Even on an instance that had never seen the key.
     cache.invalidate({ kind: 'api_key', hash: hashKey('other'), id: 'key_2', final: true });
-    expect(await cache.lookup('other')).toEqual({ status: 'inactive', reason: 'revoked' });
+    expect(await cache.lookup('other')).toEqual({ status: 'inactive', reason: 'revoked', kind: 'api_key' });
     expect(calls).toEqual(['tok']);
   });
 

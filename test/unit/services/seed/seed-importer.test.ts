@@ -204,7 +204,7 @@ describe('SeedImporter', () => {
       expect((await importer.import(file)).api_keys).toEqual({ created: 0, updated: 0, unchanged: 1 });
       await stores.apiKeys.update('key_minds', { revokedAt: new Date(), active: false });
       await importer.import({ ...file, api_keys: [{ ...file.api_keys[0]!, name: 'renamed' }] });
-      expect(await resolver.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked', orgId: 'o_acme' });
+      expect(await resolver.resolve(MINDS_KEY)).toEqual({ status: 'inactive', reason: 'revoked', orgId: 'o_acme', kind: 'api_key' });
     });
 
     it.each([
