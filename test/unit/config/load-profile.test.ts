@@ -26,10 +26,19 @@ function problemsOf(env: Record<string, string>): string[] {
   }
 }
 
-/** Tessera's own profile with a change, written to a file of its own: its path. */
-function variant(change: (profile: Record<string, any>) => void): string {
-  const profile = structuredClone(tessera) as unknown as Record<string, any>;
-  change(profile);
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type Changes = Record<string, Json | undefined>;
+
+/** Tessera's own profile with changes (a dotted path each; undefined deletes), in a file of its own: its path. */
+function variant(changes: Changes): string {
+  const profile = structuredClone(tessera) as unknown as { [key: string]: Json };
+  for (const [path, value] of Object.entries(changes)) {
+    const keys = path.split('.');
+    const last = keys.pop()!;
+    const parent = keys.reduce((node, key) => node[key] as { [key: string]: Json }, profile);
+    if (value === undefined) delete parent[last];
+    else parent[last] = value;
+  }
   const file = join(mkdtempSync(join(tmpdir(), 'tessera-profile-')), 'broken.json');
   writeFileSync(file, JSON.stringify(profile));
   return file;
@@ -65,20 +74,20 @@ describe('product profiles', () => {
   });
 
   it('loads a profile from a path, and refuses one that is not JSON', () => {
-    expect(load({ TESSERA_PROFILE: variant((p) => (p.name = 'acme')) }).profile.name).toBe('acme');
+    expect(load({ TESSERA_PROFILE: variant({ name: 'acme' }) }).profile.name).toBe('acme');
     const file = join(mkdtempSync(join(tmpdir(), 'tessera-profile-')), 'broken.json');
     writeFileSync(file, '{"name": ');
     expect(problemsOf({ TESSERA_PROFILE: file })[0]).toMatch(/broken\.json: cannot read the profile/);
   });
 
   it.each([
-    ['a missing refusal', (p: Record<string, any>) => delete p.errors.refusals.expired, 'errors.refusals.expired: '],
-    ['a status that is not an error', (p: Record<string, any>) => (p.errors.refusals.unknown.status = 200), 'errors.refusals.unknown.status: must be an HTTP error status (400–599)'],
-    ['an unknown setting', (p: Record<string, any>) => (p.keys.whoCanDelete = ['owner']), 'keys: Unrecognized key: "whoCanDelete"'],
-    ['an unknown role', (p: Record<string, any>) => (p.keys.createRoles = ['owner', 'janitor']), 'keys.createRoles.1: '],
-    ['an unknown /me field', (p: Record<string, any>) => (p.me.fields = ['id', 'password']), 'me.fields.1: '],
-    ['a bad user id format', (p: Record<string, any>) => (p.users.idFormat = 'ulid'), 'users.idFormat: '],
-  ])('refuses %s, naming the file and the field', (_what, change, expected) => {
+    ['a missing refusal', { 'errors.refusals.expired': undefined }, 'errors.refusals.expired: '],
+    ['a status that is not an error', { 'errors.refusals.unknown.status': 200 }, 'errors.refusals.unknown.status: must be an HTTP error status (400–599)'],
+    ['an unknown setting', { 'keys.whoCanDelete': ['owner'] }, 'keys: Unrecognized key: "whoCanDelete"'],
+    ['an unknown role', { 'keys.createRoles': ['owner', 'janitor'] }, 'keys.createRoles.1: '],
+    ['an unknown /me field', { 'me.fields': ['id', 'password'] }, 'me.fields.1: '],
+    ['a bad user id format', { 'users.idFormat': 'ulid' }, 'users.idFormat: '],
+  ] as Array<[string, Changes, string]>)('refuses %s, naming the file and the field', (_what, change, expected) => {
     const problems = problemsOf({ TESSERA_PROFILE: variant(change) });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/broken\.json: /);
@@ -86,28 +95,25 @@ describe('product profiles', () => {
   });
 
   it('refuses an error template or message naming an unknown field', () => {
-    const body = problemsOf({ TESSERA_PROFILE: variant((p) => (p.errors.body = { error: { code: '{code}', detail: '{stack}' } })) });
+    const body = problemsOf({ TESSERA_PROFILE: variant({ 'errors.body': { error: { code: '{code}', detail: '{stack}' } } }) });
     expect(body).toEqual([expect.stringMatching(/broken\.json: errors\.body\.error\.detail: unknown field \{stack\} \(known: \{status\}, \{statusText\}, \{code\}, \{message\}, \{field\}\)$/)]);
-    const message = problemsOf({ TESSERA_PROFILE: variant((p) => (p.errors.refusals.rate_limited.message = 'Wait {retry_after} seconds')) });
+    const message = problemsOf({ TESSERA_PROFILE: variant({ 'errors.refusals.rate_limited.message': 'Wait {retry_after} seconds' }) });
     expect(message).toEqual([expect.stringMatching(/broken\.json: errors\.refusals\.rate_limited\.message: unknown field \{retry_after\} \(known: \{retryAfter\}, \{scope\}\)$/)]);
   });
 
   it('refuses a scope hierarchy with a cycle, and scopes it does not declare', () => {
     const cycle = problemsOf({
-      TESSERA_PROFILE: variant((p) => {
-        p.scopes.resource = ['read', 'write', 'admin'];
-        p.scopes.implies = { admin: ['write'], write: ['read'], read: ['admin'] };
-      }),
+      TESSERA_PROFILE: variant({ 'scopes.resource': ['read', 'write', 'admin'], 'scopes.implies': { admin: ['write'], write: ['read'], read: ['admin'] } }),
     });
     expect(cycle).toEqual([expect.stringMatching(/broken\.json: scopes\.implies\.admin: a cycle \(admin → write → read → admin\): a scope cannot include itself$/)]);
-    const unknown = problemsOf({ TESSERA_PROFILE: variant((p) => (p.scopes.implies = { 'keys:write': ['keys:read', 'flows:read'] })) });
+    const unknown = problemsOf({ TESSERA_PROFILE: variant({ 'scopes.implies': { 'keys:write': ['keys:read', 'flows:read'] } }) });
     expect(unknown).toEqual([expect.stringMatching(/broken\.json: scopes\.implies\.keys:write: unknown scope flows:read \(declare it in scopes\.resource\)$/)]);
-    const grant = problemsOf({ TESSERA_PROFILE: variant((p) => (p.scopes.roleMax.viewer = ['*:read', '!flows:read'])) });
+    const grant = problemsOf({ TESSERA_PROFILE: variant({ 'scopes.roleMax.viewer': ['*:read', '!flows:read'] }) });
     expect(grant).toEqual([expect.stringMatching(/scopes\.roleMax\.viewer: unknown scope flows:read/)]);
   });
 
   it('refuses a key format too weak, naming the profile', () => {
-    const weak = problemsOf({ TESSERA_PROFILE: variant((p) => (p.keyFormat.bodyLength = 8)) });
+    const weak = problemsOf({ TESSERA_PROFILE: variant({ 'keyFormat.bodyLength': 8 }) });
     expect(weak).toEqual([expect.stringMatching(/^API key format \(TESSERA_PROFILE=.*broken\.json and TESSERA_KEY_\*\): the key body carries 47 bits; at least 128 are required/)]);
   });
 });
