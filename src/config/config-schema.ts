@@ -80,8 +80,8 @@ export const fileConfigSchema = z
     sessionIdleMinutes: z.number().int().min(1).max(24 * 60),
     /** …and after this long in any case. */
     sessionLifetimeHours: z.number().int().min(1).max(30 * 24),
-    /** The console's look, per deployment: the product's name, */
-    brandName: z.string().min(1).max(60),
+    /** The console's look, per deployment: the product's name (null: the profile's product), */
+    brandName: z.string().min(1).max(60).nullable(),
     /** its logo (a PNG, SVG, JPEG or WebP file Tessera serves itself: the console loads nothing from elsewhere), */
     brandLogoFile: z.string().min(1).nullable(),
     /** and its primary colour. */
@@ -126,7 +126,8 @@ export const plansSchema = z
     }
   });
 
-export interface Config extends Omit<FileConfig, 'baseUrl' | 'profile' | 'creditBalances'> {
+export interface Config extends Omit<FileConfig, 'baseUrl' | 'profile' | 'creditBalances' | 'brandName'> {
+  brandName: string;
   /** The product profile named by `profile` (TESSERA_PROFILE), validated. */
   profile: Profile;
   creditBalances: boolean;

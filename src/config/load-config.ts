@@ -181,6 +181,7 @@ export function loadConfig(env: Env = process.env, configDir: URL = CONFIG_DIR):
     profile,
     resourceScopes: [...new Set([...profile.scopes.resource, ...file.resourceScopes])],
     creditBalances: file.creditBalances ?? profile.limits.creditBalances,
+    brandName: file.brandName ?? profile.product,
     oauthKeys,
     apiKeyFormat,
     env: nodeEnv,
