@@ -45,7 +45,7 @@ export default tseslint.config(
   restrict(['src/config/**/*.ts'], [below.services, below.stores, below.http, below.oauth, below.roots, below.logger, ...Object.values(packages)]),
   restrict(['src/http/**/*.ts'], [below.stores, below.oauth, below.config, below.roots, packages.mongoose, packages.ioredis, packages.oidcProvider]),
   restrict(['src/oauth/**/*.ts'], [below.stores, below.config, below.roots, packages.mongoose, packages.ioredis]),
-  restrict(['kit/**/*.ts'], [{ group: ['**/src/*', '!**/src/domain', '**/src/domain/*', '!**/src/domain/bearer-event.ts', '!**/src/domain/rate-limit-headers.ts', '!**/src/domain/verification.ts'], message: 'the kit stands alone but for the contracts it shares with Tessera: bearer events, rate-limit headers, verify codes' }]),
+  restrict(['kit/**/*.ts'], [{ group: ['**/src/*', '!**/src/domain', '**/src/domain/*', '!**/src/domain/bearer-event.ts', '!**/src/domain/rate-limit-headers.ts', '!**/src/domain/verification.ts', '!**/src/domain/profile.ts'], message: 'the kit stands alone but for the contracts it shares with Tessera: bearer events, rate-limit headers, verify codes, product profiles' }]),
   {
     // Only src/config reads the environment.
     files: ['src/**/*.ts'],

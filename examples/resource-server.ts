@@ -9,10 +9,12 @@
  * Either bearer kind works — an API key or an OAuth access token of a connected app — since
  * Tessera answers both with the same principal. Every request is verified at Tessera
  * (POST /v1/verify), which counts it against the bearer's request limits and spend: the
- * X-RateLimit-* and RateLimit-Policy/RateLimit headers come back on the response. Refusals have
- * Tessera's body: 401 (WWW-Authenticate: Bearer) for a missing, unknown, expired or revoked
- * bearer, 403 FORBIDDEN for a disabled one or a missing scope, 429 RATE_LIMITED and 402
- * USAGE_EXCEEDED (Retry-After), 503 when Tessera cannot be asked.
+ * X-RateLimit-* and RateLimit-Policy/RateLimit headers come back on the response. Refusals are
+ * answered as the deployment's product profile says (TESSERA_PROFILE at Tessera, learned from its
+ * /.well-known/tessera-profile): with Tessera's own, 401 (WWW-Authenticate: Bearer) for a missing,
+ * unknown, expired, revoked or disabled key, 403 FORBIDDEN for a disabled organization or a
+ * missing scope, 429 RATE_LIMITED and 402 USAGE_EXCEEDED (Retry-After), 503 when Tessera cannot be
+ * asked. The API's own errors (400, 404, 415…) take the profile's body too: one shape for all.
  *
  * With KIT_MODE=introspect the example introspects instead (RFC 7662): no limits, no costs, and
  * answers cached up to 5 s, invalidated through Tessera's Redis.
@@ -36,7 +38,19 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
-import { createIntrospector, createVerifier, principalOf, requireBearer, type BearerAuthority, type RequireBearerOptions } from '../kit/index.ts';
+import {
+  createIntrospector,
+  createVerifier,
+  defaultProfile,
+  errorBody,
+  principalOf,
+  requireBearer,
+  type BearerState,
+  type Introspector,
+  type PublicProfile,
+  type RequireBearerOptions,
+  type Verifier,
+} from '../kit/index.ts';
 
 interface Lead {
   id: string;
@@ -65,9 +79,13 @@ function required(name: string): string {
   return value;
 }
 
-function fail(ctx: Context, status: number, code: string, message: string): void {
+/**
+ * An error of the API itself, in the profile's body: the one requireBearer judged by, else the
+ * one given (Tessera's own until the kit has learned it).
+ */
+function fail(ctx: Context, status: number, code: string, message: string, profile?: PublicProfile): void {
   ctx.status = status;
-  ctx.body = { error: { code, message } };
+  ctx.body = errorBody(((ctx.state as Partial<BearerState>).tesseraProfile ?? profile ?? defaultProfile()).errors, status, code, message);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +170,7 @@ const introspector =
         })(),
       })
     : null;
-const authority: BearerAuthority = (verifier ?? introspector)!;
+const authority: Verifier | Introspector = (verifier ?? introspector)!;
 /** Costs are counted by a verifier only: introspection cannot count them. */
 const costing = (cost: RequireBearerOptions['cost']): RequireBearerOptions => (verifier ? { cost } : {});
 if (process.env.LEADS_FILE) loadLeads(process.env.LEADS_FILE);
@@ -160,13 +178,15 @@ if (process.env.LEADS_FILE) loadLeads(process.env.LEADS_FILE);
 const app = new Koa();
 app.proxy = false;
 app.silent = true;
+/** The deployment's profile, for errors outside the guarded routes (Tessera's own while it cannot be learned). */
+const profileNow = (): Promise<PublicProfile> => authority.profile().catch(() => defaultProfile());
 app.use(async (ctx, next) => {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) fail(ctx, 404, 'NOT_FOUND', 'Not found');
+    if (ctx.status === 404 && ctx.body === undefined) fail(ctx, 404, 'NOT_FOUND', 'Not found', await profileNow());
   } catch (error) {
     say(`error on ${ctx.method} ${ctx.path}: ${(error as Error).message}`);
-    fail(ctx, 500, 'INTERNAL', 'Internal error');
+    fail(ctx, 500, 'INTERNAL', 'Internal error', await profileNow());
   }
 });
 

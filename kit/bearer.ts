@@ -1,50 +1,51 @@
 /**
  * What every adapter (Koa, node:http / Express) decides for a request, independent of the
  * framework: the bearer of the Authorization header, its principal, the scopes it lacks, its
- * limits when a verifier counts them, and the refusals with Tessera's error body —
- * `{"error":{"code","message"}}`:
+ * limits when a verifier counts them — and the refusals, each answered as the deployment's
+ * product profile says for its failure reason and bearer kind (src/domain/profile.ts), in the
+ * profile's error body, so that a product's API and Tessera's own routes answer alike:
  *
- * | why | status |
+ * | why | reason |
  * |---|---|
- * | no bearer; unknown, malformed, expired or revoked (NOT_FOUND, EXPIRED, REVOKED) | 401 UNAUTHORIZED, `WWW-Authenticate: Bearer` |
- * | key, user, client or organization disabled (DISABLED) | 403 FORBIDDEN |
- * | a required scope missing (INSUFFICIENT_SCOPE) | 403 FORBIDDEN naming it |
- * | a request window full (RATE_LIMITED) | 429 RATE_LIMITED, `Retry-After` |
- * | the daily spend cap or the credit balance reached (USAGE_EXCEEDED) | 402 USAGE_EXCEEDED, `Retry-After` until 00:00 UTC for the cap |
- * | Tessera cannot tell | 503 UNAVAILABLE, `Retry-After` — never a request let through |
+ * | no Authorization header, or not `Bearer <token>` | missing |
+ * | introspection: Tessera says not active | unknown (bearer kind unknown) |
+ * | verification: Tessera's answer | its `reason` and `bearer_kind` (from its `code` when it sends none) |
+ * | a required scope missing, checked here | insufficient_scope, `{scope}`: the missing ones |
+ * | Tessera cannot tell | 503 UNAVAILABLE in the profile's body, `Retry-After` — never a request let through |
  *
- * A verifier's answers carry the bearer's request windows: the rate-limit headers
- * (src/domain/rate-limit-headers.ts) go on the response, let through or refused.
+ * A 401 carries `WWW-Authenticate: Bearer` (RFC 6750 §3); a wait, `Retry-After` (also the
+ * message's `{retryAfter}`). A verifier's answers carry the bearer's request windows: the
+ * rate-limit headers (src/domain/rate-limit-headers.ts) go on the response, let through or refused.
  */
+import { errorBody, refusalFor, type BearerKind, type FailureReason, type MessageField, type PublicProfile } from '../src/domain/profile.ts';
 import { rateLimitHeaders } from '../src/domain/rate-limit-headers.ts';
 import { KitUnavailableError, type Introspector } from './introspection-client.ts';
 import type { Principal } from './principal.ts';
-import { checkCost, type Verification, type Verifier } from './verify-client.ts';
+import { defaultProfile } from './profile-source.ts';
+import { checkCost, reasonOfCode, type Verification, type Verifier } from './verify-client.ts';
 
-/** Tessera's own wording, for both bearer kinds. */
-export const UNAUTHORIZED_MESSAGE = 'Invalid or missing API key';
 /** Bearers longer than this are refused without asking Tessera. */
 export const MAX_BEARER_LENGTH = 4096;
+/** The kit's own words when Tessera cannot tell: no profile has a refusal for it, since Tessera itself is what is missing. */
+export const UNAVAILABLE_MESSAGE = 'The identity service is unavailable; retry shortly';
 
-export type KitErrorCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'RATE_LIMITED' | 'USAGE_EXCEEDED' | 'UNAVAILABLE';
-
-export interface ErrorBody {
-  error: { code: KitErrorCode; message: string };
-}
-
+/** A refusal as the response: its status, headers and body (whose shape the profile's template decides). */
 export interface Refusal {
-  status: 401 | 402 | 403 | 429 | 503;
+  status: number;
   headers: Record<string, string>;
-  body: ErrorBody;
+  body: unknown;
 }
 
-/** `headers`: what to put on the response that follows (the rate-limit headers of a verifier's answer). */
-export type Decision = { ok: true; principal: Principal; headers: Record<string, string> } | { ok: false; refusal: Refusal };
+/**
+ * `headers`: what to put on the response that follows (the rate-limit headers of a verifier's
+ * answer); `profile`: the one the decision was made by, for the checks that follow (requireScopes).
+ */
+export type Decision = { ok: true; principal: Principal; headers: Record<string, string>; profile: PublicProfile } | { ok: false; refusal: Refusal };
 
-/** What the adapters need of an introspector. */
-export type BearerIntrospector = Pick<Introspector, 'introspect'>;
-/** What the adapters need of a verifier. */
-export type BearerVerifier = Pick<Verifier, 'verify'>;
+/** What the adapters need of an introspector (without `profile`, a test double: Tessera's own profile). */
+export type BearerIntrospector = Pick<Introspector, 'introspect'> & Partial<Pick<Introspector, 'profile'>>;
+/** What the adapters need of a verifier (without `profile`, a test double: Tessera's own profile). */
+export type BearerVerifier = Pick<Verifier, 'verify'> & Partial<Pick<Verifier, 'profile'>>;
 /**
  * Who answers for bearers: an introspector (who the bearer is; scopes checked here) or a verifier
  * (that, and the bearer's request limits and spend, counted at Tessera).
@@ -73,37 +74,33 @@ export function bearerOf(header: string | undefined | null): string | null {
   return match[1]!;
 }
 
-export function unauthorized(): Refusal {
-  return { status: 401, headers: { 'WWW-Authenticate': 'Bearer' }, body: { error: { code: 'UNAUTHORIZED', message: UNAUTHORIZED_MESSAGE } } };
+/** A wait as Retry-After says it: whole seconds, at least one. */
+function waitOf(seconds: number): number {
+  return Math.max(1, Math.ceil(seconds));
 }
 
-/** 403 naming what is missing, in Tessera's words: "This credential lacks the leads:write scope". */
-export function forbidden(missing: readonly string[]): Refusal {
-  const message = missing.length === 1 ? `This credential lacks the ${missing[0]} scope` : `This credential lacks the ${missing.join(', ')} scopes`;
-  return { status: 403, headers: {}, body: { error: { code: 'FORBIDDEN', message } } };
+/**
+ * The refusal the profile says for `reason` and a bearer of `kind` (when known), its message's
+ * fields filled, on `headers`: a `retryAfter` is also the Retry-After header; a 401 carries
+ * `WWW-Authenticate: Bearer`.
+ */
+export function refusal(
+  profile: PublicProfile,
+  reason: FailureReason,
+  kind?: BearerKind,
+  fields: Partial<Record<MessageField, string | number>> = {},
+  headers: Record<string, string> = {},
+): Refusal {
+  const said = refusalFor(profile.errors, reason, kind, fields);
+  const out = { ...headers };
+  if (fields.retryAfter !== undefined) out['Retry-After'] = String(fields.retryAfter);
+  if (said.status === 401) out['WWW-Authenticate'] = 'Bearer';
+  return { status: said.status, headers: out, body: errorBody(profile.errors, said.status, said.code, said.message) };
 }
 
-/** 429 with Retry-After, in the words products document: "Rate limit exceeded. Please retry after 60 seconds." */
-export function rateLimited(retryAfterSeconds: number, headers: Record<string, string> = {}): Refusal {
-  const wait = Math.max(1, Math.ceil(retryAfterSeconds));
-  return { status: 429, headers: { ...headers, 'Retry-After': String(wait) }, body: { error: { code: 'RATE_LIMITED', message: `Rate limit exceeded. Please retry after ${wait} seconds.` } } };
-}
-
-/** 402: the daily spend cap (Retry-After until 00:00 UTC) or the organization's credit balance (no time to say). */
-export function usageExceeded(retryAfterSeconds: number | null, headers: Record<string, string> = {}): Refusal {
-  if (retryAfterSeconds === null) {
-    return { status: 402, headers, body: { error: { code: 'USAGE_EXCEEDED', message: 'The organization’s credit balance is spent. Add credits to continue.' } } };
-  }
-  const wait = Math.max(1, Math.ceil(retryAfterSeconds));
-  return { status: 402, headers: { ...headers, 'Retry-After': String(wait) }, body: { error: { code: 'USAGE_EXCEEDED', message: 'This credential’s daily spend cap is reached. It resets at 00:00 UTC.' } } };
-}
-
-export function unavailable(retryAfterSeconds = 1): Refusal {
-  return {
-    status: 503,
-    headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
-    body: { error: { code: 'UNAVAILABLE', message: 'The identity service is unavailable; retry shortly' } },
-  };
+/** 503 UNAVAILABLE with Retry-After, in the profile's body (Tessera's own when the profile could not be learned). */
+export function unavailable(profile: PublicProfile = defaultProfile(), retryAfterSeconds = 1): Refusal {
+  return { status: 503, headers: { 'Retry-After': String(waitOf(retryAfterSeconds)) }, body: errorBody(profile.errors, 503, 'UNAVAILABLE', UNAVAILABLE_MESSAGE) };
 }
 
 /** The required scopes the principal does not hold, in the order required. */
@@ -118,43 +115,39 @@ export function missingScopes(principal: Principal, required: readonly string[])
  * the request through.
  */
 export async function decide(authority: BearerAuthority, authorization: string | undefined | null, needs: RequestNeeds): Promise<Decision> {
-  const token = bearerOf(authorization);
-  if (token === null) return { ok: false, refusal: unauthorized() };
+  // Until the profile is learned, Tessera's own answers (a 503 when it cannot be).
+  let profile = defaultProfile();
   try {
-    if ('verify' in authority) return decision(await authority.verify(token, { cost: needs.cost, scopes: needs.scopes }));
+    profile = authority.profile ? await authority.profile() : profile;
+    const token = bearerOf(authorization);
+    if (token === null) return { ok: false, refusal: refusal(profile, 'missing') };
+    if ('verify' in authority) return decision(profile, await authority.verify(token, { cost: needs.cost, scopes: needs.scopes }));
     checkAuthority(authority, needs.cost > 0);
     const principal = await authority.introspect(token);
-    if (principal === null) return { ok: false, refusal: unauthorized() };
-    const missing = missingScopes(principal, needs.scopes);
-    if (missing.length > 0) return { ok: false, refusal: forbidden(missing) };
-    return { ok: true, principal, headers: {} };
+    if (principal === null) return { ok: false, refusal: refusal(profile, 'unknown') };
+    const refused = scopeRefusal(profile, principal, needs.scopes);
+    if (refused) return { ok: false, refusal: refused };
+    return { ok: true, principal, headers: {}, profile };
   } catch (error) {
-    if (error instanceof KitUnavailableError) return { ok: false, refusal: unavailable(error.retryAfterSeconds) };
+    if (error instanceof KitUnavailableError) return { ok: false, refusal: unavailable(profile, error.retryAfterSeconds) };
     throw error;
   }
 }
 
-/** A verifier's answer as the response's status and headers. */
-export function decision(v: Verification): Decision {
+/**
+ * A verifier's answer as the response: let through with the rate-limit headers, or refused as
+ * the profile says for its reason and bearer kind, those headers kept.
+ */
+export function decision(profile: PublicProfile, v: Verification): Decision {
   const headers = v.ratelimit ? rateLimitHeaders(v.ratelimit.policies, Math.floor(Date.now() / 1000)) : {};
-  switch (v.code) {
-    case 'VALID':
-      return { ok: true, principal: v.principal!, headers };
-    case 'NOT_FOUND':
-    case 'EXPIRED':
-    case 'REVOKED':
-      return { ok: false, refusal: unauthorized() };
-    case 'DISABLED':
-      return { ok: false, refusal: { status: 403, headers, body: { error: { code: 'FORBIDDEN', message: 'This credential is disabled' } } } };
-    case 'INSUFFICIENT_SCOPE': {
-      const refusal = forbidden(v.missingScopes);
-      return { ok: false, refusal: { ...refusal, headers: { ...refusal.headers, ...headers } } };
-    }
-    case 'RATE_LIMITED':
-      return { ok: false, refusal: rateLimited(v.retryAfter ?? 1, headers) };
-    case 'USAGE_EXCEEDED':
-      return { ok: false, refusal: usageExceeded(v.retryAfter, headers) };
-  }
+  const reason = v.reason ?? reasonOfCode(v.code, v.retryAfter);
+  if (reason === null) return { ok: true, principal: v.principal!, headers, profile };
+  const fields: Partial<Record<MessageField, string | number>> = {};
+  // A full window always has a time to wait; the credit balance never has one.
+  if (v.retryAfter !== null) fields.retryAfter = waitOf(v.retryAfter);
+  else if (reason === 'rate_limited') fields.retryAfter = 1;
+  if (v.missingScopes.length > 0) fields.scope = v.missingScopes.join(', ');
+  return { ok: false, refusal: refusal(profile, reason, v.bearerKind ?? v.principal?.kind, fields, headers) };
 }
 
 /** A request's cost: a number, or what a function of the request gives (checked each time). */
@@ -166,10 +159,10 @@ export function costOf<R>(cost: Cost<R> | undefined, request: R): number {
   return checkCost(typeof cost === 'function' ? cost(request) : cost);
 }
 
-/** For requireScopes after requireBearer: the refusal, or null when every scope is held. */
-export function scopeRefusal(principal: Principal, scopes: readonly string[]): Refusal | null {
+/** The refusal of a principal that lacks required scopes (insufficient_scope naming them), or null when it holds them all. */
+export function scopeRefusal(profile: PublicProfile, principal: Principal, scopes: readonly string[]): Refusal | null {
   const missing = missingScopes(principal, scopes);
-  return missing.length > 0 ? forbidden(missing) : null;
+  return missing.length > 0 ? refusal(profile, 'insufficient_scope', principal.kind, { scope: missing.join(', ') }) : null;
 }
 
 /** Validates the scopes an application requires (RFC 6749 §3.3 scope-tokens), at start-up. */

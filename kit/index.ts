@@ -1,8 +1,8 @@
 /**
  * Tessera's resource-server kit: verify bearers (API keys and OAuth access tokens alike) against
  * their scopes, request limits and spend — or introspect them with a short cache invalidated
- * through Redis — attach the principal, set the rate-limit headers, and refuse with Tessera's
- * error body. See kit/README.md.
+ * through Redis — attach the principal, set the rate-limit headers, and refuse as the
+ * deployment's product profile says, in its error body. See kit/README.md.
  */
 export {
   BEARER_EVENTS_CHANNEL,
@@ -24,6 +24,7 @@ export {
   createVerifier,
   DEFAULT_VERIFY_NEGATIVE_TTL_MS,
   MAX_COST,
+  reasonOfCode,
   verificationFrom,
   type RateLimitState,
   type SpendState,
@@ -34,6 +35,18 @@ export {
   type VerifyRequest,
 } from './verify-client.ts';
 export { VERIFY_CODES, type VerifyCode } from '../src/domain/verification.ts';
+export {
+  BEARER_KINDS,
+  errorBody,
+  FAILURE_REASONS,
+  type BearerKind,
+  type ErrorProfile,
+  type FailureReason,
+  type MessageField,
+  type PublicProfile,
+  type RefusalRule,
+} from '../src/domain/profile.ts';
+export { defaultProfile, PROFILE_DOCUMENT_PATH, profileFromFile, readPublicProfile, type ProfileOptions } from './profile-source.ts';
 export { rateLimitHeaders, type RateLimitWindow } from '../src/domain/rate-limit-headers.ts';
 export { parseBearerEvent, type BearerEvent } from './principal-cache.ts';
 export {
@@ -41,20 +54,15 @@ export {
   costOf,
   decide,
   decision,
-  forbidden,
-  rateLimited,
-  usageExceeded,
   missingScopes,
-  unauthorized,
+  refusal,
+  UNAVAILABLE_MESSAGE,
   unavailable,
-  UNAUTHORIZED_MESSAGE,
   type BearerAuthority,
   type BearerIntrospector,
   type BearerVerifier,
   type Cost,
   type Decision,
-  type ErrorBody,
-  type KitErrorCode,
   type Refusal,
   type RequestNeeds,
 } from './bearer.ts';

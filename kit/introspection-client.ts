@@ -29,7 +29,9 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BEARER_EVENTS_CHANNEL } from '../src/domain/bearer-event.ts';
+import type { PublicProfile } from '../src/domain/profile.ts';
 import { PrincipalCache, parseBearerEvent } from './principal-cache.ts';
+import { profileDocumentUrl, profileSource, type ProfileOptions } from './profile-source.ts';
 import { checkMs, postToTessera, tesseraCall, type TesseraClientOptions } from './tessera-request.ts';
 import { copyPrincipal, principalFromIntrospection, type Principal } from './principal.ts';
 
@@ -43,12 +45,13 @@ export { BEARER_EVENTS_CHANNEL };
 export { DEFAULT_TIMEOUT_MS, KitUnavailableError, type KitUnavailableReason } from './tessera-request.ts';
 /** The kit's caches are short by design; anything longer would defeat revocation. */
 const MAX_CACHE_TTL_MS = 60_000;
+const INTROSPECT_PATH = 'oauth/introspect';
 
 /**
  * `url`: Tessera's base URL; the endpoint `/oauth/introspect` is resolved against it (a URL
  * already ending in `/oauth/introspect` is used as it is).
  */
-export interface IntrospectorOptions extends TesseraClientOptions {
+export interface IntrospectorOptions extends TesseraClientOptions, ProfileOptions {
   /** The longest an answer is served from the cache while invalidations arrive (default 5000, at most 60000). */
   cacheTtlMs?: number;
   /** The longest while they cannot arrive: no `redis`, or its subscription down (default 1000). */
@@ -83,6 +86,8 @@ export interface IntrospectorStatus {
 export interface Introspector {
   /** The principal of an active bearer, null for any other; throws KitUnavailableError when Tessera cannot tell. */
   introspect(token: string): Promise<Principal | null>;
+  /** The deployment's profile (the option, or Tessera's document); rejects with KitUnavailableError while it cannot be had. */
+  profile(): Promise<PublicProfile>;
   /**
    * Applies one message of the bearer-events channel (what the Redis subscription calls; also
    * for an application that relays Tessera's events another way). An unreadable message empties
@@ -102,7 +107,8 @@ export function hashToken(token: string): string {
 }
 
 export function createIntrospector(options: IntrospectorOptions): Introspector {
-  const call = tesseraCall(options, 'oauth/introspect');
+  const call = tesseraCall(options, INTROSPECT_PATH);
+  const profile = profileSource(options.profile, { ...call, endpoint: profileDocumentUrl(options.url, INTROSPECT_PATH) });
   const cacheTtlMs = checkMs('cacheTtlMs', options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, MAX_CACHE_TTL_MS);
   const degradedTtlMs = Math.min(cacheTtlMs, checkMs('degradedTtlMs', options.degradedTtlMs ?? DEFAULT_DEGRADED_TTL_MS));
   const negativeTtlMs = checkMs('negativeTtlMs', options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS);
@@ -231,6 +237,7 @@ export function createIntrospector(options: IntrospectorOptions): Introspector {
 
   return {
     introspect,
+    profile,
     handleBearerEvent,
     status: () => ({ subscribed, ttlMs: currentTtlMs(), entries: cache.size, ...counters }),
     waitForSubscription(waitMs: number): Promise<boolean> {

@@ -5,15 +5,17 @@
  *   router.post('/runs', requireBearer(verifier, { scopes: ['runs:write'], cost: (ctx) => creditsOf(ctx) }), handler)
  *   app.use(requireBearer(introspector)); router.post('/leads', requireScopes('leads:write'), handler)
  *
- * Refusals are written here, not thrown, so that they keep Tessera's error body whatever error
- * handler the application has. Only types are imported from koa.
+ * Refusals are written here, not thrown, so that they keep the profile's error body whatever
+ * error handler the application has. Only types are imported from koa.
  */
 import type { Context, Middleware, Next } from 'koa';
+import type { PublicProfile } from '../src/domain/profile.ts';
 import { checkAuthority, checkScopeList, costOf, decide, scopeRefusal, type BearerAuthority, type Cost, type Refusal } from './bearer.ts';
 import type { Principal } from './principal.ts';
+import { defaultProfile } from './profile-source.ts';
 
 export interface RequireBearerOptions {
-  /** Scopes the bearer must all hold; a missing one is 403 FORBIDDEN naming it. */
+  /** Scopes the bearer must all hold; a missing one is refused as the profile says (insufficient_scope). */
   scopes?: string[];
   /** Credits the request spends (a verifier only): a whole number, or a function of the request. */
   cost?: Cost<Context>;
@@ -22,6 +24,8 @@ export interface RequireBearerOptions {
 /** What requireBearer puts in ctx.state. */
 export interface BearerState {
   principal: Principal;
+  /** The profile the bearer was judged by: requireScopes refuses in the same words. */
+  tesseraProfile: PublicProfile;
 }
 
 function refuse(ctx: Context, refusal: Refusal): void {
@@ -32,9 +36,11 @@ function refuse(ctx: Context, refusal: Refusal): void {
 
 /**
  * Requires a usable bearer (and `scopes`, and with a verifier its limits and spend): sets
- * `ctx.state.principal` and the rate-limit headers, or answers 401 (`WWW-Authenticate: Bearer`),
- * 402, 403, 429 or 503 (Retry-After) without calling the next middleware. An error handler that
- * empties the headers (Koa's own does) drops the rate-limit headers of a failed handler.
+ * `ctx.state.principal` (and `ctx.state.tesseraProfile`) and the rate-limit headers, or answers
+ * as the profile says for the failure — a 401 with `WWW-Authenticate: Bearer`, a wait with
+ * Retry-After, 503 when Tessera cannot tell — without calling the next middleware. An error
+ * handler that empties the headers (Koa's own does) drops the rate-limit headers of a failed
+ * handler.
  */
 export function requireBearer(authority: BearerAuthority, options: RequireBearerOptions = {}): Middleware {
   const scopes = checkScopeList(options.scopes ?? []);
@@ -46,16 +52,19 @@ export function requireBearer(authority: BearerAuthority, options: RequireBearer
       return;
     }
     ctx.set(decision.headers);
-    (ctx.state as BearerState).principal = decision.principal;
+    Object.assign(ctx.state as BearerState, { principal: decision.principal, tesseraProfile: decision.profile });
     await next();
   };
 }
 
-/** Per-route scopes, after requireBearer: 403 FORBIDDEN naming the first missing ones. */
+/** Per-route scopes, after requireBearer: refused as requireBearer's profile says, naming the missing ones. */
 export function requireScopes(...scopes: string[]): Middleware {
   const required = checkScopeList(scopes);
   return async (ctx: Context, next: Next) => {
-    const refusal = scopeRefusal(principalOf(ctx), required);
+    const principal = principalOf(ctx);
+    // A principal set by other means than requireBearer: Tessera's own profile.
+    const profile = (ctx.state as Partial<BearerState>).tesseraProfile ?? defaultProfile();
+    const refusal = scopeRefusal(profile, principal, required);
     if (refusal) {
       refuse(ctx, refusal);
       return;

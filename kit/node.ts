@@ -8,20 +8,24 @@
  *   // bare node:http
  *   createServer(withBearer(introspector, (req, res) => { res.end(req.principal.org_id) }, { scopes: ['leads:read'] }))
  *
- * Refusals are written with Tessera's JSON error body and headers; the next handler is never called
- * for them. No Express types are needed: requests and responses are node:http's.
+ * Refusals are written in the profile's JSON error body, with their headers; the next handler is
+ * never called for them. No Express types are needed: requests and responses are node:http's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody, type PublicProfile } from '../src/domain/profile.ts';
 import { checkAuthority, checkScopeList, costOf, decide, scopeRefusal, type BearerAuthority, type Cost, type Decision, type Refusal } from './bearer.ts';
 import type { Principal } from './principal.ts';
+import { defaultProfile } from './profile-source.ts';
 
 /** A request that passed requireBearerNode / withBearer. */
 export interface BearerRequest extends IncomingMessage {
   principal: Principal;
+  /** The profile the bearer was judged by: requireScopesNode refuses in the same words. */
+  tesseraProfile: PublicProfile;
 }
 
 export interface NodeBearerOptions {
-  /** Scopes the bearer must all hold; a missing one is 403 FORBIDDEN naming it. */
+  /** Scopes the bearer must all hold; a missing one is refused as the profile says (insufficient_scope). */
   scopes?: string[];
   /** Credits the request spends (a verifier only): a whole number, or a function of the request. */
   cost?: Cost<IncomingMessage>;
@@ -29,14 +33,18 @@ export interface NodeBearerOptions {
 
 export type NextFunction = (error?: unknown) => void;
 
-const INTERNAL_BODY = JSON.stringify({ error: { code: 'INTERNAL', message: 'Internal error' } });
-
 /** Writes a refusal (status, headers, JSON body) unless a response was already started. */
 export function sendRefusal(res: ServerResponse, refusal: Refusal): void {
   if (res.headersSent) return;
   const body = JSON.stringify(refusal.body);
   res.writeHead(refusal.status, { ...refusal.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** A 500 in the profile's body, as the product's other errors (Tessera's own profile when it is not known). */
+async function internalError(authority: BearerAuthority, res: ServerResponse): Promise<void> {
+  const profile = (await authority.profile?.().catch(() => undefined)) ?? defaultProfile();
+  sendRefusal(res, { status: 500, headers: {}, body: errorBody(profile.errors, 500, 'INTERNAL', 'Internal error') });
 }
 
 function authorizationOf(req: IncomingMessage): string | undefined {
@@ -48,15 +56,16 @@ function check(authority: BearerAuthority, req: IncomingMessage, scopes: readonl
   return Promise.resolve().then(() => decide(authority, authorizationOf(req), { scopes, cost: costOf(options.cost, req) }));
 }
 
-/** Lets the request through: its principal, and the rate-limit headers on whatever answers it. */
+/** Lets the request through: its principal and profile, and the rate-limit headers on whatever answers it. */
 function admit(req: IncomingMessage, res: ServerResponse, decision: Extract<Decision, { ok: true }>): void {
   for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
-  (req as BearerRequest).principal = decision.principal;
+  Object.assign(req as BearerRequest, { principal: decision.principal, tesseraProfile: decision.profile });
 }
 
 /**
- * Express-style middleware: sets `req.principal` (and the rate-limit headers) and calls `next()`,
- * or answers 401/402/403/429/503. Unexpected errors go to `next(error)`.
+ * Express-style middleware: sets `req.principal` and `req.tesseraProfile` (and the rate-limit
+ * headers) and calls `next()`, or answers as the profile says (503 when Tessera cannot tell).
+ * Unexpected errors go to `next(error)`.
  */
 export function requireBearerNode(authority: BearerAuthority, options: NodeBearerOptions = {}): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
   const scopes = checkScopeList(options.scopes ?? []);
@@ -76,16 +85,17 @@ export function requireBearerNode(authority: BearerAuthority, options: NodeBeare
   };
 }
 
-/** Per-route scopes after requireBearerNode: 403 naming the missing ones; 500 (via next) if no principal. */
+/** Per-route scopes after requireBearerNode: refused as its profile says, naming the missing ones; 500 (via next) if no principal. */
 export function requireScopesNode(...scopes: string[]): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
   const required = checkScopeList(scopes);
   return (req, res, next) => {
-    const principal = (req as Partial<BearerRequest>).principal;
+    const { principal, tesseraProfile } = req as Partial<BearerRequest>;
     if (!principal) {
       next(new Error('no principal on this request: mount requireBearerNode() before it'));
       return;
     }
-    const refusal = scopeRefusal(principal, required);
+    // A principal set by other means than requireBearerNode: Tessera's own profile.
+    const refusal = scopeRefusal(tesseraProfile ?? defaultProfile(), principal, required);
     if (refusal) {
       sendRefusal(res, refusal);
       return;
@@ -96,8 +106,8 @@ export function requireScopesNode(...scopes: string[]): (req: IncomingMessage, r
 
 /**
  * Wraps a bare node:http handler: it runs only for an active bearer holding `scopes`, with
- * `req.principal` set. An error thrown by the check or by the handler is a 500 with the
- * error body (if nothing was sent yet).
+ * `req.principal` set. An error thrown by the check or by the handler is a 500 in the profile's
+ * error body (if nothing was sent yet; else the connection is cut).
  */
 export function withBearer(
   authority: BearerAuthority,
@@ -116,12 +126,8 @@ export function withBearer(
       admit(req, res, decision);
       await handler(req as BearerRequest, res);
     } catch {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(INTERNAL_BODY) });
-        res.end(INTERNAL_BODY);
-      } else {
-        res.destroy();
-      }
+      if (res.headersSent) res.destroy();
+      else await internalError(authority, res);
     }
   };
 }

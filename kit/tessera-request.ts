@@ -1,9 +1,9 @@
 /**
- * One authenticated call from a resource server to Tessera — introspection (RFC 7662) or
- * verification — with its failure modes mapped to one error: Tessera unreachable, slow, answering
- * 5xx/429, refusing the resource server's client credentials, or answering something unreadable
- * is a KitUnavailableError, which the middlewares answer with 503 and Retry-After. Never a
- * reason to let a request through.
+ * One call from a resource server to Tessera — introspection (RFC 7662) or verification,
+ * authenticated, or the public profile document — with its failure modes mapped to one error:
+ * Tessera unreachable, slow, answering 5xx/429, refusing the resource server's client
+ * credentials, or answering something unreadable is a KitUnavailableError, which the middlewares
+ * answer with 503 and Retry-After. Never a reason to let a request through.
  */
 
 export type KitUnavailableReason = 'unreachable' | 'server_error' | 'client_rejected' | 'bad_answer';
@@ -88,36 +88,59 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   return typeof message === 'string' ? message : 'unknown error';
 }
 
+/** Where a call goes, within what time, through which fetch. */
+export type TesseraTarget = Pick<TesseraCall, 'endpoint' | 'timeoutMs' | 'fetch'>;
+
 /**
- * POSTs `body` and reads Tessera's 200 answer as JSON, then through `read` (which throws on an
- * answer without the fields of the contract). `what` names the call in errors.
+ * One exchange with Tessera: its answer's status and text, or a KitUnavailableError when it
+ * cannot be reached in time or answers 5xx/429 (it is failing or overloaded: ask again later).
  */
-export async function postToTessera<T>(call: TesseraCall, what: string, body: { type: string; text: string }, read: (answer: unknown) => T): Promise<T> {
+async function exchange(to: TesseraTarget, what: string, init: RequestInit): Promise<{ status: number; text: string }> {
   let response: Response;
   let text: string;
   try {
-    response = await call.fetch(call.endpoint, {
-      method: 'POST',
-      headers: { authorization: call.authorization, 'content-type': body.type, accept: 'application/json' },
-      body: body.text,
-      signal: AbortSignal.timeout(call.timeoutMs),
-    });
+    response = await to.fetch(to.endpoint, { ...init, signal: AbortSignal.timeout(to.timeoutMs) });
     text = await response.text();
   } catch (error) {
-    throw new KitUnavailableError('unreachable', `Tessera at ${call.endpoint.origin} cannot be reached: ${describeFailure(error, call.timeoutMs)}`, { cause: error });
+    throw new KitUnavailableError('unreachable', `Tessera at ${to.endpoint.origin} cannot be reached: ${describeFailure(error, to.timeoutMs)}`, { cause: error });
   }
   const retryAfterSeconds = retryAfterOf(response);
   if (response.status >= 500 || response.status === 429) {
     throw new KitUnavailableError('server_error', `Tessera answered ${response.status} to ${what}`, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
   }
-  if (response.status !== 200) {
-    // 401 invalid_client: this resource server's credentials are wrong, or its client is not a
-    // resource_server. Nobody can be let in until that is fixed.
-    throw new KitUnavailableError('client_rejected', `Tessera refused the ${what} request (${response.status}): check the resource server's client id and secret`);
-  }
+  return { status: response.status, text };
+}
+
+/** Reads a 200 answer as JSON, then through `read` (which throws on an answer without the fields of the contract). */
+function readAnswer<T>(text: string, what: string, read: (answer: unknown) => T): T {
   try {
     return read(JSON.parse(text));
   } catch (error) {
     throw new KitUnavailableError('bad_answer', `Tessera's ${what} answer could not be read: ${(error as Error).message}`);
   }
+}
+
+/**
+ * POSTs `body` and reads Tessera's 200 answer as JSON, then through `read` (which throws on an
+ * answer without the fields of the contract). `what` names the call in errors.
+ */
+export async function postToTessera<T>(call: TesseraCall, what: string, body: { type: string; text: string }, read: (answer: unknown) => T): Promise<T> {
+  const answer = await exchange(call, what, {
+    method: 'POST',
+    headers: { authorization: call.authorization, 'content-type': body.type, accept: 'application/json' },
+    body: body.text,
+  });
+  if (answer.status !== 200) {
+    // 401 invalid_client: this resource server's credentials are wrong, or its client is not a
+    // resource_server. Nobody can be let in until that is fixed.
+    throw new KitUnavailableError('client_rejected', `Tessera refused the ${what} request (${answer.status}): check the resource server's client id and secret`);
+  }
+  return readAnswer(answer.text, what, read);
+}
+
+/** GETs a public document of Tessera (no credentials sent) and reads its 200 answer as `postToTessera` does. */
+export async function getFromTessera<T>(to: TesseraTarget, what: string, read: (answer: unknown) => T): Promise<T> {
+  const answer = await exchange(to, what, { method: 'GET', headers: { accept: 'application/json' } });
+  if (answer.status !== 200) throw new KitUnavailableError('bad_answer', `Tessera answered ${answer.status} to ${what} (${to.endpoint.pathname})`);
+  return readAnswer(answer.text, what, read);
 }

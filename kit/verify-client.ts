@@ -2,17 +2,21 @@
  * Asks Tessera's `POST /v1/verify` whether a bearer may make one request of your API: who it is,
  * whether it holds the scopes, and — counted in the same call, atomically across all of Tessera's
  * instances — whether its request limits and spend allow it. The answer's code says why not
- * (src/domain/verification.ts), so that the middleware answers 401, 402, 403 or 429.
+ * (src/domain/verification.ts), and its `reason` (a FailureReason) and `bearer_kind` say it finely
+ * enough that the middleware answers as the deployment's profile says (kit/profile-source.ts).
  *
  * Every request that may be let through is asked: a limit decision is never cached. Only answers
- * about the bearer itself — NOT_FOUND, EXPIRED, REVOKED, DISABLED — are kept, for `negativeTtlMs`
- * (1 s by default), so that a flood of bad bearers costs one call per bearer per second. The cache
- * is keyed by the bearer's SHA-256; the bearer is never stored, logged or put in an error.
+ * about the bearer itself — NOT_FOUND, EXPIRED, REVOKED, DISABLED, with their reason and bearer
+ * kind — are kept, for `negativeTtlMs` (1 s by default), so that a flood of bad bearers costs one
+ * call per bearer per second. The cache is keyed by the bearer's SHA-256; the bearer is never
+ * stored, logged or put in an error.
  */
+import { BEARER_KINDS, FAILURE_REASONS, type BearerKind, type FailureReason, type PublicProfile } from '../src/domain/profile.ts';
 import { isVerifyCode, type VerifyCode } from '../src/domain/verification.ts';
 import type { RateLimitWindow } from '../src/domain/rate-limit-headers.ts';
 import { hashToken } from './introspection-client.ts';
 import { copyPrincipal, principalFromIntrospection, type Principal } from './principal.ts';
+import { profileDocumentUrl, profileSource, type ProfileOptions } from './profile-source.ts';
 import { checkMs, postToTessera, tesseraCall, type TesseraClientOptions } from './tessera-request.ts';
 
 export const DEFAULT_VERIFY_NEGATIVE_TTL_MS = 1_000;
@@ -22,8 +26,10 @@ export const MAX_COST = 1_000_000_000;
 /** Codes about the bearer, not about this request: the only answers kept. */
 const ABOUT_THE_BEARER: ReadonlySet<VerifyCode> = new Set(['NOT_FOUND', 'EXPIRED', 'REVOKED', 'DISABLED']);
 
+const VERIFY_PATH = 'v1/verify';
+
 /** `url`: Tessera's base URL; `/v1/verify` is resolved against it. */
-export interface VerifierOptions extends TesseraClientOptions {
+export interface VerifierOptions extends TesseraClientOptions, ProfileOptions {
   /** The longest an answer about the bearer itself (NOT_FOUND, EXPIRED, REVOKED, DISABLED) is kept (default 1000, at most 60000; 0: never). */
   negativeTtlMs?: number;
   /** Such answers kept at most (default 10000). */
@@ -55,6 +61,13 @@ export interface SpendState {
 export interface Verification {
   valid: boolean;
   code: VerifyCode;
+  /**
+   * Why not, finer than `code` (null for VALID): Tessera's `reason`, or — from a Tessera that
+   * sends none, or one the kit does not know — what the code says.
+   */
+  reason: FailureReason | null;
+  /** What the bearer was found to be, where Tessera says (a profile may answer the kinds differently). */
+  bearerKind: BearerKind | null;
   /** The principal, once the bearer is known to be usable (VALID, INSUFFICIENT_SCOPE, RATE_LIMITED, USAGE_EXCEEDED). */
   principal: Principal | null;
   ratelimit: RateLimitState | null;
@@ -83,6 +96,8 @@ export interface VerifierStatus {
 export interface Verifier {
   /** Tessera's answer for this request; throws KitUnavailableError when Tessera cannot tell. */
   verify(token: string, request?: VerifyRequest): Promise<Verification>;
+  /** The deployment's profile (the option, or Tessera's document); rejects with KitUnavailableError while it cannot be had. */
+  profile(): Promise<PublicProfile>;
   status(): VerifierStatus;
 }
 
@@ -109,6 +124,32 @@ function readWindows(value: unknown): RateLimitWindow[] {
   });
 }
 
+function oneOf<T extends string>(set: readonly T[], value: unknown): T | null {
+  return typeof value === 'string' && (set as readonly string[]).includes(value) ? (value as T) : null;
+}
+
+/** The reason a code alone says, for a Tessera older than `reason`: the spend cap says when it resets, the credit balance cannot. */
+export function reasonOfCode(code: VerifyCode, retryAfter: number | null): FailureReason | null {
+  switch (code) {
+    case 'VALID':
+      return null;
+    case 'NOT_FOUND':
+      return 'unknown';
+    case 'EXPIRED':
+      return 'expired';
+    case 'REVOKED':
+      return 'revoked';
+    case 'DISABLED':
+      return 'disabled_key';
+    case 'INSUFFICIENT_SCOPE':
+      return 'insufficient_scope';
+    case 'RATE_LIMITED':
+      return 'rate_limited';
+    case 'USAGE_EXCEEDED':
+      return retryAfter === null ? 'balance_exhausted' : 'usage_exceeded';
+  }
+}
+
 /** Reads Tessera's answer; throws on one without the fields of the contract (the request is then refused with 503). */
 export function verificationFrom(body: unknown): Verification {
   if (typeof body !== 'object' || body === null) throw new Error('the verify answer is not a JSON object');
@@ -120,9 +161,12 @@ export function verificationFrom(body: unknown): Verification {
   const rl = answer.ratelimit as Record<string, unknown> | undefined;
   const sp = answer.spend as Record<string, unknown> | undefined;
   const missing = answer.missing_scopes;
+  const retryAfter = nullableNumber(answer.retry_after, 'retry_after');
   return {
     valid: answer.valid,
     code: answer.code,
+    reason: answer.code === 'VALID' ? null : (oneOf(FAILURE_REASONS, answer.reason) ?? reasonOfCode(answer.code, retryAfter)),
+    bearerKind: oneOf(BEARER_KINDS, answer.bearer_kind),
     principal,
     ratelimit: rl === undefined ? null : { limit: numberIn(rl.limit, 'ratelimit.limit'), remaining: numberIn(rl.remaining, 'ratelimit.remaining'), reset: numberIn(rl.reset, 'ratelimit.reset'), policies: readWindows(rl.policies) },
     spend:
@@ -136,13 +180,14 @@ export function verificationFrom(body: unknown): Verification {
             reset: numberIn(sp.reset, 'spend.reset'),
             balance: nullableNumber(sp.balance, 'spend.balance'),
           },
-    retryAfter: nullableNumber(answer.retry_after, 'retry_after'),
+    retryAfter,
     missingScopes: Array.isArray(missing) && missing.every((s) => typeof s === 'string') ? missing : [],
   };
 }
 
 export function createVerifier(options: VerifierOptions): Verifier {
-  const call = tesseraCall(options, 'v1/verify');
+  const call = tesseraCall(options, VERIFY_PATH);
+  const profile = profileSource(options.profile, { ...call, endpoint: profileDocumentUrl(options.url, VERIFY_PATH) });
   const negativeTtlMs = checkMs('negativeTtlMs', options.negativeTtlMs ?? DEFAULT_VERIFY_NEGATIVE_TTL_MS, 60_000);
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
@@ -174,6 +219,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       keep(hash, verification);
       return { ...verification, principal: verification.principal && copyPrincipal(verification.principal) };
     },
+    profile,
     status: () => ({ entries: kept.size, ...counters }),
   };
 }

@@ -1,5 +1,5 @@
 import type { Principal } from './principal.ts';
-import type { BearerKind } from './profile.ts';
+import type { BearerKind } from '../errors/failure-reasons.ts';
 
 /** Why a bearer is not usable; what a caller is told of it is the profile's (config/profiles/). */
 export type InactiveReason =

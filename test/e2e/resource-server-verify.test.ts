@@ -4,10 +4,13 @@
  * request) as a second process. Every status a product answers, reached through the example with
  * real bearers made through Tessera's API — both bearer kinds let through with the rate-limit
  * headers; 429 with Retry-After; 402 for the daily spend cap and for the balance; 401 for
- * unknown and revoked bearers; 403 for a disabled key and a missing scope — and the usage the
- * example's requests made, read back from Tessera's usage API.
+ * unknown, revoked and (Tessera's own profile) disabled keys; 403 for a missing scope — and the
+ * usage the example's requests made, read back from Tessera's usage API. Last, Tessera started with
+ * another product profile (TESSERA_PROFILE=minds, flowestate): the example learns it from Tessera
+ * and answers bad bearers in that profile's body and words, as Tessera's own routes do.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
@@ -193,13 +196,12 @@ describe('the product’s API limited through the kit: the example leads API ver
     expectUnauthorized(await call(example.url, 'GET', '/leads', key.key));
   });
 
-  it('answers 403 for a disabled key and for a missing scope', async () => {
+  it('answers 403 for a missing scope, and for a disabled key what Tessera’s profile says: 401', async () => {
     const key = await createKey(ownerB, { scopes: ['leads:read'] });
     const missing = await call(example.url, 'POST', '/leads', key.key, { name: 'x' });
     expect({ status: missing.status, body: missing.json() }).toEqual({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential lacks the leads:write scope' } } });
     expect((await call(tessera.url, 'PATCH', `/api/v1/api-keys/${key.id}`, ownerB, { active: false })).status).toBe(200);
-    const disabled = await call(example.url, 'GET', '/leads', key.key);
-    expect({ status: disabled.status, body: disabled.json() }).toEqual({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential is disabled' } } });
+    expectUnauthorized(await call(example.url, 'GET', '/leads', key.key));
   });
 
   it('meters what the example let through: requests and credits per key per UTC day, in Tessera’s usage API', async () => {
@@ -217,5 +219,112 @@ describe('the product’s API limited through the kit: the example leads API ver
       usage = (await call(tessera.url, 'GET', `/api/v1/api-keys/${key.id}/usage?from=${today}&to=${today}`, ownerA)).json();
     } while (JSON.stringify(usage) !== JSON.stringify(expected) && Date.now() < deadline);
     expect(usage).toEqual(expected);
+  });
+});
+
+describe('the example answers as the deployment’s product profile says, learned from Tessera', () => {
+  /** A Tessera of `profile` (MongoDB + Redis) seeded with `seed`, and the example in front of it in each `modes`. */
+  async function startDeployment(profile: string, seed: Record<string, unknown>, modes: Array<'verify' | 'introspect'>) {
+    const { dir, resourceServer } = kitParties(profile);
+    const database = uniqueName(`e2e_${profile}`);
+    const seedFile = join(dir, 'seed.json');
+    const clients = [{ client_id: resourceServer.id, client_secret: resourceServer.secret, name: 'Leads API', type: 'resource_server' }];
+    writeFileSync(seedFile, JSON.stringify({ ...seed, clients }));
+    const tessera = await startTessera(
+      { TESSERA_PROFILE: profile, TESSERA_SEED: seedFile, TESSERA_SCOPES: 'leads:read leads:write', MONGODB_URI: mongoUriFor(database), REDIS_URL: redisUrl(), TESSERA_REDIS_PREFIX: `${uniqueName(profile)}:` },
+      `${profile}-tessera`,
+    );
+    await waitUntilReady(tessera);
+    const examples = await Promise.all(
+      modes.map((mode) =>
+        startExample({ KIT_MODE: mode, TESSERA_URL: tessera.url, TESSERA_CLIENT_ID: resourceServer.id, TESSERA_CLIENT_SECRET: resourceServer.secret }, `${profile}-${mode}-example`),
+      ),
+    );
+    return {
+      tessera,
+      examples,
+      stop: async () => {
+        await Promise.all([...examples.map((e) => e.stop()), tessera.stop()]);
+        const connection = await mongoose.createConnection(mongoUriFor(database)).asPromise();
+        await connection.dropDatabase();
+        await connection.close();
+      },
+    };
+  }
+
+  const shape = (reply: Reply) => ({ status: reply.status, text: reply.text, challenge: reply.headers.get('www-authenticate') });
+
+  describe('TESSERA_PROFILE=minds: its body {"statusCode","statusMessage","message"}', () => {
+    const MINDS_401 = '{"statusCode":401,"statusMessage":"Unauthorized","message":"Invalid or missing API key"}';
+    let deployment: Awaited<ReturnType<typeof startDeployment>>;
+
+    beforeAll(async () => {
+      deployment = await startDeployment('minds', {}, ['verify', 'introspect']);
+    }, 90_000);
+    afterAll(async () => {
+      await deployment?.stop();
+    });
+
+    it('Tessera publishes the profile the kit learns', async () => {
+      const document = (await call(deployment.tessera.url, 'GET', '/.well-known/tessera-profile')).json();
+      expect(document).toMatchObject({ name: 'minds', errors: { body: { statusCode: '{status}', statusMessage: '{statusText}', message: '{message}' } } });
+    });
+
+    it('a missing, malformed or unknown bearer: 401 in the Minds body from the example — verifying or introspecting — as from Tessera’s own API', async () => {
+      const unknown = recordSecret(`minds_${randomBytes(24).toString('hex')}`);
+      for (const example of deployment.examples) {
+        for (const bearer of [undefined, 'not-a-key', unknown]) {
+          expect(shape(await call(example.url, 'GET', '/leads', bearer))).toEqual({ status: 401, text: MINDS_401, challenge: 'Bearer' });
+        }
+      }
+      expect(shape(await call(deployment.tessera.url, 'GET', '/api/v1/me', unknown))).toEqual({ status: 401, text: MINDS_401, challenge: 'Bearer' });
+    });
+
+    it('the example’s own errors take the same body', async () => {
+      const reply = await call(deployment.examples[0]!.url, 'GET', '/nowhere');
+      expect({ status: reply.status, body: reply.json() }).toEqual({ status: 404, body: { statusCode: 404, statusMessage: 'Not Found', message: 'Not found' } });
+    });
+  });
+
+  describe('TESSERA_PROFILE=flowestate: an expired API key is 403 in its words', () => {
+    const { tag, user } = kitParties('fe-user');
+    const org = `o_fe_${tag}`;
+    const feKey = (): string => recordSecret(`fe_k_${randomBytes(16).toString('hex')}`);
+    const expired = feKey();
+    const reader = feKey();
+    let deployment: Awaited<ReturnType<typeof startDeployment>>;
+
+    beforeAll(async () => {
+      deployment = await startDeployment(
+        'flowestate',
+        {
+          users: [{ id: user.id, email: user.email, password: user.password, name: 'FlowEstate User' }],
+          organizations: [{ id: org, name: 'Estates' }],
+          memberships: [{ user: user.id, org, role: 'owner' }],
+          api_keys: [
+            { key: expired, user: user.id, org, name: 'expired', scopes: ['leads:read'], expires_at: '2020-01-01T00:00:00Z' },
+            { key: reader, user: user.id, org, name: 'reader', scopes: ['leads:read'] },
+          ],
+        },
+        ['verify'],
+      );
+    }, 90_000);
+    afterAll(async () => {
+      await deployment?.stop();
+    });
+
+    it('an expired API key: 403 FORBIDDEN "This API key has expired" from the example, as from Tessera’s own API', async () => {
+      const expected = { status: 403, text: '{"error":{"code":"FORBIDDEN","message":"This API key has expired"}}', challenge: null };
+      expect(shape(await call(deployment.examples[0]!.url, 'GET', '/leads', expired))).toEqual(expected);
+      expect(shape(await call(deployment.tessera.url, 'GET', '/api/v1/me', expired))).toEqual(expected);
+    });
+
+    it('no bearer is 401 in its body; a usable key is let through, and refused a scope it lacks', async () => {
+      const url = deployment.examples[0]!.url;
+      expect(shape(await call(url, 'GET', '/leads'))).toEqual({ status: 401, text: '{"error":{"code":"UNAUTHORIZED","message":"Invalid or missing API key"}}', challenge: 'Bearer' });
+      expect((await call(url, 'GET', '/leads', reader)).status).toBe(200);
+      const refused = await call(url, 'POST', '/leads', reader, { name: 'x' });
+      expect({ status: refused.status, body: refused.json() }).toEqual({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential lacks the leads:write scope' } } });
+    });
   });
 });

@@ -1,12 +1,16 @@
 /**
- * A fake Tessera for the kit's unit tests: POST /oauth/introspect on node:http, on a free port,
- * counting the calls it gets. It checks the resource server's Basic credentials as Tessera does
- * (401 invalid_client otherwise) and answers each token from a table: the principal of an active
- * bearer, `{"active":false}` for any other, or a canned failure.
+ * A fake Tessera for the kit's unit tests, on node:http on a free port, counting the calls it
+ * gets: POST /oauth/introspect and POST /v1/verify check the resource server's Basic credentials
+ * as Tessera does (401 invalid_client otherwise) and answer each token from a table — the
+ * principal of an active bearer or `{"active":false}`; a verify answer given by the test or
+ * NOT_FOUND — or a canned failure. GET /.well-known/tessera-profile publishes a profile (Tessera's
+ * own unless the test sets another), or its own canned failure.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { publicProfile, type Profile, type PublicProfile } from '../../../src/domain/profile.ts';
 import { recordSecret } from '../../support/log-capture.ts';
 
 export interface CannedReply {
@@ -30,10 +34,23 @@ export interface FakeTessera {
   deactivate(token: string): void;
   /** Every answer from now on is this one (a 503, a delay), until cleared with null. */
   override(reply: CannedReply | null): void;
+  /** The verify answer for a token (the JSON body of POST /v1/verify); others are NOT_FOUND. */
+  verdict(token: string, answer: Record<string, unknown>): void;
+  /** The profile GET /.well-known/tessera-profile publishes. */
+  publish(profile: PublicProfile): void;
+  /** Every answer of the profile document is this one, until cleared with null. */
+  overrideProfile(reply: CannedReply | null): void;
+  /** GET /.well-known/tessera-profile requests received. */
+  profileRequests(): number;
   close(): Promise<void>;
 }
 
 export const ISSUER = 'http://tessera.test';
+
+/** The public part of a profile of config/profiles/ (`tessera`, `minds`, `flowestate`…). */
+export function shippedProfile(name: string): PublicProfile {
+  return publicProfile(JSON.parse(readFileSync(new URL(`../../../config/profiles/${name}.json`, import.meta.url), 'utf8')) as Profile);
+}
 
 export function newToken(prefix = 'tsr_live_'): string {
   return recordSecret(`${prefix}${randomBytes(24).toString('base64url')}`);
@@ -54,6 +71,10 @@ export async function startFakeTessera(): Promise<FakeTessera> {
   const clientSecret = recordSecret(`rs_${randomBytes(24).toString('base64url')}`);
   const expected = recordSecret(`Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`);
   const answers = new Map<string, Record<string, unknown>>();
+  const verdicts = new Map<string, Record<string, unknown>>();
+  let published = shippedProfile('tessera');
+  let profileOverride: CannedReply | null = null;
+  let profileRequests = 0;
   const calls: string[] = [];
   const requests: FakeTessera['requests'] = [];
   let override: CannedReply | null = null;
@@ -78,14 +99,19 @@ export async function startFakeTessera(): Promise<FakeTessera> {
 
   const server: Server = createServer((req, res) => {
     void readBody(req).then((body) => {
+      if (req.method === 'GET' && req.url === '/.well-known/tessera-profile') {
+        profileRequests++;
+        return send(res, profileOverride ?? { status: 200, body: JSON.stringify(published) });
+      }
       requests.push({ method: req.method ?? '', path: req.url ?? '', contentType: req.headers['content-type'], authorization: req.headers.authorization });
-      if (req.method !== 'POST' || req.url !== '/oauth/introspect') return send(res, { status: 404, body: '{}' });
+      if (req.method !== 'POST' || (req.url !== '/oauth/introspect' && req.url !== '/v1/verify')) return send(res, { status: 404, body: '{}' });
       if (req.headers.authorization !== expected) {
         return send(res, { status: 401, body: JSON.stringify({ error: 'invalid_client', error_description: 'client authentication failed' }), headers: { 'www-authenticate': 'Basic realm="tessera"' } });
       }
-      const token = new URLSearchParams(body).get('token') ?? '';
+      const token = req.url === '/v1/verify' ? String((JSON.parse(body) as { token?: unknown }).token ?? '') : (new URLSearchParams(body).get('token') ?? '');
       calls.push(token);
       if (override) return send(res, override);
+      if (req.url === '/v1/verify') return send(res, { status: 200, body: JSON.stringify(verdicts.get(token) ?? { valid: false, code: 'NOT_FOUND', reason: 'unknown' }) });
       const fields = answers.get(token);
       send(res, { status: 200, body: fields ? JSON.stringify({ active: true, ...fields, iss: ISSUER, token_type: 'Bearer' }) : '{"active":false}' });
     });
@@ -104,6 +130,14 @@ export async function startFakeTessera(): Promise<FakeTessera> {
     override: (reply) => {
       override = reply;
     },
+    verdict: (token, answer) => verdicts.set(token, answer),
+    publish: (profile) => {
+      published = profile;
+    },
+    overrideProfile: (reply) => {
+      profileOverride = reply;
+    },
+    profileRequests: () => profileRequests,
     close: async () => {
       for (const res of pending) res.destroy();
       server.closeAllConnections();

@@ -1,8 +1,8 @@
 /**
  * The kit with a verifier, over real HTTP in front of a real Tessera (in this process, on the
  * memory stores, with a frozen clock): every status a product answers — 200 with the rate-limit
- * headers, 401 for unknown, expired and revoked bearers, 403 for disabled ones and missing
- * scopes, 429 with Retry-After, 402 for the spend cap (Retry-After until 00:00 UTC) and for the
+ * headers, 401 for unknown, expired, revoked and disabled keys (Tessera's own profile), 403 for a
+ * disabled organization and missing scopes, 429 with Retry-After, 402 for the spend cap (Retry-After until 00:00 UTC) and for the
  * balance — for the Koa and the node:http adapters alike; a cost per route and per request; a
  * cost that is not a whole number of credits is a 500 that counts nothing; and 503 when Tessera
  * cannot answer. The handler runs only for requests let through.
@@ -199,18 +199,19 @@ for (const [adapter, start] of [
       expect(handled).toEqual([]);
     });
 
-    it('answers 403 for a disabled key, a disabled organization and a missing scope', async () => {
+    it('answers as Tessera’s profile says: 401 for a disabled key, 403 for a disabled organization and a missing scope', async () => {
       const { orgId, member } = await freshOrg();
       const actor = await operatorActor(h.tessera.stores, h.tessera.services.catalog, member.userId, orgId);
       const disabled = await h.keyFor(member, {}, orgId);
       await h.tessera.services.apiKeys.update(actor, disabled.record.id, { active: false });
       const readOnly = await h.keyFor(member, { scopes: ['leads:read'] }, orgId);
-      expect(await call(base, 'GET', '/leads', disabled.secret)).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential is disabled' } } });
+      const refusedKey = await call(base, 'GET', '/leads', disabled.secret);
+      expect({ status: refusedKey.status, body: JSON.stringify(refusedKey.body), challenge: refusedKey.headers.get('www-authenticate') }).toEqual({ status: 401, body: UNAUTHORIZED_BODY, challenge: 'Bearer' });
       expect(await call(base, 'POST', '/runs', readOnly.secret)).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This credential lacks the leads:write scope' } } });
       const other = await freshOrg();
       const ofDisabledOrg = await h.keyFor(other.member, {}, other.orgId);
       await h.tessera.services.accounts.updateOrganization(other.orgId, { disabled: true });
-      expect(await call(base, 'GET', '/leads', ofDisabledOrg.secret)).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+      expect(await call(base, 'GET', '/leads', ofDisabledOrg.secret)).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'This organization is disabled' } } });
       expect(handled).toEqual([]);
     });
 
