@@ -19,7 +19,7 @@ export function displayTextProblem(text: string): string | null {
   return `must not contain control, invisible or direction-changing characters (found U+${codePoint.toString(16).toUpperCase().padStart(4, '0')})`;
 }
 
-/** Trimmed and in NFC: the form a display name is stored and shown in. */
+/** Trimmed (white space, line ends included) and in NFC: the form a display name is stored and shown in. */
 export function normalizeDisplayText(text: string): string {
   return text.trim().normalize('NFC');
 }
@@ -36,9 +36,11 @@ export function displayLength(text: string): number {
  * or the value to store. `min` 0 lets an empty name through (callers decide what empty means).
  */
 export function checkDisplayText(text: string, limits: { min?: number; max: number }): { value: string } | { problem: string } {
-  const problem = displayTextProblem(text);
-  if (problem) return { problem };
+  // Whitespace around a name (a pasted newline, a tab) is not part of it: trimmed before the
+  // characters are looked at, so that only what is kept must pass.
   const value = normalizeDisplayText(text);
+  const problem = displayTextProblem(value);
+  if (problem) return { problem };
   const length = displayLength(value);
   const min = limits.min ?? 0;
   if (length === 0 && min > 0) return { problem: 'must not be empty' };

@@ -31,4 +31,12 @@ describe('display text', () => {
     expect(checkDisplayText('🔑'.repeat(101), { max: 100 })).toEqual({ problem: 'must be 1–100 characters' });
     expect(checkDisplayText('   ', { min: 1, max: 10 })).toEqual({ problem: 'must not be empty' });
   });
+
+  it('trims white space around a name — tabs and line ends too — before looking at what is kept', () => {
+    expect(checkDisplayText('\tprod\r\n', { max: 100 })).toEqual({ value: 'prod' });
+    expect(checkDisplayText('\n prod \u2028', { max: 100 })).toEqual({ value: 'prod' });
+    // Inside a name, and controls that are not white space, are still refused.
+    expect(checkDisplayText('pr\nod', { max: 100 })).toEqual({ problem: 'must not contain control, invisible or direction-changing characters (found U+000A)' });
+    expect(checkDisplayText('prod\u0007', { max: 100 })).toEqual({ problem: 'must not contain control, invisible or direction-changing characters (found U+0007)' });
+  });
 });
