@@ -343,12 +343,12 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
     sessions: services.sessions,
     accounts: services.accounts,
     csrfKey: config.cookieKeys[0]!,
-    brand: { name: config.brandName, color: config.brandColor, hasLogo: config.brandLogoFile !== null },
+    brand: { name: config.brandName, color: config.brandColor, hasLogo: config.brandLogoFile !== null, labels: config.profile.console },
   };
   const routers: Router[] = [
     frontDoorRoutes(config.baseUrl, config.profile),
     healthRoutes(services.health, config.storeMode),
-    meRoutes(authenticated, config.profile.me.fields),
+    meRoutes(authenticate(services.authenticator, services.limiter, { countRequests: false }), config.profile.me.fields),
     apiKeyRoutes(services.apiKeys, authenticated, config.bodyLimitBytes),
     auditRoutes(services.audit, authenticated),
     connectedAppRoutes(services.connectedApps, authenticated, config.bodyLimitBytes),

@@ -67,6 +67,7 @@ export const profileSchema = z
     limits: z.object({ ratePerMinute: limit, ratePerDay: limit, creditBalances: z.boolean() }).strict(),
     me: z.object({ fields: z.array(z.enum(ME_FIELDS)).min(1) }).strict(),
     users: z.object({ idFormat: z.enum(['prefixed', 'uuid']) }).strict(),
+    console: z.object({ createKey: z.string().min(1).max(40), revokeKey: z.string().min(1).max(20), limitsSection: z.string().min(1).max(40) }).strict(),
   })
   .strict() satisfies z.ZodType<Profile>;
 

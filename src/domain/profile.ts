@@ -79,6 +79,17 @@ export interface Profile {
   me: { fields: MeField[] };
   /** The id format of users Tessera creates: `prefixed` (usr_…) or `uuid` (RFC 9562 version 4). */
   users: { idFormat: UserIdFormat };
+  /** The console's words where the product's documents name its buttons ("Click Generate New API Key", "Click Revoke"). */
+  console: ConsoleLabels;
+}
+
+export interface ConsoleLabels {
+  /** The button that opens the form for a new key. */
+  createKey: string;
+  /** The verb that ends a key for good (its link, its confirmation, its button). */
+  revokeKey: string;
+  /** The folded section of a key's form with its rate limit and daily spend cap. */
+  limitsSection: string;
 }
 
 /** What the kit needs of a profile, as /.well-known/tessera-profile publishes it. */

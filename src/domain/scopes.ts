@@ -79,6 +79,11 @@ export class ScopeCatalog {
     return intersectScopes(this.expand(granted), this.allowedFor(role));
   }
 
+  /** Whether a key created without scopes gets every scope its creator may grant. */
+  keyDefaultIsAll(): boolean {
+    return this.policy.keyDefault === 'all';
+  }
+
   /** The scopes of a key created without any, from what its creator may grant. */
   keyDefault(grantable: readonly string[]): string[] {
     const { keyDefault } = this.policy;

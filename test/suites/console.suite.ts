@@ -215,6 +215,16 @@ export function describeConsole(mode: StoreMode): void {
       await client.get(`/settings/api-keys/${id}`);
       expect((await client.post(`/settings/api-keys/${id}`, { name: 'edited', scopes: ['leads:read', 'leads:write'] })).body).toContain('The API key was saved.');
       expect(await h.tessera.stores.apiKeys.findById(id)).toMatchObject({ name: 'edited', scopes: ['leads:read', 'leads:write'] });
+      // Its own limits: set, then emptied back to the plan's; a value the API would refuse is refused here too, changing nothing.
+      const limited = await client.post(`/settings/api-keys/${id}`, { name: 'edited', scopes: ['leads:read'], rate_limit_per_minute: '30', rate_limit_per_day: '', daily_spend_cap: '5' });
+      expect(limited.body).toContain('value="30"');
+      expect((await h.tessera.stores.apiKeys.findById(id))?.limits).toEqual({ rateLimitPerMinute: 30, rateLimitPerDay: null, dailySpendCap: 5 });
+      const bad = await client.post(`/settings/api-keys/${id}`, { name: 'renamed', scopes: ['leads:read'], rate_limit_per_minute: '1.5', rate_limit_per_day: '', daily_spend_cap: '' });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toContain('rate_limit_per_minute');
+      expect(await h.tessera.stores.apiKeys.findById(id)).toMatchObject({ name: 'edited', limits: { rateLimitPerMinute: 30, dailySpendCap: 5 } });
+      await client.post(`/settings/api-keys/${id}`, { name: 'edited', scopes: ['leads:read', 'leads:write'], rate_limit_per_minute: '', rate_limit_per_day: '', daily_spend_cap: '' });
+      expect((await h.tessera.stores.apiKeys.findById(id))?.limits).toEqual({ rateLimitPerMinute: null, rateLimitPerDay: null, dailySpendCap: null });
       await client.post(`/settings/api-keys/${id}/disable`);
       expect((await h.request('GET', '/api/v1/me', { key: secret })).status).toBe(401);
       await client.post(`/settings/api-keys/${id}/enable`);

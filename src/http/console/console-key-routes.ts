@@ -1,12 +1,15 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { KeyEnv, KeyFormat } from '../../domain/api-key-format.ts';
+import type { CredentialLimits } from '../../domain/limits.ts';
 import { actorOf } from '../../domain/principal.ts';
 import { isAppError } from '../../errors/index.ts';
 import type { Clock } from '../../ports.ts';
 import type { AccountService } from '../../services/accounts/account-service.ts';
 import type { ApiKeyService, CreateKeyInput } from '../../services/keys/api-key-service.ts';
 import { formBody } from '../middleware/form-body.ts';
+import { limitsBody, limitsInput } from '../schemas/limits-schemas.ts';
+import { validate } from '../validate.ts';
 import { html } from '../views/html.ts';
 import { consoleErrors, consoleState, requireSession, type ConsoleDeps } from './console-session.ts';
 import { confirmBody, issuedKeyBody, keyDetailBody, keyListBody, newKeyBody, type KeyFormView } from './views/api-key-pages.ts';
@@ -21,9 +24,20 @@ export interface ConsoleKeyDeps extends ConsoleDeps {
 }
 
 /** A form's optional whole number ('' → absent); anything else is passed on for the service to refuse, naming the field. */
-function optionalNumber(form: URLSearchParams, field: string): number | null | undefined {
-  const raw = (form.get(field) ?? '').trim();
-  return raw === '' ? undefined : Number(raw);
+const LIMIT_FIELDS = ['rate_limit_per_minute', 'rate_limit_per_day', 'daily_spend_cap'] as const;
+
+/**
+ * A form's limits, checked by the API's own schema (the same field names and rules): a number
+ * each, or — left empty — absent when a key is made, and the plan's (null) when one is edited.
+ */
+function formLimits(form: URLSearchParams, empty: 'absent' | 'plan'): Partial<CredentialLimits> | undefined {
+  const body: Record<string, number | null> = {};
+  for (const field of LIMIT_FIELDS) {
+    const raw = (form.get(field) ?? '').trim();
+    if (raw !== '') body[field] = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+    else if (empty === 'plan') body[field] = null;
+  }
+  return limitsInput(validate(limitsBody, body));
 }
 
 /** 'YYYY-MM-DD' → 00:00 UTC of that day; '' → no expiry. */
@@ -45,14 +59,14 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
   const envs = (Object.keys(deps.format.prefixes) as KeyEnv[]).filter((env) => deps.format.prefixes[env] !== null);
   const emailsOf = async (orgId: string): Promise<Map<string, string>> => new Map((await deps.accounts.membersOf(orgId)).map((m) => [m.user.id, m.user.email]));
 
-  const newKeyPage = (ctx: Context, status: number, view: Omit<KeyFormView, 'csrf' | 'grantable' | 'envs'>): void => {
+  const newKeyPage = (ctx: Context, status: number, view: Omit<KeyFormView, 'csrf' | 'grantable' | 'envs' | 'labels'>): void => {
     const { principal, viewer } = consoleState(ctx);
     sendConsolePage(ctx, deps.brand, {
       title: 'Create an API key',
       status,
       viewer,
       section: 'api-keys',
-      body: newKeyBody({ csrf: viewer.csrf, grantable: deps.keys.grantable(actorOf(principal)), envs, ...view }),
+      body: newKeyBody({ csrf: viewer.csrf, grantable: deps.keys.grantable(actorOf(principal)), envs, labels: deps.brand.labels, ...view }),
     });
   };
 
@@ -79,6 +93,7 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
         history,
         emails,
         notice: noticeFromQuery(ctx.query.notice),
+        labels: deps.brand.labels,
         ...(error ? { error } : {}),
       }),
     });
@@ -98,7 +113,7 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
       title: 'API keys',
       viewer,
       section: 'api-keys',
-      body: keyListBody({ keys, now: deps.clock.now(), members: admin ? await emailsOf(principal.orgId) : null, canCreate: deps.keys.permissions(actor).create, notice: noticeFromQuery(ctx.query.notice) }),
+      body: keyListBody({ keys, now: deps.clock.now(), members: admin ? await emailsOf(principal.orgId) : null, canCreate: deps.keys.permissions(actor).create, notice: noticeFromQuery(ctx.query.notice), labels: deps.brand.labels }),
     });
   });
 
@@ -108,7 +123,7 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
       sendConsolePage(ctx, deps.brand, { title: 'Not allowed', status: 403, viewer: consoleState(ctx).viewer, body: html`<h1>You cannot create API keys</h1><p>Your role in this organization does not allow it.</p>` });
       return;
     }
-    newKeyPage(ctx, 200, { checked: [], values: {} });
+    newKeyPage(ctx, 200, { checked: deps.keys.suggestedScopes(actorOf(principal)), values: {} });
   });
 
   router.post('/', form, session, async (ctx) => {
@@ -122,15 +137,19 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
       perDay: fields.get('rate_limit_per_day') ?? '',
       spendCap: fields.get('daily_spend_cap') ?? '',
     };
-    const limits = {
-      ...(optionalNumber(fields, 'rate_limit_per_minute') !== undefined ? { rateLimitPerMinute: optionalNumber(fields, 'rate_limit_per_minute')! } : {}),
-      ...(optionalNumber(fields, 'rate_limit_per_day') !== undefined ? { rateLimitPerDay: optionalNumber(fields, 'rate_limit_per_day')! } : {}),
-      ...(optionalNumber(fields, 'daily_spend_cap') !== undefined ? { dailySpendCap: optionalNumber(fields, 'daily_spend_cap')! } : {}),
-    };
-    const input: CreateKeyInput = { name: values.name, scopes: fields.getAll('scopes'), env: values.env as KeyEnv, expiresAt: expiryOf(values.expires), limits };
+    const actor = actorOf(principal);
+    // Nothing ticked: the profile's default scopes for a new key, where it names them.
+    const ticked = fields.getAll('scopes');
     try {
-      const issued = await deps.keys.create(actorOf(principal), input);
-      sendConsolePage(ctx, deps.brand, { title: 'Your API key', status: 201, viewer, section: 'api-keys', body: issuedKeyBody(issued.record, issued.secret, false) });
+      const input: CreateKeyInput = {
+        name: values.name,
+        scopes: ticked.length > 0 ? ticked : deps.keys.suggestedScopes(actor),
+        env: values.env as KeyEnv,
+        expiresAt: expiryOf(values.expires),
+        limits: formLimits(fields, 'absent') ?? {},
+      };
+      const issued = await deps.keys.create(actor, input);
+      sendConsolePage(ctx, deps.brand, { title: 'Your API key', status: 201, viewer, section: 'api-keys', body: issuedKeyBody(issued.record, issued.secret, false, deps.brand) });
     } catch (error) {
       if (!isAppError(error) || error.code !== 'VALIDATION_FAILED') throw error;
       newKeyPage(ctx, 400, { checked: fields.getAll('scopes'), values, error: error.message });
@@ -144,7 +163,11 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
   router.post('/:id', form, session, async (ctx) => {
     const fields = ctx.state.form as URLSearchParams;
     try {
-      await deps.keys.update(actorOf(consoleState(ctx).principal), ctx.params.id!, { name: fields.get('name') ?? '', scopes: fields.getAll('scopes') });
+      await deps.keys.update(actorOf(consoleState(ctx).principal), ctx.params.id!, {
+        name: fields.get('name') ?? '',
+        scopes: fields.getAll('scopes'),
+        ...(fields.has('rate_limit_per_minute') ? { limits: formLimits(fields, 'plan') } : {}),
+      });
     } catch (error) {
       if (!isAppError(error) || error.code !== 'VALIDATION_FAILED') throw error;
       return detailPage(ctx, ctx.params.id!, 400, error.message);
@@ -166,22 +189,23 @@ export function consoleKeyRoutes(deps: ConsoleKeyDeps): Router {
     const grace = Number((ctx.state.form as URLSearchParams).get('grace_period_seconds') ?? '0');
     const { principal, viewer } = consoleState(ctx);
     const issued = await deps.keys.rotate(actorOf(principal), ctx.params.id!, Number.isInteger(grace) ? grace : NaN);
-    sendConsolePage(ctx, deps.brand, { title: 'Your new key', status: 201, viewer, section: 'api-keys', body: issuedKeyBody(issued.record, issued.secret, true) });
+    sendConsolePage(ctx, deps.brand, { title: 'Your new key', status: 201, viewer, section: 'api-keys', body: issuedKeyBody(issued.record, issued.secret, true, deps.brand) });
   });
 
   router.get('/:id/delete', session, async (ctx) => {
     const { principal, viewer } = consoleState(ctx);
     const key = await deps.keys.get(actorOf(principal), ctx.params.id!);
+    const verb = deps.brand.labels.revokeKey;
     sendConsolePage(ctx, deps.brand, {
-      title: 'Delete API key',
+      title: `${verb} API key`,
       viewer,
       section: 'api-keys',
       body: confirmBody({
-        title: `Delete “${key.name ?? 'Unnamed key'}”?`,
+        title: `${verb} “${key.name ?? 'Unnamed key'}”?`,
         text: html`Every request with the key <code>${key.start ?? key.id}…</code> will be refused at once, and it cannot be restored.`,
         action: `/settings/api-keys/${key.id}/delete`,
         csrf: viewer.csrf,
-        button: 'Delete key',
+        button: `${verb} key`,
         back: `/settings/api-keys/${key.id}`,
       }),
     });

@@ -318,6 +318,14 @@ export class ApiKeyService {
     return 'updated';
   }
 
+  /**
+   * The scopes a form offers ticked for a new key: the profile's defaults where it names them
+   * (FlowStack's "read"), none where a key without scopes gets every grantable one.
+   */
+  suggestedScopes(actor: Actor): string[] {
+    return this.deps.catalog.keyDefaultIsAll() ? [] : this.deps.catalog.keyDefault(this.grantable(actor));
+  }
+
   /** Every scope the actor could put on a key. */
   grantable(actor: Actor): string[] {
     const allowed = new Set(this.deps.catalog.allowedFor(actor.role));

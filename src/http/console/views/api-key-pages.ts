@@ -1,9 +1,11 @@
 import type { KeyEnv } from '../../../domain/api-key-format.ts';
 import type { ApiKey } from '../../../domain/api-key.ts';
 import type { AuditEvent } from '../../../domain/audit.ts';
+import type { ConsoleLabels } from '../../../domain/profile.ts';
 import { describeScope } from '../../../domain/scope-words.ts';
 import type { DailyUsage } from '../../../ports.ts';
 import { html, raw, type Html } from '../../views/html.ts';
+import type { Brand } from './console-page.ts';
 import { actionForm, hiddenCsrf, notice, when } from './parts.ts';
 import { usageChart, usageTable } from './usage-chart.ts';
 
@@ -33,6 +35,7 @@ export interface KeyListView {
   members: Map<string, string> | null;
   canCreate: boolean;
   notice: Html;
+  labels: ConsoleLabels;
 }
 
 export function keyListBody(view: KeyListView): Html {
@@ -51,7 +54,7 @@ export function keyListBody(view: KeyListView): Html {
   <td data-label="Status"><span class="badge">${STATUS_WORDS[status]}</span></td>
 </tr>`;
   });
-  return html`<div class="headline"><h1>API keys</h1>${view.canCreate ? html`<a class="button" href="/settings/api-keys/new">Create API key</a>` : html``}</div>
+  return html`<div class="headline"><h1>API keys</h1>${view.canCreate ? html`<a class="button" href="/settings/api-keys/new">${view.labels.createKey}</a>` : html``}</div>
 ${view.notice}
 <p class="muted">${owner ? 'Every key of the organization.' : 'Your keys in this organization.'} A key acts for the member who made it, with at most their role’s scopes.</p>
 ${
@@ -71,6 +74,17 @@ export interface KeyFormView {
   envs: KeyEnv[];
   values: { name?: string; env?: string; expires?: string; perMinute?: string; perDay?: string; spendCap?: string };
   error?: string;
+  labels: ConsoleLabels;
+}
+
+/** A key's own limits as form fields; empty: the organization's plan decides. */
+function limitFields(section: string, v: { perMinute?: string; perDay?: string; spendCap?: string }, open = false): Html {
+  return html`<details${open ? raw(' open') : raw('')}><summary>${section}</summary>
+    <p class="hint">A rate limit and a daily spend cap of the key's own. Empty: the organization’s plan decides.</p>
+    <label for="per-minute">Requests per minute</label><input id="per-minute" type="number" min="1" max="1000000000" name="rate_limit_per_minute" value="${v.perMinute ?? ''}">
+    <label for="per-day">Requests per day</label><input id="per-day" type="number" min="1" max="1000000000" name="rate_limit_per_day" value="${v.perDay ?? ''}">
+    <label for="spend-cap">Daily spend cap (credits)</label><input id="spend-cap" type="number" min="0" max="1000000000" name="daily_spend_cap" value="${v.spendCap ?? ''}">
+  </details>`;
 }
 
 function scopeChoices(grantable: string[], checked: string[]): Html {
@@ -101,21 +115,16 @@ ${view.error ? notice('error', view.error) : html``}
   <label for="expires">Expires on (optional)</label>
   <input id="expires" type="date" name="expires" value="${v.expires ?? ''}" aria-describedby="expires-hint">
   <p class="hint" id="expires-hint">The key stops working at 00:00 UTC that day. Leave empty for a key that does not expire.</p>
-  <details><summary>Limits (optional)</summary>
-    <p class="hint">Empty: the organization’s plan decides.</p>
-    <label for="per-minute">Requests per minute</label><input id="per-minute" type="number" min="1" max="1000000000" name="rate_limit_per_minute" value="${v.perMinute ?? ''}">
-    <label for="per-day">Requests per day</label><input id="per-day" type="number" min="1" max="1000000000" name="rate_limit_per_day" value="${v.perDay ?? ''}">
-    <label for="spend-cap">Daily spend cap (credits)</label><input id="spend-cap" type="number" min="0" max="1000000000" name="daily_spend_cap" value="${v.spendCap ?? ''}">
-  </details>
+  ${limitFields(view.labels.limitsSection, v)}
   <div class="actions"><button type="submit">Create key</button><a href="/settings/api-keys">Cancel</a></div>
 </form>`;
 }
 
 /** The one page that shows a new key: copy it now, it is never shown again. */
-export function issuedKeyBody(key: ApiKey, secret: string, rotated: boolean): Html {
+export function issuedKeyBody(key: ApiKey, secret: string, rotated: boolean, brand: Pick<Brand, 'name'>): Html {
   return html`<h1>${rotated ? 'Your new key' : 'Your API key'}</h1>
 <div class="card">
-${notice('warn', html`<strong>Copy this key now.</strong> It is shown only once: Tessera keeps only a hash of it. If you lose it, make a new one.`)}
+${notice('warn', html`<strong>Copy this key now.</strong> It is shown only once: ${brand.name} keeps only a hash of it. If you lose it, make a new one.`)}
 <div class="secret"><code id="new-key">${secret}</code><button type="button" class="secondary" data-copy="new-key" hidden>Copy</button></div>
 <p id="new-key-status" class="muted" role="status"></p>
 <dl class="facts"><dt>Name</dt><dd>${keyName(key)}</dd><dt>Scopes</dt><dd class="mono">${key.scopes.join(' ') || 'none'}</dd><dt>Environment</dt><dd>${key.env}</dd><dt>Expires</dt><dd>${when(key.expiresAt, 'Never')}</dd></dl>
@@ -138,7 +147,10 @@ export interface KeyDetailView {
   emails: Map<string, string>;
   notice: Html;
   error?: string;
+  labels: ConsoleLabels;
 }
+
+const numberText = (value: number | null): string => (value === null ? '' : String(value));
 
 function limitsList(key: ApiKey): Html {
   const l = key.limits;
@@ -184,12 +196,13 @@ ${
 <form method="post" action="/settings/api-keys/${key.id}">${hiddenCsrf(csrf)}
   <label for="name">Name</label><input id="name" type="text" name="name" maxlength="100" value="${key.name ?? ''}">
   ${scopeChoices([...new Set([...view.grantable, ...key.scopes])], key.scopes)}
+  ${limitFields(view.labels.limitsSection, { perMinute: numberText(key.limits.rateLimitPerMinute), perDay: numberText(key.limits.rateLimitPerDay), spendCap: numberText(key.limits.dailySpendCap) })}
   <div class="actions"><button type="submit">Save</button></div>
 </form></section>
 <section class="card" aria-labelledby="manage-title"><h2 id="manage-title">Manage</h2>
 <div class="actions">
   ${key.active ? actionForm(`/settings/api-keys/${key.id}/disable`, csrf, 'Disable') : actionForm(`/settings/api-keys/${key.id}/enable`, csrf, 'Enable')}
-  <a class="button danger" href="/settings/api-keys/${key.id}/delete">Delete…</a>
+  <a class="button danger" href="/settings/api-keys/${key.id}/delete">${view.labels.revokeKey}…</a>
 </div>
 ${
   view.canRotate && key.active && key.rotatedTo === null

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ConsoleLabels } from '../../../domain/profile.ts';
 import type { Context } from 'koa';
 import type { SessionOrganization } from '../../../services/sessions/session-service.ts';
 import { pageSecurityHeaders, SECURITY_HEADERS } from '../../middleware/security-headers.ts';
@@ -10,6 +11,8 @@ export interface Brand {
   /** #rrggbb */
   color: string;
   hasLogo: boolean;
+  /** The product's words for its buttons (the profile's `console`). */
+  labels: ConsoleLabels;
 }
 
 /** Who is signed in, for the header: their email, their organizations, the current one, the form token. */
