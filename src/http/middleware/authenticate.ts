@@ -20,12 +20,9 @@ export function bearerOf(header: string | undefined): string | null {
  * kind (by default every unusable bearer is the same 401: nobody can tell an unknown key from a
  * revoked one; a valid bearer of a disabled organization or client is 403); repeated failures
  * from one address are 429. Every request counts against the bearer's limits, as at the product's
- * API (the same limiter and headers as verification): 429 with Retry-After over one — but where
- * `countRequests` is false ("who am I?", which tells a caller whether its authentication is fine
- * when the trouble is downstream, limits included).
+ * API (the same limiter and headers as verification): 429 with Retry-After over one.
  */
-export function authenticate(authenticator: Authenticator, limiter: UsageLimiter, options: { countRequests?: boolean } = {}): Middleware {
-  const counting = options.countRequests ?? true;
+export function authenticate(authenticator: Authenticator, limiter: UsageLimiter): Middleware {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const bearer = bearerOf(header);
@@ -41,11 +38,6 @@ export function authenticate(authenticator: Authenticator, limiter: UsageLimiter
         break;
     }
     const principal = outcome.principal;
-    if (!counting) {
-      ctx.state.principal = principal;
-      await next();
-      return;
-    }
     const limits = await limiter.admit(principal, 0);
     ctx.set(rateLimitHeaders(limits.windows, Math.floor(Date.now() / 1000)));
     if (!limits.admitted) throw new BearerRefusedError('rate_limited', { bearerKind: bearerKindOf(principal), retryAfterSeconds: limits.retryAfterSeconds ?? 1 });
