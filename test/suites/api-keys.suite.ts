@@ -7,23 +7,8 @@ import { inspectKey } from '../../src/domain/api-key-format.ts';
 import { BearerEvents, type BearerEvent } from '../../src/services/revocation/bearer-events.ts';
 import { hashKey } from '../../src/domain/key-hash.ts';
 import { recordSecret } from '../support/log-capture.ts';
-import { RESOURCE_SCOPES, startApi, UNAUTHORIZED_BODY, type ApiHarness, type StoreMode } from '../support/api-harness.ts';
+import { RESOURCE_SCOPES, startApi, UNAUTHORIZED_BODY, type ApiHarness, type KeyView, type StoreMode } from '../support/api-harness.ts';
 import { describeAuthenticatedRoute } from './authenticated-route.suite.ts';
-
-interface KeyView {
-  id: string;
-  name: string | null;
-  key?: string;
-  start: string;
-  scopes: string[];
-  env: string;
-  active: boolean;
-  createdAt: string;
-  lastUsedAt: string | null;
-  lastUsedFrom: string | null;
-  expiresAt: string | null;
-  limits: { rate_limit_per_minute: number | null; daily_spend_cap: number | null };
-}
 
 const ALL_SCOPES = ['apps:read', 'apps:write', 'audit:read', 'billing:read', 'billing:write', 'keys:read', 'keys:write', ...RESOURCE_SCOPES].sort();
 

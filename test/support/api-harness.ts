@@ -65,6 +65,24 @@ export interface ConnectedToken {
   exp: number;
 }
 
+/** An API key as the API shows it (src/http/presenters.ts); `key` only in the answer that creates it. */
+export interface KeyView {
+  id: string;
+  name: string | null;
+  key?: string;
+  start: string;
+  scopes: string[];
+  env: string;
+  active: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+  lastUsedFrom: string | null;
+  expiresAt: string | null;
+  limits: { rate_limit_per_minute: number | null; rate_limit_per_day: number | null; daily_spend_cap: number | null };
+  userId: string;
+  rotatedFrom: string | null;
+}
+
 export const RESOURCE_SCOPES = ['leads:read', 'leads:write'];
 
 export async function startApi(mode: StoreMode, env: Record<string, string> = {}): Promise<ApiHarness> {

@@ -17,6 +17,7 @@
  * whichever origin it is asked for.
  */
 import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll } from '@jest/globals';
 import type { BrowserContextOptions } from 'playwright-core';
 import { recordSecret } from './log-capture.ts';
 
@@ -95,5 +96,36 @@ export async function startRedirectCatcher(): Promise<RedirectCatcher> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * Registers the hooks of a describe block (or of the file, at top level): a catcher started before
+ * its tests and closed after them. What it returns is that catcher, once started.
+ */
+export function useRedirectCatcher(): Omit<RedirectCatcher, 'close'> {
+  let catcher: RedirectCatcher | undefined;
+  const started = (): RedirectCatcher => {
+    if (!catcher) throw new Error('no redirect catcher: use it in a test or hook (useRedirectCatcher() registers the hooks)');
+    return catcher;
+  };
+  beforeAll(async () => {
+    catcher = await startRedirectCatcher();
+  });
+  afterAll(async () => {
+    const closing = catcher;
+    catcher = undefined;
+    await closing?.close();
+  });
+  return {
+    get origin() {
+      return started().origin;
+    },
+    get requests() {
+      return started().requests;
+    },
+    proxyFor: (direct) => started().proxyFor(direct),
+    serve: (pathname, html) => started().serve(pathname, html),
+    received: (prefix, timeoutMs) => started().received(prefix, timeoutMs),
   };
 }

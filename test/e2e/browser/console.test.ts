@@ -37,7 +37,7 @@ import { BUILTIN_SCOPES } from '../../../src/domain/scopes.ts';
 import { checkAccessibility, copyToClipboard, focused, newContext, screenshot, tabUntil, useBrowser, watchProblems, type Screenshot } from '../../support/browser.ts';
 import { recordSecret, testLogDir } from '../../support/log-capture.ts';
 import { apiCall, authorizeAndSignIn, basicAuthorization, tokenRequest } from '../../support/oauth-browser.ts';
-import { startRedirectCatcher, type RedirectCatcher } from '../../support/redirect-catcher.ts';
+import { useRedirectCatcher } from '../../support/redirect-catcher.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../../support/unique.ts';
 
@@ -404,14 +404,7 @@ async function waitForUsage(page: Page, atLeast: number, timeoutMs = 20_000): Pr
 /** Every context reaches Tessera directly and anything else (127.0.0.1:8085, "another site") through the catcher. */
 let contextOptions: BrowserContextOptions = {};
 const web = useBrowser({ context: () => contextOptions });
-
-let catcher: RedirectCatcher;
-beforeAll(async () => {
-  catcher = await startRedirectCatcher();
-});
-afterAll(async () => {
-  await catcher?.close();
-});
+const catcher = useRedirectCatcher();
 
 /** Another context of the file's browser (a second session, a fresh visitor, dark mode), its errors watched. */
 async function otherContext(options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page; problems: ReturnType<typeof watchProblems> }> {

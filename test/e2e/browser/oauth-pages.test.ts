@@ -21,7 +21,7 @@ import type { BrowserContextOptions, Page } from 'playwright-core';
 import { checkAccessibility, focused, screenshot, tabUntil, useBrowser, waitForFocus } from '../../support/browser.ts';
 import { recordSecret } from '../../support/log-capture.ts';
 import { apiCall, basicAuthorization, oauthFixture, RESOURCE_SCOPES, type OAuthFixture } from '../../support/oauth-browser.ts';
-import { startRedirectCatcher, type RedirectCatcher } from '../../support/redirect-catcher.ts';
+import { useRedirectCatcher } from '../../support/redirect-catcher.ts';
 import { startTessera, type TesseraProcess } from '../../support/tessera-process.ts';
 
 const DEMO_EMAIL = 'demo@tessera.local';
@@ -33,14 +33,8 @@ const TEST_TIMEOUT = 90_000;
 let contextOptions: BrowserContextOptions = {};
 /** One Chromium for the file; a fresh context (no cookies) for each test. */
 const web = useBrowser({ context: () => contextOptions });
-
-let catcher: RedirectCatcher;
-beforeAll(async () => {
-  catcher = await startRedirectCatcher();
-});
-afterAll(async () => {
-  await catcher?.close();
-});
+/** The file's redirect catcher (see above): where the browser is sent back with the code. */
+const catcher = useRedirectCatcher();
 
 /** The connector's side of one authorization: openid-client's URL and what it must keep. */
 interface Authorization {

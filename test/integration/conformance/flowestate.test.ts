@@ -11,29 +11,24 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, jest } from '@jest/globals';
-import Router from '@koa/router';
-import Koa from 'koa';
+import type Router from '@koa/router';
+import type Koa from 'koa';
 import mongoose from 'mongoose';
-import { createVerifier, principalOf, requireBearer, type Principal } from '../../../kit/index.ts';
+import { principalOf, type Principal } from '../../../kit/index.ts';
 import type { Tessera } from '../../../src/app.ts';
-import type { Role } from '../../../src/domain/accounts.ts';
-import { startApi, type ApiHarness, type ApiResponse, type Member, type StoreMode } from '../../support/api-harness.ts';
-import { call, conformance, productApi, type ProductApi } from '../../support/conformance.ts';
+import { startApi, type ApiHarness, type ApiResponse, type KeyView, type Member, type StoreMode } from '../../support/api-harness.ts';
+import { askedToSignIn, call, conformance, createInConsole, expectShownOnce, formFromButton, person, productApi, signedIn, signInOn, type Person, type ProductApi } from '../../support/conformance.ts';
 import { ConsoleClient } from '../../support/console-client.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 import { recordSecret } from '../../support/log-capture.ts';
 import { apiCall, connectAndExchange, startOAuthApp, tokenRequest, type OAuthApp } from '../../support/oauth-browser.ts';
-import { uniqueName } from '../../support/unique.ts';
 
 jest.setTimeout(60_000);
 
 const MODES: StoreMode[] = ['memory', 'external'];
-const PASSWORD = recordSecret('a long enough password for FlowEstate');
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** The credits one call of the product's enrichment endpoint costs. */
@@ -45,19 +40,6 @@ const plansFile = join(plansDir, 'plans.json');
 writeFileSync(plansFile, JSON.stringify({ free: {}, pro: PRO }));
 
 const ENV = { TESSERA_PROFILE: 'flowestate', TESSERA_AUTH_FAILURES_PER_MINUTE: '100000', TESSERA_PLANS_FILE: plansFile };
-
-interface KeyView {
-  id: string;
-  name: string | null;
-  key?: string;
-  scopes: string[];
-  active: boolean;
-  expiresAt: string | null;
-}
-
-interface Person extends Member {
-  email: string;
-}
 
 /** One store kind's Tessera, the product's API in front of it, and what the checks share. */
 interface Env {
@@ -110,33 +92,7 @@ function seenBy(p: Principal): Record<string, unknown> {
 }
 
 /** The product's API behind a resource server of its own, bound to `orgId` (null: unbound), of any Tessera. */
-async function leadsApi(target: { url: string; tessera: Tessera }, orgId: string | null): Promise<ProductApi> {
-  const issued = await target.tessera.services.clients.create({ name: 'FlowEstate API', type: 'resource_server', orgId });
-  const verifier = createVerifier({ url: target.url, clientId: issued.client.id, clientSecret: recordSecret(issued.secret) });
-  const router = new Router();
-  leadsRoutes(router, (scopes = [], cost = 0) => requireBearer(verifier, { scopes, ...(cost > 0 ? { cost } : {}) }));
-  const app = new Koa();
-  app.use(router.routes());
-  const server: Server = createServer(app.callback());
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    verifier,
-    close: () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
-  };
-}
-
-async function person(h: ApiHarness, role: Role, orgId: string): Promise<Person> {
-  const email = `${uniqueName(`fe-${role}`)}@example.com`;
-  const user = await h.tessera.services.accounts.createUser({ email, password: PASSWORD, name: role });
-  await h.tessera.services.accounts.setMembership(user.id, orgId, role);
-  return { userId: user.id, role, email };
-}
+const leadsApi = (target: { url: string; tessera: Tessera }, orgId: string | null): Promise<ProductApi> => productApi(target, leadsRoutes, { name: 'FlowEstate API', orgId });
 
 async function startEnv(mode: StoreMode): Promise<Env> {
   const h = await startApi(mode, ENV);
@@ -147,7 +103,7 @@ async function startEnv(mode: StoreMode): Promise<Env> {
   const ownerKey = (await h.keyFor(h.members.owner, { name: 'operator' })).secret;
   const connector = await h.tessera.services.clients.create({ name: 'Zapier', type: 'connector', redirectUris: ['https://zapier.example/cb'], scopes: ['leads:read', 'leads:write', 'keys:read'] });
   recordSecret(connector.secret);
-  const people = { owner: await person(h, 'owner', h.orgA), editor: await person(h, 'editor', h.orgA) };
+  const people = { owner: await person(h, 'owner'), editor: await person(h, 'editor') };
   const orgC = (await h.tessera.services.accounts.createOrganization({ name: 'Initech', plan: 'pro' })).id;
   const ownerC = await person(h, 'owner', orgC);
   const oauthClock = new FrozenClock(new Date());
@@ -215,17 +171,6 @@ function expectRefused(res: { status: number; body: unknown }, status: number, c
 const unknownKey = (): string => recordSecret(`fe_k_${randomBytes(16).toString('hex')}`);
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-/** A console user signed in (the sign-in page, then back to Settings → API Keys). */
-async function signedIn(e: Env, who: Person): Promise<ConsoleClient> {
-  const client = new ConsoleClient(e.h.url);
-  const page = await client.signIn(who.email, PASSWORD);
-  expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
-  return client;
-}
-
-const newKeyOf = (html: string): string => recordSecret(/<code id="new-key">([^<]+)<\/code>/.exec(html)?.[1] ?? 'no key on the page');
-const keyIdOf = (html: string): string => /href="\/settings\/api-keys\/(key_[A-Za-z0-9]+)"/.exec(html)?.[1] ?? 'no key link on the page';
 
 // ---------------------------------------------------------------------------------------------
 
@@ -334,16 +279,9 @@ doc.statement('an OAuth access token issued by FlowEstate’s identity provider'
 doc.statement('API keys are created in the FlowEstate dashboard under Settings → API Keys', () =>
   onBoth(async (e) => {
     const client = new ConsoleClient(e.h.url);
-    const first = await client.get('/settings/api-keys');
-    expect(first.url.pathname).toBe('/sign-in');
-    const list = await client.signIn(e.people.editor.email, PASSWORD, `/sign-in?return_to=${encodeURIComponent('/settings/api-keys')}`);
-    expect({ status: list.status, path: list.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
-    expect(list.body).toContain('Create API key');
-    const form = await client.get('/settings/api-keys/new');
-    expect(form.status).toBe(200);
-    const created = await client.post('/settings/api-keys', { name: 'make-lead-ingest', scopes: ['leads:read'], env: 'live', expires: '' });
-    expect(created.status).toBe(201);
-    const key = newKeyOf(created.body);
+    await signInOn(client, await askedToSignIn(client, 'FlowEstate'), e.people.editor);
+    await formFromButton(client, 'Create API key');
+    const key = (await createInConsole(client, { name: 'make-lead-ingest', scopes: ['leads:read'] })).secret;
     expect(key).toMatch(/^fe_k_[0-9a-f]{32}$/);
     const who = await me(e, { key });
     expect({ status: who.status, body: who.body }).toMatchObject({ status: 200, body: { id: e.people.editor.userId, org_id: e.h.orgA, scopes: ['leads:read'], kind: 'api_key' } });
@@ -353,16 +291,10 @@ doc.statement('API keys are created in the FlowEstate dashboard under Settings �
 
 doc.statement('The raw key is shown once at creation', () =>
   onBoth(async (e) => {
-    const client = await signedIn(e, e.people.editor);
-    await client.get('/settings/api-keys/new');
-    const created = await client.post('/settings/api-keys', { name: 'shown once', scopes: ['leads:read'], env: 'live', expires: '' });
-    expect(created.status).toBe(201);
-    const key = newKeyOf(created.body);
-    const id = keyIdOf(created.body);
-    for (const path of ['/settings/api-keys', `/settings/api-keys/${id}`, '/settings/api-keys/new']) {
-      const page = await client.get(path);
-      expect({ path, status: page.status, shown: page.body.includes(key) }).toEqual({ path, status: 200, shown: false });
-    }
+    const client = await signedIn(e.h, e.people.editor);
+    const shown = await createInConsole(client, { name: 'shown once', scopes: ['leads:read'] });
+    const key = shown.secret;
+    await expectShownOnce(client, shown);
     // Through the API: in the creation's answer, and in no answer after it.
     const made = await issue(e, { name: 'api shown once' });
     expect(made.key).toMatch(/^fe_k_/);
@@ -512,7 +444,7 @@ doc.statement('There is no organizationId parameter to pass on any endpoint', ()
 doc.statement('The token is the source of truth', () =>
   onBoth(async (e) => {
     // One person in two organizations: each key answers for the organization it was made in.
-    const both = await person(e.h, 'owner', e.h.orgA);
+    const both = await person(e.h, 'owner');
     await e.h.tessera.services.accounts.setMembership(both.userId, e.h.orgB, 'admin');
     const inA = (await e.h.keyFor(both, { scopes: ['keys:read', 'leads:read'] }, e.h.orgA)).secret;
     const inB = (await e.h.keyFor(both, { scopes: ['keys:read', 'leads:read'] }, e.h.orgB)).secret;
@@ -596,7 +528,7 @@ doc.statement('same rate limits', () =>
 
 doc.statement('They’re tied to a specific user, not the organization at large', () =>
   onBoth(async (e) => {
-    const user = await person(e.h, 'editor', e.h.orgA);
+    const user = await person(e.h, 'editor');
     const token = await e.h.connectApp(user, e.connectorId, { scopes: ['leads:read'] });
     expect((await me(e, { key: token.token })).body).toMatchObject({ id: user.userId, org_id: e.h.orgA, grant_id: token.grantId });
     expect((await leads(e.api, { key: token.token })).body).toMatchObject({ user_id: user.userId });
@@ -643,7 +575,7 @@ doc.statement('They can be revoked from Settings → Connected Apps', () =>
   onBoth(async (e) => {
     const token = await e.h.connectApp(e.people.editor, e.connectorId, { scopes: ['leads:read'] });
     expect((await leads(e.api, { key: token.token })).status).toBe(200);
-    const client = await signedIn(e, e.people.editor);
+    const client = await signedIn(e.h, e.people.editor);
     const list = await client.get('/settings/connected-apps');
     expect(list.status).toBe(200);
     expect(list.body).toContain(`/settings/connected-apps/${token.grantId}/revoke`);
@@ -747,7 +679,7 @@ doc.statement('403 FORBIDDEN — OAuth client disabled', () =>
 doc.statement('403 FORBIDDEN — OAuth client … unbound to an org', () =>
   onBoth(async (e) => {
     // A grant is bound at consent to one organization; the binding ends when its user leaves it.
-    const leaver = await person(e.h, 'editor', e.h.orgA);
+    const leaver = await person(e.h, 'editor');
     const token = (await e.h.connectApp(leaver, e.connectorId, { scopes: ['leads:read'] })).token;
     expect((await me(e, { key: token })).status).toBe(200);
     expect((await leads(e.api, { key: token })).status).toBe(200);

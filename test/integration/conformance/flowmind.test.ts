@@ -8,16 +8,13 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { generateKey } from '../../../src/domain/api-key-format.ts';
 import { operatorActor } from '../../../src/services/accounts/operator-actor.ts';
-import type { Role } from '../../../src/domain/accounts.ts';
 import { principalOf } from '../../../kit/index.ts';
 import { startApi, type ApiHarness } from '../../support/api-harness.ts';
-import { call, conformance, productApi, type ProductApi } from '../../support/conformance.ts';
+import { askedToSignIn, call, conformance, createInConsole, expectKeysPage, expectShownOnce, formFromButton, newKeyOf, person, productApi, signedIn, signInOn, type ProductApi } from '../../support/conformance.ts';
 import { ConsoleClient } from '../../support/console-client.ts';
 import { recordSecret } from '../../support/log-capture.ts';
-import { uniqueName } from '../../support/unique.ts';
 
 const ENV = { TESSERA_PROFILE: 'flowmind', TESSERA_AUTH_FAILURES_PER_MINUTE: '100000' };
-const PASSWORD = recordSecret('a long enough password, really');
 /** The document's 401 body, as printed. */
 const UNAUTHORIZED = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing API key' } };
 const MINUTE_MS = 60_000;
@@ -59,28 +56,8 @@ describe('FlowMind: Authentication', () => {
     await h.close();
   });
 
-  /** A member with a password, for the console. */
-  const person = async (role: Role): Promise<{ email: string; userId: string }> => {
-    const email = `${uniqueName(role)}@example.com`;
-    const user = await h.tessera.services.accounts.createUser({ email, password: PASSWORD, name: role });
-    await h.tessera.services.accounts.setMembership(user.id, h.orgA, role);
-    return { email, userId: user.id };
-  };
-  const signedIn = async (email: string): Promise<ConsoleClient> => {
-    const client = new ConsoleClient(h.url);
-    const page = await client.signIn(email, PASSWORD);
-    expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
-    return client;
-  };
-  /** Creates a key on the console's form, as a person does; its secret and id from the page that shows it once. */
-  const generate = async (client: ConsoleClient, name: string, scopes = ['goals:read']): Promise<{ secret: string; id: string; page: string }> => {
-    await client.get('/settings/api-keys/new');
-    const created = await client.post('/settings/api-keys', { name, scopes, env: 'live', expires: '' });
-    expect(created.status).toBe(201);
-    const secret = recordSecret(/<code id="new-key">([^<]+)<\/code>/.exec(created.body)![1]!);
-    const id = /href="\/settings\/api-keys\/(key_[A-Za-z0-9]+)"/.exec(created.body)![1]!;
-    return { secret, id, page: created.body };
-  };
+  /** Creates a key on the console's form, as a person does: a live key that reads goals. */
+  const generate = (client: ConsoleClient, name: string) => createInConsole(client, { name, scopes: ['goals:read'] });
   const actorOf = (userId: string) => operatorActor(h.tessera.stores, h.tessera.services.catalog, userId, h.orgA);
 
   doc.statement('The FlowMind API uses Bearer token authentication', async () => {
@@ -106,37 +83,27 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('Sign in to FlowMind', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const client = new ConsoleClient(h.url);
-    const asked = await client.get('/settings/api-keys');
-    expect(asked.url.pathname).toBe('/sign-in');
-    expect(asked.body).toContain('Sign in to FlowMind');
-    const page = await client.signIn(editor.email, PASSWORD, `/sign-in?return_to=${encodeURIComponent('/settings/api-keys')}`);
-    expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
+    const page = await signInOn(client, await askedToSignIn(client, 'FlowMind'), editor);
     expect(page.body).toContain('FlowMind');
   });
 
   doc.statement('Go to Settings → API Keys', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const actor = await actorOf(editor.userId);
     const existing = await h.tessera.services.apiKeys.create(actor, { name: 'Existing integration' });
     recordSecret(existing.secret);
-    const client = await signedIn(editor.email);
-    const page = await client.get('/settings/api-keys');
-    expect(page.status).toBe(200);
+    const client = await signedIn(h, editor);
     // The settings navigation leads to the API keys page, which lists the member's keys.
-    expect(page.body).toMatch(/<nav[^>]*aria-label="Settings"[\s\S]*href="\/settings\/api-keys"[^>]*>API keys</);
-    expect(page.body).toContain(`href="/settings/api-keys/${existing.record.id}"`);
-    expect(page.body).toContain('Existing integration');
+    expectKeysPage(await client.get('/settings/api-keys'), 'FlowMind', [existing.record]);
   });
 
   doc.statement('Click Generate New API Key', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     // The button says what the document says (the profile's console labels).
-    expect((await client.get('/settings/api-keys')).body).toContain('<a class="button" href="/settings/api-keys/new">Generate New API Key</a>');
-    const form = await client.get('/settings/api-keys/new');
-    expect(form.status).toBe(200);
+    const form = await formFromButton(client, 'Generate New API Key');
     expect(form.body).toContain('value="goals:read"');
     const made = await generate(client, 'From the console');
     expect(made.secret.startsWith('fm_live_')).toBe(true);
@@ -144,24 +111,21 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('Give your key a descriptive name (e.g., "Zapier Integration")', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const made = await generate(client, 'Zapier Integration');
-    expect(made.page).toContain('Zapier Integration');
+    expect(made.page.body).toContain('Zapier Integration');
     expect((await client.get('/settings/api-keys')).body).toContain(`<a href="/settings/api-keys/${made.id}">Zapier Integration</a>`);
     expect((await client.get(`/settings/api-keys/${made.id}`)).body).toContain('<h1>Zapier Integration</h1>');
     expect(await h.tessera.stores.apiKeys.findById(made.id)).toMatchObject({ name: 'Zapier Integration' });
   });
 
   doc.statement('Copy the key immediately — it won’t be displayed again', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const made = await generate(client, 'Shown once');
-    expect(made.page).toContain(`<code id="new-key">${made.secret}</code>`);
-    expect(made.page).toContain('data-copy="new-key"');
-    // Never again: not on the list, not on the key's page, not through the API.
-    expect((await client.get('/settings/api-keys')).body).not.toContain(made.secret);
-    expect((await client.get(`/settings/api-keys/${made.id}`)).body).not.toContain(made.secret);
+    // Never again: on no page of the console, and not through the API.
+    await expectShownOnce(client, made);
     const manager = await h.tessera.services.apiKeys.create(await actorOf(editor.userId), { name: 'manages keys', scopes: ['keys:read'] });
     const reader = recordSecret(manager.secret);
     const listed = await h.request('GET', '/api/v1/api-keys', { key: reader });
@@ -311,21 +275,21 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('Rotate keys periodically', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const old = await generate(client, 'To rotate');
     await client.get(`/settings/api-keys/${old.id}`);
     const rotated = await client.post(`/settings/api-keys/${old.id}/rotate`, { grace_period_seconds: '0' });
     expect(rotated.status).toBe(201);
-    const next = recordSecret(/<code id="new-key">([^<]+)<\/code>/.exec(rotated.body)![1]!);
+    const next = newKeyOf(rotated.body);
     expect(next).not.toBe(old.secret);
     expect(await call(goals, { key: next })).toMatchObject({ status: 200, body: { user: editor.userId } });
     expect(await call(goals, { key: old.secret })).toMatchObject({ status: 401, body: UNAUTHORIZED });
   });
 
   doc.statement('Revoke unused keys immediately', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const unused = await generate(client, 'Never used');
     const used = await generate(client, 'In use');
     expect((await call(goals, { key: used.secret })).status).toBe(200);
@@ -342,8 +306,8 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('Find the compromised key', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const compromised = await generate(client, 'Leaked in a gist');
     await generate(client, 'Another integration');
     const list = (await client.get('/settings/api-keys')).body;
@@ -358,8 +322,8 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('Click Revoke', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const made = await generate(client, 'To revoke');
     expect((await call(goals, { key: made.secret })).status).toBe(200);
     const page = await client.get(`/settings/api-keys/${made.id}`);
@@ -374,8 +338,8 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('Generate a new key and update your integrations', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     const old = await generate(client, 'Zapier Integration');
     await client.get(`/settings/api-keys/${old.id}/delete`);
     await client.post(`/settings/api-keys/${old.id}/delete`);
@@ -397,9 +361,9 @@ describe('FlowMind: Authentication', () => {
   });
 
   doc.statement('cannot be restored', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const manager = await h.keyFor(h.members.owner);
-    const client = await signedIn(editor.email);
+    const client = await signedIn(h, editor);
     const made = await generate(client, 'Gone for good');
     await client.get(`/settings/api-keys/${made.id}/delete`);
     await client.post(`/settings/api-keys/${made.id}/delete`);

@@ -5,23 +5,20 @@
  * steps (sign in, Settings → API Keys, create, copy once, find, revoke), and the product's own
  * API (/api/v1/flows, runs, connections, team) guarded by the resource-server kit.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { principalOf } from '../../../kit/index.ts';
 import type { Role } from '../../../src/domain/accounts.ts';
-import type { FailureReason, Profile } from '../../../src/domain/profile.ts';
 import type { CreateKeyInput } from '../../../src/services/keys/api-key-service.ts';
-import { startApi, type ApiHarness } from '../../support/api-harness.ts';
-import { call, conformance, productApi, type ProductApi } from '../../support/conformance.ts';
+import { startApi, type ApiHarness, type KeyView } from '../../support/api-harness.ts';
+import { askedToSignIn, call, conformance, createInConsole, expectKeysPage, expectShownOnce, formFromButton, peopleOf, productApi, profileOf, refusalsOf, signedIn, signInOn, type Person, type ProductApi } from '../../support/conformance.ts';
 import { ConsoleClient, type ConsolePage } from '../../support/console-client.ts';
 import { recordSecret } from '../../support/log-capture.ts';
 import { uniqueName } from '../../support/unique.ts';
 
-const PROFILE = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../config/profiles/flowstack.json'), 'utf8')) as Profile;
-const PASSWORD = recordSecret('a long enough password for the FlowStack console');
+const PROFILE = profileOf('flowstack');
+const { expectRefused } = refusalsOf(PROFILE);
 const TIMEOUT = 30_000;
 
 /** The product's own API, as FlowStack's document names it: what each route needs of the bearer. */
@@ -36,52 +33,16 @@ const ROUTES: Array<{ method: string; path: string; scope: string; ok: number }>
   { method: 'POST', path: '/api/v1/team/invitations', scope: 'admin', ok: 201 },
 ];
 
-/** The refusal the profile fixes for a reason: its status, and its body template filled. */
-function refusal(reason: FailureReason, fields: Record<string, string | number> = {}): { status: number; body: unknown } {
-  const rule = PROFILE.errors.refusals[reason];
-  const message = rule.message.replace(/\{(\w+)\}/g, (_, name: string) => String(fields[name]));
-  const text = (value: string) => JSON.stringify(value).slice(1, -1);
-  const body = JSON.parse(JSON.stringify(PROFILE.errors.body).replace('{code}', text(rule.code)).replace('{message}', text(message))) as unknown;
-  return { status: rule.status, body };
-}
-
-/** A response is the profile's refusal for `reason` (a 401 with `WWW-Authenticate: Bearer`). */
-function expectRefused(res: { status: number; headers: Headers; body: unknown }, reason: FailureReason, fields: Record<string, string | number> = {}, what = ''): void {
-  const expected = refusal(reason, fields);
-  expect({ what, status: res.status, body: res.body }).toEqual({ what, ...expected });
-  if (expected.status === 401) expect({ what, challenge: res.headers.get('www-authenticate') }).toEqual({ what, challenge: 'Bearer' });
-}
-
-interface Person {
-  email: string;
-  userId: string;
-  role: Role;
-}
-
-interface KeyView {
-  id: string;
-  name: string | null;
-  key?: string;
-  start: string;
-  scopes: string[];
-  env: string;
-}
-
 const doc = conformance('FlowStack');
 
 describe('FlowStack: Authentication', () => {
   let h: ApiHarness;
   let api: ProductApi;
-  const people = {} as Record<Role, Person>;
+  let people: Record<Role, Person>;
 
   beforeAll(async () => {
     h = await startApi('memory', { TESSERA_PROFILE: 'flowstack', TESSERA_AUTH_FAILURES_PER_MINUTE: '100000' });
-    for (const role of ['owner', 'admin', 'editor', 'viewer'] as const) {
-      const email = `${uniqueName(role)}@example.com`;
-      const user = await h.tessera.services.accounts.createUser({ email, password: PASSWORD, name: role });
-      await h.tessera.services.accounts.setMembership(user.id, h.orgA, role);
-      people[role] = { email, userId: user.id, role };
-    }
+    people = await peopleOf(h);
     api = await productApi(h, (router: Router, guard: (scopes?: string[], cost?: number) => Koa.Middleware) => {
       for (const route of ROUTES) {
         router.register(route.path, [route.method], [
@@ -103,21 +64,6 @@ describe('FlowStack: Authentication', () => {
   /** A key of one of the console's people, made as an operator would (not counted anywhere). */
   const keyOf = async (role: Role, input: CreateKeyInput = {}): Promise<string> => (await h.keyFor(people[role], input)).secret;
   const product = (path: string, options: { key?: string; authorization?: string; method?: string } = {}) => call(`${api.url}${path}`, options);
-  const signedIn = async (role: Role): Promise<ConsoleClient> => {
-    const client = new ConsoleClient(h.url);
-    const page = await client.signIn(people[role].email, PASSWORD);
-    expect(page.url.pathname).toBe('/settings/api-keys');
-    return client;
-  };
-  /** Settings → API Keys → Create: the new key's page, its id and the key shown on it. */
-  const createInConsole = async (client: ConsoleClient, fields: Record<string, string | string[]>): Promise<{ page: ConsolePage; id: string; secret: string }> => {
-    await client.get('/settings/api-keys/new');
-    const page = await client.post('/settings/api-keys', { env: 'live', expires: '', ...fields });
-    expect(page.status).toBe(201);
-    const secret = recordSecret(/<code id="new-key">([^<]+)<\/code>/.exec(page.body)![1]!);
-    const id = /href="\/settings\/api-keys\/(key_[A-Za-z0-9]+)"/.exec(page.body)![1]!;
-    return { page, id, secret };
-  };
   const apiCreate = async (key: string, body: Record<string, unknown>) => {
     const res = await h.request('POST', '/api/v1/api-keys', { key, body });
     expect(res.status).toBe(201);
@@ -145,13 +91,11 @@ describe('FlowStack: Authentication', () => {
     'Log in',
     async () => {
       const client = new ConsoleClient(h.url);
-      const asked = await client.get('/settings/api-keys');
-      expect({ path: asked.url.pathname, returnTo: asked.url.searchParams.get('return_to') }).toEqual({ path: '/sign-in', returnTo: '/settings/api-keys' });
+      const asked = await askedToSignIn(client, 'FlowStack');
       const wrong = await client.signIn(people.editor.email, 'not the password', `${asked.url.pathname}${asked.url.search}`);
       expect(wrong.status).toBe(401);
       expect(client.cookies.has('tessera_session')).toBe(false);
-      const page = await client.signIn(people.editor.email, PASSWORD, `${asked.url.pathname}${asked.url.search}`);
-      expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
+      await signInOn(client, asked, people.editor);
       expect(client.cookies.has('tessera_session')).toBe(true);
     },
     TIMEOUT,
@@ -160,17 +104,10 @@ describe('FlowStack: Authentication', () => {
   doc.statement(
     'Go to Settings → API Keys',
     async () => {
-      const name = uniqueName('editor key');
-      await keyOf('editor', { name });
-      const client = await signedIn('owner');
-      const page = await client.get('/settings/api-keys');
-      expect(page.status).toBe(200);
-      const settings = /<nav[^>]*aria-label="Settings"[^>]*>(.*?)<\/nav>/s.exec(page.body)?.[1] ?? '';
-      expect(settings).toMatch(/<a href="\/settings\/api-keys"[^>]*>API keys<\/a>/i);
-      expect(page.body).toMatch(/<h1>API keys<\/h1>/i);
-      expect(page.body).toContain(`<title>API keys · ${PROFILE.product}</title>`);
+      const teammate = await h.keyFor(people.editor, { name: uniqueName('editor key') });
+      const client = await signedIn(h, people.owner);
       // The owner's page lists the organization's keys, a teammate's included.
-      expect(page.body).toContain(`>${name}</a>`);
+      expectKeysPage(await client.get('/settings/api-keys'), PROFILE.product, [teammate.record]);
     },
     TIMEOUT,
   );
@@ -178,11 +115,8 @@ describe('FlowStack: Authentication', () => {
   doc.statement(
     'Click + Create API Key',
     async () => {
-      const client = await signedIn('editor');
-      const list = await client.get('/settings/api-keys');
-      expect(list.body).toMatch(/<a[^>]*href="\/settings\/api-keys\/new"[^>]*>\s*\+?\s*Create API Key\s*<\/a>/i);
-      const form = await client.get('/settings/api-keys/new');
-      expect(form.status).toBe(200);
+      const client = await signedIn(h, people.editor);
+      const form = await formFromButton(client, '+ Create API Key');
       expect(form.body).toContain('<form method="post" action="/settings/api-keys"');
     },
     TIMEOUT,
@@ -191,7 +125,7 @@ describe('FlowStack: Authentication', () => {
   doc.statement(
     'Enter a descriptive name (e.g., "Production Backend", "CI/CD Pipeline")',
     async () => {
-      const client = await signedIn('editor');
+      const client = await signedIn(h, people.editor);
       const admin = await keyOf('editor', { scopes: ['write'] });
       for (const name of ['Production Backend', 'CI/CD Pipeline']) {
         const { id } = await createInConsole(client, { name, scopes: ['read'] });
@@ -207,13 +141,13 @@ describe('FlowStack: Authentication', () => {
     'Select the scope',
     async () => {
       const offered = (page: ConsolePage) => ['read', 'write', 'admin'].filter((scope) => page.body.includes(`name="scopes" value="${scope}"`));
-      const owner = await signedIn('owner');
+      const owner = await signedIn(h, people.owner);
       expect(offered(await owner.get('/settings/api-keys/new'))).toEqual(['read', 'write', 'admin']);
       const chosen = await createInConsole(owner, { name: 'chosen scope', scopes: ['write'] });
       expect(await keyScopes(chosen.id)).toEqual(['write']);
 
       // An editor may select Read or Write, never Admin: not offered, and refused when posted.
-      const editor = await signedIn('editor');
+      const editor = await signedIn(h, people.editor);
       expect(offered(await editor.get('/settings/api-keys/new'))).toEqual(['read', 'write']);
       const editorKey = await keyOf('editor', { scopes: ['write'] });
       const before = (await h.tessera.stores.apiKeys.listForOrg(h.orgA)).length;
@@ -285,7 +219,7 @@ describe('FlowStack: Authentication', () => {
   doc.statement(
     'Click Create',
     async () => {
-      const client = await signedIn('editor');
+      const client = await signedIn(h, people.editor);
       const form = await client.get('/settings/api-keys/new');
       expect(form.body).toMatch(/<button type="submit"[^>]*>[^<]*\bCreate\b[^<]*<\/button>/);
       const { id, secret } = await createInConsole(client, { name: 'made by clicking Create', scopes: ['read'] });
@@ -298,14 +232,10 @@ describe('FlowStack: Authentication', () => {
   doc.statement(
     'Copy the key immediately — it won\'t be shown again',
     async () => {
-      const client = await signedIn('editor');
-      const { page, id, secret } = await createInConsole(client, { name: 'shown once', scopes: ['read'] });
-      expect(page.body).toContain(`<code id="new-key">${secret}</code>`);
-      expect(page.body).toContain('data-copy="new-key"');
-      for (const path of ['/settings/api-keys', `/settings/api-keys/${id}`, `/settings/api-keys/${id}/delete`]) {
-        const later = await client.get(path);
-        expect({ path, status: later.status, shown: later.body.includes(secret) }).toEqual({ path, status: 200, shown: false });
-      }
+      const client = await signedIn(h, people.editor);
+      const shown = await createInConsole(client, { name: 'shown once', scopes: ['read'] });
+      await expectShownOnce(client, shown);
+      const { id, secret } = shown;
       const admin = await keyOf('owner', { scopes: ['admin'] });
       for (const path of ['/api/v1/api-keys', `/api/v1/api-keys/${id}`]) {
         const res = await h.request('GET', path, { key: admin });
@@ -366,7 +296,7 @@ describe('FlowStack: Authentication', () => {
       // The product's API knows a test key for one: it can answer from its sandbox.
       expect(await product('/api/v1/flows', { key: made.key! })).toMatchObject({ status: 200, body: { env: 'test', key_id: made.id } });
       // The console offers both environments.
-      const form = await (await signedIn('editor')).get('/settings/api-keys/new');
+      const form = await (await signedIn(h, people.editor)).get('/settings/api-keys/new');
       expect(['live', 'test'].filter((env) => form.body.includes(`name="env" value="${env}"`))).toEqual(['live', 'test']);
     },
     TIMEOUT,
@@ -429,7 +359,7 @@ describe('FlowStack: Authentication', () => {
       const manager = await keyOf('owner', { scopes: ['admin'] });
       const kept = await apiCreate(manager, { name: uniqueName('kept'), scopes: ['read'] });
       const leaked = await apiCreate(manager, { name: uniqueName('leaked'), scopes: ['read'] });
-      const client = await signedIn('owner');
+      const client = await signedIn(h, people.owner);
       const list = await client.get('/settings/api-keys');
       const rows = [...list.body.matchAll(/<tr>((?:(?!<\/tr>).)*)<\/tr>/gs)].map((m) => m[1]!);
       const rowOf = (view: KeyView) => rows.find((row) => row.includes(`>${view.name}</a>`));
@@ -448,7 +378,7 @@ describe('FlowStack: Authentication', () => {
     'Click Revoke',
     async () => {
       const { id } = (await h.keyFor(people.editor, { name: 'to revoke', scopes: ['read'] })).record;
-      const client = await signedIn('editor');
+      const client = await signedIn(h, people.editor);
       const keyPage = await client.get(`/settings/api-keys/${id}`);
       // The revoking action the key's page offers, followed to its end.
       await client.get(`/settings/api-keys/${id}/delete`);
@@ -470,7 +400,7 @@ describe('FlowStack: Authentication', () => {
       const { id } = record;
       expect((await product('/api/v1/flows', { key: secret })).status).toBe(200);
       expect((await h.request('GET', '/api/v1/me', { key: secret })).status).toBe(200);
-      const client = await signedIn('owner');
+      const client = await signedIn(h, people.owner);
       await client.get(`/settings/api-keys/${id}/delete`);
       await client.post(`/settings/api-keys/${id}/delete`);
       // At once: no time passes on the clock.
@@ -487,7 +417,7 @@ describe('FlowStack: Authentication', () => {
       const issued = await h.keyFor(people.editor, { name: 'monitored', scopes: ['read'] });
       for (const path of ['/api/v1/flows', '/api/v1/runs', '/api/v1/connections']) expect((await product(path, { key: issued.secret })).status).toBe(200);
       const today = h.clock.now().toISOString().slice(0, 10);
-      const page = await (await signedIn('editor')).get(`/settings/api-keys/${issued.record.id}`);
+      const page = await (await signedIn(h, people.editor)).get(`/settings/api-keys/${issued.record.id}`);
       expect(page.body).toMatch(/Usage/);
       expect(page.body).toContain(`<tr><td>${today}</td><td>3</td>`);
       const usage = await h.request('GET', `/api/v1/api-keys/${issued.record.id}/usage?from=${today}&to=${today}`, { key: await keyOf('editor', { scopes: ['write'] }) });

@@ -8,60 +8,24 @@
  * Each statement is registered once and checked on both stores, one after the other: a failure
  * names the store it happened on.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import type Koa from 'koa';
 import { principalOf } from '../../../kit/index.ts';
 import type { Role } from '../../../src/domain/accounts.ts';
-import type { FailureReason, Profile } from '../../../src/domain/profile.ts';
+import type { FailureReason } from '../../../src/domain/profile.ts';
 import type { CreateKeyInput } from '../../../src/services/keys/api-key-service.ts';
-import { startApi, type ApiHarness, type StoreMode } from '../../support/api-harness.ts';
-import { call, conformance, productApi, type ProductApi } from '../../support/conformance.ts';
-import { ConsoleClient, type ConsolePage } from '../../support/console-client.ts';
+import { startApi, type ApiHarness, type KeyView, type StoreMode } from '../../support/api-harness.ts';
+import { askedToSignIn, call, conformance, createInConsole, expectKeysPage, expectShownOnce, formFromButton, peopleOf, productApi, profileOf, refusalsOf, signedIn, signInOn, type Person, type ProductApi } from '../../support/conformance.ts';
+import { ConsoleClient } from '../../support/console-client.ts';
 import { recordSecret } from '../../support/log-capture.ts';
 import { uniqueName } from '../../support/unique.ts';
 
-const PROFILE = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../config/profiles/flowy.json'), 'utf8')) as Profile;
-const PASSWORD = recordSecret('a long enough password for the Flowy app');
+const PROFILE = profileOf('flowy');
+const { expectRefused } = refusalsOf(PROFILE);
 const MODES: readonly StoreMode[] = ['memory', 'external'];
 const TIMEOUT = 60_000;
 /** What one run of an app costs, in credits (the product decides; any whole number would do). */
 const RUN_COST = 5;
-
-/** The refusal the profile fixes for a reason: its status, and its body template filled. */
-function refusal(reason: FailureReason, fields: Record<string, string | number> = {}): { status: number; body: unknown } {
-  const rule = PROFILE.errors.refusals[reason];
-  const message = rule.message.replace(/\{(\w+)\}/g, (_, name: string) => String(fields[name]));
-  const text = (value: string) => JSON.stringify(value).slice(1, -1);
-  const body = JSON.parse(JSON.stringify(PROFILE.errors.body).replace('{code}', text(rule.code)).replace('{message}', text(message))) as unknown;
-  return { status: rule.status, body };
-}
-
-/** A response is the profile's refusal for `reason` (a 401 with `WWW-Authenticate: Bearer`). */
-function expectRefused(res: { status: number; headers: Headers; body: unknown }, reason: FailureReason, fields: Record<string, string | number> = {}, what = ''): void {
-  const expected = refusal(reason, fields);
-  expect({ what, status: res.status, body: res.body }).toEqual({ what, ...expected });
-  if (expected.status === 401) expect({ what, challenge: res.headers.get('www-authenticate') }).toEqual({ what, challenge: 'Bearer' });
-}
-
-interface Person {
-  email: string;
-  userId: string;
-  role: Role;
-}
-
-interface KeyView {
-  id: string;
-  name: string | null;
-  key?: string;
-  start: string;
-  scopes: string[];
-  env: string;
-  lastUsedAt: string | null;
-  lastUsedFrom: string | null;
-  limits: { rate_limit_per_minute: number | null; rate_limit_per_day: number | null; daily_spend_cap: number | null };
-}
 
 interface Balance {
   org_id: string;
@@ -80,13 +44,7 @@ interface World {
 
 async function startWorld(mode: StoreMode): Promise<World> {
   const h = await startApi(mode, { TESSERA_PROFILE: 'flowy', TESSERA_AUTH_FAILURES_PER_MINUTE: '100000' });
-  const people = {} as Record<Role, Person>;
-  for (const role of ['owner', 'admin', 'editor', 'viewer'] as const) {
-    const email = `${uniqueName(role)}@example.com`;
-    const user = await h.tessera.services.accounts.createUser({ email, password: PASSWORD, name: role });
-    await h.tessera.services.accounts.setMembership(user.id, h.orgA, role);
-    people[role] = { email, userId: user.id, role };
-  }
+  const people = await peopleOf(h);
   // Workspaces A and B have credits, so that runs are refused only where a statement says.
   for (const orgId of [h.orgA, h.orgB]) await h.tessera.services.balances.creditByOperator(orgId, 1_000_000);
   const api = await productApi(h, (router, guard) => {
@@ -147,20 +105,6 @@ describe('Flowy: API keys', () => {
     recordSecret((res.body as KeyView).key!);
     return res.body as KeyView;
   };
-  const signedIn = async (w: World, role: Role): Promise<ConsoleClient> => {
-    const client = new ConsoleClient(w.h.url);
-    const page = await client.signIn(w.people[role].email, PASSWORD);
-    expect(page.url.pathname).toBe('/settings/api-keys');
-    return client;
-  };
-  const createInConsole = async (client: ConsoleClient, fields: Record<string, string | string[]>): Promise<{ page: ConsolePage; id: string; secret: string }> => {
-    await client.get('/settings/api-keys/new');
-    const page = await client.post('/settings/api-keys', { expires: '', ...fields });
-    expect(page.status).toBe(201);
-    const secret = recordSecret(/<code id="new-key">([^<]+)<\/code>/.exec(page.body)![1]!);
-    const id = /href="\/settings\/api-keys\/(key_[A-Za-z0-9]+)"/.exec(page.body)![1]!;
-    return { page, id, secret };
-  };
   /** A workspace of its own, with an owner, for statements about its balance. */
   const newWorkspace = async (w: World) => {
     const org = await w.h.tessera.services.accounts.createOrganization({ name: uniqueName('Studio') });
@@ -186,18 +130,11 @@ describe('Flowy: API keys', () => {
   doc.statement(
     'go to Settings → API keys',
     onBoth(async (w) => {
-      const name = uniqueName('editor key');
-      await keyOf(w, 'editor', { name });
+      const teammate = await keyOf(w, 'editor', { name: uniqueName('editor key') });
       const client = new ConsoleClient(w.h.url);
-      const asked = await client.get('/settings/api-keys');
-      expect({ path: asked.url.pathname, returnTo: asked.url.searchParams.get('return_to') }).toEqual({ path: '/sign-in', returnTo: '/settings/api-keys' });
-      const page = await client.signIn(w.people.owner.email, PASSWORD, `${asked.url.pathname}${asked.url.search}`);
-      expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
-      const settings = /<nav[^>]*aria-label="Settings"[^>]*>(.*?)<\/nav>/s.exec(page.body)?.[1] ?? '';
-      expect(settings).toMatch(/<a href="\/settings\/api-keys"[^>]*>API keys<\/a>/);
-      expect(page.body).toContain(`<title>API keys · ${PROFILE.product}</title>`);
+      const page = await signInOn(client, await askedToSignIn(client, PROFILE.product), w.people.owner);
       // The workspace's keys, a teammate's included.
-      expect(page.body).toContain(`>${name}</a>`);
+      expectKeysPage(page, PROFILE.product, [teammate.record]);
     }),
     TIMEOUT,
   );
@@ -206,7 +143,7 @@ describe('Flowy: API keys', () => {
     'You’ll need to be a workspace owner or editor',
     onBoth(async (w) => {
       for (const role of ['owner', 'editor'] as const) {
-        const client = await signedIn(w, role);
+        const client = await signedIn(w.h, w.people[role]);
         expect({ role, create: (await client.get('/settings/api-keys')).body.includes('href="/settings/api-keys/new"') }).toEqual({ role, create: true });
         await createInConsole(client, { name: `made by the ${role}` });
         await apiCreate(w, (await keyOf(w, role)).secret, { name: `made by the ${role} through the API` });
@@ -215,7 +152,7 @@ describe('Flowy: API keys', () => {
       const viewerKeys = async () => (await w.h.tessera.stores.apiKeys.listForOrg(w.h.orgA, { userId: w.people.viewer.userId })).length;
       const viewerKey = (await keyOf(w, 'viewer')).secret;
       const before = await viewerKeys();
-      const viewer = await signedIn(w, 'viewer');
+      const viewer = await signedIn(w.h, w.people.viewer);
       expect((await viewer.get('/settings/api-keys')).body).not.toContain('href="/settings/api-keys/new"');
       expect((await viewer.get('/settings/api-keys/new')).status).toBe(403);
       expect((await viewer.post('/settings/api-keys', { name: 'sneaky', expires: '' })).status).toBe(403);
@@ -229,8 +166,8 @@ describe('Flowy: API keys', () => {
   doc.statement(
     'Click Create API key, give it a name',
     onBoth(async (w) => {
-      const client = await signedIn(w, 'editor');
-      expect((await client.get('/settings/api-keys')).body).toMatch(/<a[^>]*href="\/settings\/api-keys\/new"[^>]*>\s*Create API key\s*<\/a>/i);
+      const client = await signedIn(w.h, w.people.editor);
+      await formFromButton(client, 'Create API key');
       const name = uniqueName('Nightly renders');
       const { page, id } = await createInConsole(client, { name });
       expect(page.body).toContain(name);
@@ -243,7 +180,7 @@ describe('Flowy: API keys', () => {
   doc.statement(
     'optionally set a daily spend cap and rate limit under Advanced options',
     onBoth(async (w) => {
-      const client = await signedIn(w, 'editor');
+      const client = await signedIn(w.h, w.people.editor);
       const form = await client.get('/settings/api-keys/new');
       const set = await createInConsole(client, { name: 'with safeguards', daily_spend_cap: '7', rate_limit_per_minute: '9' });
       const unset = await createInConsole(client, { name: 'without safeguards' });
@@ -265,7 +202,7 @@ describe('Flowy: API keys', () => {
     onBoth(async (w) => {
       const made = await apiCreate(w, (await keyOf(w, 'owner')).secret, { name: 'format' });
       expect({ key: made.key, start: made.start }).toEqual({ key: expect.stringMatching(/^flw_sk_[0-9A-Za-z]+$/), start: expect.stringMatching(/^flw_sk_/) });
-      const { secret } = await createInConsole(await signedIn(w, 'editor'), { name: 'format in the console' });
+      const { secret } = await createInConsole(await signedIn(w.h, w.people.editor), { name: 'format in the console' });
       expect(secret).toMatch(/^flw_sk_[0-9A-Za-z]+$/);
       expect((await apps(w, secret)).status).toBe(200);
     }),
@@ -275,13 +212,10 @@ describe('Flowy: API keys', () => {
   doc.statement(
     'is shown once',
     onBoth(async (w) => {
-      const client = await signedIn(w, 'editor');
-      const { page, id, secret } = await createInConsole(client, { name: 'shown once' });
-      expect(page.body).toContain(`<code id="new-key">${secret}</code>`);
-      for (const path of ['/settings/api-keys', `/settings/api-keys/${id}`, `/settings/api-keys/${id}/delete`]) {
-        const later = await client.get(path);
-        expect({ path, status: later.status, shown: later.body.includes(secret) }).toEqual({ path, status: 200, shown: false });
-      }
+      const client = await signedIn(w.h, w.people.editor);
+      const shown = await createInConsole(client, { name: 'shown once' });
+      await expectShownOnce(client, shown);
+      const { id, secret } = shown;
       const manager = (await keyOf(w, 'owner')).secret;
       for (const path of ['/api/v1/api-keys', `/api/v1/api-keys/${id}`]) {
         const res = await w.h.request('GET', path, { key: manager });
@@ -380,7 +314,7 @@ describe('Flowy: API keys', () => {
       expect((await apps(w, made.key!)).status).toBe(200);
       expectRefused(await run(w, made.key!), 'usage_exceeded', {}, 'a run after the cap was edited to 0');
       // The app's key page edits them too.
-      const client = await signedIn(w, 'owner');
+      const client = await signedIn(w.h, w.people.owner);
       const page = await client.get(`/settings/api-keys/${made.id}`);
       const editForm = /<form method="post" action="\/settings\/api-keys\/key_[A-Za-z0-9]+">((?:(?!<\/form>).)*)<\/form>/s.exec(page.body)?.[1] ?? '';
       const offered = ['daily_spend_cap', 'rate_limit_per_minute'].filter((field) => editForm.includes(`name="${field}"`));
@@ -467,7 +401,7 @@ describe('Flowy: API keys', () => {
       // In the app: the key's page, then its delete confirmation.
       const inApp = await keyOf(w, 'editor', { name: 'revoked in the app' });
       expect((await run(w, inApp.secret)).status).toBe(201);
-      const client = await signedIn(w, 'editor');
+      const client = await signedIn(w.h, w.people.editor);
       await client.get(`/settings/api-keys/${inApp.record.id}/delete`);
       expect((await client.post(`/settings/api-keys/${inApp.record.id}/delete`)).url.pathname).toBe('/settings/api-keys');
       // No time passes on the clock.
@@ -489,7 +423,7 @@ describe('Flowy: API keys', () => {
     onBoth(async (w) => {
       const manager = (await keyOf(w, 'owner')).secret;
       const made = await apiCreate(w, manager, { name: uniqueName('watched') });
-      const client = await signedIn(w, 'owner');
+      const client = await signedIn(w.h, w.people.owner);
       const lastUsedCell = async () => {
         const list = await client.get('/settings/api-keys');
         const row = [...list.body.matchAll(/<tr>((?:(?!<\/tr>).)*)<\/tr>/gs)].map((m) => m[1]!).find((r) => r.includes(`href="/settings/api-keys/${made.id}"`)) ?? '';

@@ -8,29 +8,18 @@
  */
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { generateKey } from '../../../src/domain/api-key-format.ts';
-import type { Role } from '../../../src/domain/accounts.ts';
 import { principalOf } from '../../../kit/index.ts';
-import { startApi, type ApiHarness, type Member } from '../../support/api-harness.ts';
-import { call, conformance, productApi, type ProductApi } from '../../support/conformance.ts';
+import { startApi, type ApiHarness, type KeyView } from '../../support/api-harness.ts';
+import { askedToSignIn, call, conformance, createInConsole, expectKeysPage, expectShownOnce, formFromButton, person, productApi, signedIn, signInOn, type ProductApi } from '../../support/conformance.ts';
 import { ConsoleClient } from '../../support/console-client.ts';
 import { recordSecret } from '../../support/log-capture.ts';
-import { uniqueName } from '../../support/unique.ts';
 
-const PASSWORD = recordSecret('a long enough password, really');
 /** The document's 401 body, as printed. */
 const UNAUTHORIZED = { statusCode: 401, statusMessage: 'Unauthorized', message: 'Invalid or missing API key' };
 /** The document's example key. */
 const EXAMPLE_KEY = 'minds_10e9d89a4f88331be68ce05736271bcc58409a26b03a412b';
 /** RFC 9562 version 4, as the document's example user id. */
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-interface KeyView {
-  id: string;
-  name: string | null;
-  key?: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
 
 const doc = conformance('Minds');
 
@@ -63,28 +52,8 @@ describe('Minds: Authentication', () => {
   const me = (key: string) => h.request('GET', '/api/v1/auth/me', { key });
   const refusedAsDocumented = (res: { status: number; body: unknown; headers: Headers }) => ({ status: res.status, body: res.body });
 
-  /** A person who signs in to the console, with a password. */
-  const person = async (role: Role): Promise<Member & { email: string }> => {
-    const email = `${uniqueName(role)}@example.com`;
-    const user = await h.tessera.services.accounts.createUser({ email, password: PASSWORD, name: role });
-    await h.tessera.services.accounts.setMembership(user.id, h.orgA, role);
-    return { email, userId: user.id, role };
-  };
-  const signedIn = async (email: string): Promise<ConsoleClient> => {
-    const client = new ConsoleClient(h.url);
-    const page = await client.signIn(email, PASSWORD);
-    expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
-    return client;
-  };
-  /** Creates a key on the console's form; its secret and id from the page that shows it once. */
-  const generate = async (client: ConsoleClient, name = ''): Promise<{ secret: string; id: string; page: string }> => {
-    await client.get('/settings/api-keys/new');
-    const created = await client.post('/settings/api-keys', { name, scopes: ['keys:read', 'keys:write', 'minds:read'], env: 'live', expires: '' });
-    expect(created.status).toBe(201);
-    const secret = recordSecret(/<code id="new-key">([^<]+)<\/code>/.exec(created.body)![1]!);
-    const id = /href="\/settings\/api-keys\/(key_[A-Za-z0-9]+)"/.exec(created.body)![1]!;
-    return { secret, id, page: created.body };
-  };
+  /** Creates a key on the console's form: a live key with every scope of Minds'. */
+  const generate = (client: ConsoleClient, name = '') => createInConsole(client, { name, scopes: ['keys:read', 'keys:write', 'minds:read'] });
 
   doc.statement('All Minds API requests require authentication using API keys', async () => {
     const key = (await h.keyFor(h.members.editor)).secret;
@@ -119,49 +88,36 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('Log in to your Minds account', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const client = new ConsoleClient(h.url);
-    const asked = await client.get('/settings/api-keys');
-    expect(asked.url.pathname).toBe('/sign-in');
-    expect(asked.body).toContain('Sign in to Minds');
-    const page = await client.signIn(editor.email, PASSWORD, `/sign-in?return_to=${encodeURIComponent('/settings/api-keys')}`);
-    expect({ status: page.status, path: page.url.pathname }).toEqual({ status: 200, path: '/settings/api-keys' });
+    await signInOn(client, await askedToSignIn(client, 'Minds'), editor);
   });
 
   doc.statement('Navigate to Settings → API Keys', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const existing = await h.keyFor(editor, { name: 'Existing integration' });
-    const client = await signedIn(editor.email);
-    const page = await client.get('/settings/api-keys');
-    expect(page.status).toBe(200);
-    expect(page.body).toMatch(/<nav[^>]*aria-label="Settings"[\s\S]*href="\/settings\/api-keys"[^>]*>API keys</);
-    expect(page.body).toContain(`href="/settings/api-keys/${existing.record.id}"`);
-    expect(page.body).toContain('Existing integration');
+    const client = await signedIn(h, editor);
+    expectKeysPage(await client.get('/settings/api-keys'), 'Minds', [existing.record]);
   });
 
   doc.statement('Click Generate New API Key', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
     // The button says what the document says (the profile's console labels).
-    expect((await client.get('/settings/api-keys')).body).toContain('<a class="button" href="/settings/api-keys/new">Generate New API Key</a>');
-    expect((await client.get('/settings/api-keys/new')).status).toBe(200);
+    await formFromButton(client, 'Generate New API Key');
     const made = await generate(client, 'From the console');
     expect((await me(made.secret)).body).toEqual({ id: editor.userId });
   });
 
   doc.statement('Copy your API key immediately (you won’t be able to see it again!)', async () => {
-    const editor = await person('editor');
-    const client = await signedIn(editor.email);
-    const made = await generate(client, 'Shown once');
-    expect(made.page).toContain(`<code id="new-key">${made.secret}</code>`);
-    expect(made.page).toContain('data-copy="new-key"');
-    expect((await client.get('/settings/api-keys')).body).not.toContain(made.secret);
-    expect((await client.get(`/settings/api-keys/${made.id}`)).body).not.toContain(made.secret);
+    const editor = await person(h, 'editor');
+    const client = await signedIn(h, editor);
+    await expectShownOnce(client, await generate(client, 'Shown once'));
   });
 
   doc.statement('API keys are prefixed with minds_', async () => {
     const viaApi = (await create((await h.keyFor(h.members.owner)).secret)).body as KeyView;
-    const client = await signedIn((await person('editor')).email);
+    const client = await signedIn(h, await person(h, 'editor'));
     const viaConsole = await generate(client);
     for (const key of [viaApi.key!, viaConsole.secret]) expect(key.startsWith('minds_')).toBe(true);
   });
@@ -258,8 +214,8 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('GET /api/v1/api-keys — Returns a list of your API keys with metadata', async () => {
-    const owner = await person('owner');
-    const editor = await person('editor');
+    const owner = await person(h, 'owner');
+    const editor = await person(h, 'editor');
     const first = await h.keyFor(owner, { name: 'prod' });
     const second = await h.keyFor(owner, { name: 'staging' });
     const others = await h.keyFor(editor, { name: 'someone else’s' });
@@ -275,7 +231,7 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('(the actual key values are never returned)', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const keys = await Promise.all([h.keyFor(editor, { name: 'a' }), h.keyFor(editor, { name: 'b' }), h.keyFor(editor)]);
     const res = await h.request('GET', '/api/v1/api-keys', { key: keys[0]!.secret });
     expect(res.status).toBe(200);
@@ -284,7 +240,7 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('"createdAt": "2025-12-10T12:00:00.000Z", "lastUsedAt": "2025-12-10T13:00:00.000Z"', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const made = await h.keyFor(editor, { name: 'prod' });
     const created = made.record.createdAt.toISOString();
     const reader = await h.keyFor(editor, { name: 'reader' });
@@ -312,7 +268,7 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('string, 1–100 chars', async () => {
-    const key = (await h.keyFor(await person('editor'))).secret;
+    const key = (await h.keyFor(await person(h, 'editor'))).secret;
     const longest = 'n'.repeat(100);
     expect(await create(key, { name: longest })).toMatchObject({ status: 201, body: { name: longest } });
     const before = (await list(key)).length;
@@ -325,11 +281,11 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('It helps you identify keys in the list endpoint and in the Settings UI', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const key = (await h.keyFor(editor, { name: 'reader' })).secret;
     const made = (await create(key, { name: 'Zapier prod' })).body as KeyView;
     expect((await list(key)).find((k) => k.id === made.id)).toMatchObject({ name: 'Zapier prod' });
-    const page = await (await signedIn(editor.email)).get('/settings/api-keys');
+    const page = await (await signedIn(h, editor)).get('/settings/api-keys');
     expect(page.body).toContain(`<a href="/settings/api-keys/${made.id}">Zapier prod</a>`);
   });
 
@@ -344,7 +300,7 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('an empty or missing value is stored as null', async () => {
-    const key = (await h.keyFor(await person('editor'))).secret;
+    const key = (await h.keyFor(await person(h, 'editor'))).secret;
     const made: string[] = [];
     for (const body of [{ name: '' }, { name: '   ' }, {}, { name: null }]) {
       const res = await create(key, body);
@@ -445,26 +401,26 @@ describe('Minds: Authentication', () => {
   });
 
   doc.statement('Generate a new key if the old one was deleted', async () => {
-    const editor = await person('editor');
+    const editor = await person(h, 'editor');
     const only = await h.keyFor(editor, { name: 'only key' });
     await h.request('DELETE', `/api/v1/api-keys/${only.record.id}`, { key: only.secret });
     expect(refusedAsDocumented(await me(only.secret))).toEqual({ status: 401, body: UNAUTHORIZED });
     // With no key left, a new one comes from Settings.
-    const made = await generate(await signedIn(editor.email), 'replacement');
+    const made = await generate(await signedIn(h, editor), 'replacement');
     expect((await me(made.secret)).body).toEqual({ id: editor.userId });
     expect((await call(minds, { key: made.secret })).status).toBe(200);
   });
 
   doc.statement('API access is available to all users', async () => {
     for (const role of ['owner', 'admin', 'editor', 'viewer'] as const) {
-      const member = await person(role);
+      const member = await person(h, role);
       // Through the API, with a key of one's own…
       const key = (await h.keyFor(member)).secret;
       const res = await create(key, { name: `${role}’s key` });
       expect({ role, status: res.status }).toEqual({ role, status: 201 });
       expect((await me((res.body as KeyView).key!)).body).toEqual({ id: member.userId });
       // …and in Settings.
-      const client = await signedIn(member.email);
+      const client = await signedIn(h, member);
       expect({ role, offered: (await client.get('/settings/api-keys')).body.includes('href="/settings/api-keys/new"') }).toEqual({ role, offered: true });
       const made = await generate(client, `${role}’s console key`);
       expect((await me(made.secret)).body).toEqual({ id: member.userId });
