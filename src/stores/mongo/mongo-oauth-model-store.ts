@@ -11,6 +11,23 @@ import { ensureCollection } from './ensure-collection.ts';
  * One document per oidc-provider record, of every model, keyed `<model>:<id>`. The fields the
  * adapter looks records up by are copied out of the payload so that they can be indexed.
  *
+ * Every read and write of the sign-in, consent, code-exchange, refresh and revocation paths is by
+ * primary key (docs/queries.md): FerretDB 1.x answers `_id` reads from its index but applies every
+ * update and delete — by `_id` too — as a scan of the whole collection, so a write that rewrites
+ * or deletes in place costs time in proportion to all the tokens ever stored. Hence:
+ * - a record is written by an INSERT (a new id, which tokens, codes and new grants always are),
+ *   and rewritten in place only when oidc-provider saves an existing one again (an interaction
+ *   or a session as it progresses);
+ * - destroy and revokeByGrantId INSERT a tombstone (`oauth_ended`, by the record's key or by
+ *   `grant:<id>`) that reads check, instead of deleting: a record saved after its tombstone (its
+ *   `savedAt` is later) lives again;
+ * - findByUid reads a pointer (`oauth_lookups`, by `<model>:uid:<uid>`) to the record's key;
+ * - the records oidc-provider saves again and again — interactions, browser sessions — live in a
+ *   collection of their own (`oauth_sessions`), whose size follows sign-ins, not the tokens and
+ *   grants of every connected app: rewriting one scans only its kind. (Sessions saved before
+ *   they moved are still read from `oauth_models`.)
+ * Expiry (a TTL index or a sweep) removes the garbage later; expiry is checked on every read.
+ *
  * The payload is stored as its JSON text, not as a subdocument: oidc-provider's payloads have
  * keys with dots and leading dollars (resource indicators such as `https://api.example.com` in
  * Grant.resources, claim names, client ids in Session.authorizations), which FerretDB 1.x
@@ -24,10 +41,11 @@ interface OAuthModelDoc {
   uid?: string;
   userCode?: string;
   expiresAt: Date | null;
+  /** When it was written (ordering against tombstones, µs since the epoch); absent on older records. */
+  savedAt?: number;
 }
 
-const oauthModelSchema = new Schema<OAuthModelDoc>(
-  {
+const oauthModelFields = {
     _id: { type: String, required: true },
     model: { type: String, required: true },
     payload: { type: String, required: true },
@@ -35,14 +53,20 @@ const oauthModelSchema = new Schema<OAuthModelDoc>(
     uid: { type: String },
     userCode: { type: String },
     expiresAt: { type: Date, default: null },
-  },
-  { collection: 'oauth_models', versionKey: false, strict: 'throw' },
-);
+    savedAt: { type: Number },
+};
+const oauthModelSchema = new Schema<OAuthModelDoc>(oauthModelFields, { collection: 'oauth_models', versionKey: false, strict: 'throw' });
+const oauthSessionSchema = new Schema<OAuthModelDoc>(oauthModelFields, { collection: 'oauth_sessions', versionKey: false, strict: 'throw' });
+
+/** The models oidc-provider rewrites as they progress. */
+const REWRITTEN = new Set(['Session', 'Interaction']);
 // Session.findByUid and DeviceCode.findByUserCode: always within one model.
 oauthModelSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 oauthModelSchema.index({ model: 1, userCode: 1 }, { name: 'model_1_userCode_1' });
 // revokeByGrantId: every model at once.
 oauthModelSchema.index({ grantId: 1 }, { name: 'grantId_1' });
+// The rescue of a swept uid pointer, on MongoDB an indexed query.
+oauthSessionSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 
 /**
  * That a record was consumed lives in its own collection, one marker per record, written by an
@@ -71,6 +95,49 @@ const consumedSchema = new Schema<ConsumedDoc>(
   { collection: 'oauth_consumed', versionKey: false, strict: 'throw' },
 );
 
+/** A record (by its key) or a grant (`grant:<id>`) ended at `at`: what was saved before is gone. */
+interface EndedDoc {
+  _id: string;
+  at: number;
+  expiresAt: Date | null;
+}
+
+const endedSchema = new Schema<EndedDoc>(
+  {
+    _id: { type: String, required: true },
+    at: { type: Number, required: true },
+    expiresAt: { type: Date, default: null },
+  },
+  { collection: 'oauth_ended', versionKey: false, strict: 'throw' },
+);
+
+/** `<model>:uid:<uid>` → the key of the record that had that uid when it was first saved. */
+interface LookupDoc {
+  _id: string;
+  key: string;
+  expiresAt: Date | null;
+}
+
+const lookupSchema = new Schema<LookupDoc>(
+  {
+    _id: { type: String, required: true },
+    key: { type: String, required: true },
+    expiresAt: { type: Date, default: null },
+  },
+  { collection: 'oauth_lookups', versionKey: false, strict: 'throw' },
+);
+
+/**
+ * Microseconds since the epoch, strictly increasing within this process: orders a save against
+ * a tombstone written in the same millisecond. Across instances, clocks within a millisecond of
+ * each other suffice: a destroy and a save of one record are one request's doing.
+ */
+let lastStamp = 0;
+function stamp(): number {
+  lastStamp = Math.max(Date.now() * 1000, lastStamp + 1);
+  return lastStamp;
+}
+
 export interface MongoOAuthModelStoreOptions {
   /** How often expired documents are deleted where the server has no TTL indexes (FerretDB). */
   sweepEveryMs?: number;
@@ -81,7 +148,10 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   private readonly clock: Clock;
   private readonly sweepEveryMs: number;
   private readonly records: Model<OAuthModelDoc>;
+  private readonly sessions: Model<OAuthModelDoc>;
   private readonly consumed: Model<ConsumedDoc>;
+  private readonly ended: Model<EndedDoc>;
+  private readonly lookups: Model<LookupDoc>;
   private expiry: ExpiryHandle[] = [];
 
   constructor(connection: Connection, capabilities: MongoCapabilities, clock: Clock = systemClock, options: MongoOAuthModelStoreOptions = {}) {
@@ -89,19 +159,22 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.clock = clock;
     this.sweepEveryMs = options.sweepEveryMs ?? 60_000;
     this.records = (connection.models['OAuthModel'] as Model<OAuthModelDoc> | undefined) ?? connection.model<OAuthModelDoc>('OAuthModel', oauthModelSchema);
+    this.sessions = (connection.models['OAuthSession'] as Model<OAuthModelDoc> | undefined) ?? connection.model<OAuthModelDoc>('OAuthSession', oauthSessionSchema);
     this.consumed = (connection.models['OAuthConsumed'] as Model<ConsumedDoc> | undefined) ?? connection.model<ConsumedDoc>('OAuthConsumed', consumedSchema);
+    this.ended = (connection.models['OAuthEnded'] as Model<EndedDoc> | undefined) ?? connection.model<EndedDoc>('OAuthEnded', endedSchema);
+    this.lookups = (connection.models['OAuthLookup'] as Model<LookupDoc> | undefined) ?? connection.model<LookupDoc>('OAuthLookup', lookupSchema);
   }
 
   /** Idempotent: creates the collections and indexes and starts expiry (again). */
   async init(): Promise<void> {
     this.stop();
-    await ensureCollection(this.records);
-    await ensureCollection(this.consumed);
+    const collections = [this.records, this.sessions, this.consumed, this.ended, this.lookups] as unknown as Array<Model<never>>;
+    for (const model of collections) await ensureCollection(model);
     const now = () => this.clock.now();
-    this.expiry = [
-      await ensureExpiry(this.records as unknown as Model<never>, 'expiresAt', this.capabilities, this.sweepEveryMs, now),
-      await ensureExpiry(this.consumed as unknown as Model<never>, 'expiresAt', this.capabilities, this.sweepEveryMs, now),
-    ];
+    this.expiry = [];
+    for (const model of collections) {
+      this.expiry.push(await ensureExpiry(model, 'expiresAt', this.capabilities, this.sweepEveryMs, now));
+    }
   }
 
   /** Stops the sweeps (FerretDB); the connection is the caller's to close. */
@@ -116,29 +189,26 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   }
 
   /** Deletes expired records and markers now (what the timer does in sweep mode). */
-  async sweep(): Promise<{ records: number; consumed: number }> {
-    const [records, consumed] = this.expiry;
-    if (!records || !consumed) throw new Error('MongoOAuthModelStore.sweep() before init()');
-    return { records: await records.sweep(), consumed: await consumed.sweep() };
+  async sweep(): Promise<{ records: number; consumed: number; ended: number; lookups: number }> {
+    const [records, consumed, ended, lookups] = this.expiry;
+    if (!records || !consumed || !ended || !lookups) throw new Error('MongoOAuthModelStore.sweep() before init()');
+    return { records: await records.sweep(), consumed: await consumed.sweep(), ended: await ended.sweep(), lookups: await lookups.sweep() };
   }
 
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
     const _id = recordKey(model, id);
-    const doc: OAuthModelDoc = { _id, model, payload: JSON.stringify(payload), expiresAt };
+    const doc: OAuthModelDoc = { _id, model, payload: JSON.stringify(payload), expiresAt, savedAt: stamp() };
     const uid = stringField(payload, 'uid');
     const userCode = stringField(payload, 'userCode');
     const grantId = stringField(payload, 'grantId');
     if (uid !== undefined) doc.uid = uid;
     if (userCode !== undefined) doc.userCode = userCode;
     if (grantId !== undefined) doc.grantId = grantId;
-    const replace = () => mongoCall(() => this.records.replaceOne({ _id }, doc, { upsert: true }).exec());
-    try {
-      await replace();
-    } catch (error) {
-      // Two first upserts of one id can both try the insert (FerretDB): the loser replaces.
-      if (!(error instanceof ConflictError)) throw error;
-      await replace();
-    }
+    if (uid !== undefined) await this.point(uidKey(model, uid), _id, expiresAt);
+    // A new record (every token and code, a new grant, a new session) is one insert.
+    const records = this.collectionOf(model);
+    if (await this.inserted(() => records.create(doc))) return;
+    await mongoCall(() => records.replaceOne({ _id }, doc, { upsert: true }).exec());
     // A consumed record stays consumed for as long as it now lives.
     await mongoCall(() => this.consumed.updateOne({ _id }, { $set: { expiresAt } }).exec());
   }
@@ -156,12 +226,17 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     return rest;
   }
 
+  /** The pointer first; where a pointer was swept before its record, the indexed query (MongoDB) or scan. */
   async findByUid(model: string, uid: string): Promise<OAuthRecord | null> {
-    return this.findOneBy({ model, uid });
+    const pointer = await mongoCall(() => this.lookups.findOne({ _id: uidKey(model, uid) }).lean<LookupDoc>().exec());
+    const doc = pointer ? await this.liveById(pointer.key) : await this.liveBy({ model, uid });
+    if (!doc || doc.model !== model || doc.uid !== uid) return null;
+    return toRecord(doc, await this.marker(doc._id));
   }
 
   async findByUserCode(model: string, userCode: string): Promise<OAuthRecord | null> {
-    return this.findOneBy({ model, userCode });
+    const doc = await this.liveBy({ model, userCode });
+    return doc ? toRecord(doc, await this.marker(doc._id)) : null;
   }
 
   /**
@@ -171,44 +246,99 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    */
   async consume(model: string, id: string, at: Date): Promise<boolean> {
     const _id = recordKey(model, id);
-    const doc = await mongoCall(() =>
-      this.records.findOne({ _id }, { expiresAt: 1 }).lean<Pick<OAuthModelDoc, '_id' | 'expiresAt'>>().exec(),
-    );
-    if (!doc || !this.live(doc)) return false;
-    try {
-      await mongoCall(() => this.consumed.create({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
-      return true;
-    } catch (error) {
-      if (error instanceof ConflictError) return false; // consumed already
-      throw error;
-    }
+    const doc = await this.liveById(_id);
+    if (!doc) return false;
+    return this.inserted(() => this.consumed.create({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
   }
 
   /*
-   * Markers are never deleted with their records, only by expiry: a redemption that read the
+   * Markers are never deleted when their records end, only by expiry: a redemption that read the
    * record before it was destroyed or revoked would otherwise find no marker and win. Once
    * consumed, always consumed (markers carry their record's expiry, so they do not pile up).
    */
   async destroy(model: string, id: string): Promise<void> {
-    await mongoCall(() => this.records.deleteOne({ _id: recordKey(model, id) }).exec());
-  }
-
-  async revokeByGrantId(grantId: string): Promise<void> {
-    await mongoCall(() => this.records.deleteMany({ grantId }).exec());
-  }
-
-  private async findOneBy(filter: QueryFilter<OAuthModelDoc>): Promise<OAuthRecord | null> {
-    const doc = await mongoCall(() => this.records.findOne({ ...filter, ...this.unexpired() }).lean<OAuthModelDoc>().exec());
-    return doc ? toRecord(doc, await this.marker(doc._id)) : null;
+    const _id = recordKey(model, id);
+    const doc = await this.stored(_id);
+    await this.end(_id, doc ? dateOrNull(doc.expiresAt) : null);
   }
 
   /**
-   * The record by primary key alone, expiry checked here: FerretDB answers an _id lookup from its
-   * index but scans for the $or of the expiry filter (5.7 ms against 1.9 ms).
+   * Every record of the grant ends with one tombstone, read with each record. It lives as long
+   * as the grant would have (its refresh tokens cannot outlive it).
+   */
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const grant = await mongoCall(() => this.records.findOne({ _id: recordKey('Grant', grantId) }, { expiresAt: 1 }).lean<Pick<OAuthModelDoc, '_id' | 'expiresAt'>>().exec());
+    await this.end(grantKey(grantId), grant ? dateOrNull(grant.expiresAt) : null);
+  }
+
+  /** A tombstone at this instant; one already there (a record saved and ended again) is moved on. */
+  private async end(_id: string, expiresAt: Date | null): Promise<void> {
+    const at = stamp();
+    if (await this.inserted(() => this.ended.create({ _id, at, expiresAt }))) return;
+    await mongoCall(() => this.ended.replaceOne({ _id }, { at, expiresAt }).exec());
+  }
+
+  /** Whether an insert went in; false when its _id is there already. */
+  private async inserted(insert: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await mongoCall(insert);
+      return true;
+    } catch (error) {
+      if (error instanceof ConflictError) return false;
+      throw error;
+    }
+  }
+
+  /** A lookup pointer, written once: the record it names is checked on every read. */
+  private async point(_id: string, key: string, expiresAt: Date | null): Promise<void> {
+    if (await this.inserted(() => this.lookups.create({ _id, key, expiresAt }))) return;
+    const existing = await mongoCall(() => this.lookups.findOne({ _id }).lean<LookupDoc>().exec());
+    if (existing && existing.key !== key) await mongoCall(() => this.lookups.replaceOne({ _id }, { key, expiresAt }).exec());
+  }
+
+  /**
+   * The record by primary key alone, expiry and tombstones checked here: FerretDB answers an _id
+   * lookup from its index but scans for the $or of an expiry filter (5.7 ms against 1.9 ms).
    */
   private async liveById(_id: string): Promise<OAuthModelDoc | null> {
-    const doc = await mongoCall(() => this.records.findOne({ _id }).lean<OAuthModelDoc>().exec());
-    return doc && this.live(doc) ? doc : null;
+    const [doc, ended] = await Promise.all([this.stored(_id), this.endedAt(_id)]);
+    return doc ? this.unended(doc, ended) : null;
+  }
+
+  /** The stored document by key, wherever its model lives (a session from before the move, in the records). */
+  private async stored(_id: string): Promise<OAuthModelDoc | null> {
+    const model = _id.slice(0, _id.indexOf(':'));
+    const doc = await mongoCall(() => this.collectionOf(model).findOne({ _id }).lean<OAuthModelDoc>().exec());
+    if (doc || !REWRITTEN.has(model)) return doc;
+    return mongoCall(() => this.records.findOne({ _id }).lean<OAuthModelDoc>().exec());
+  }
+
+  private collectionOf(model: string): Model<OAuthModelDoc> {
+    return REWRITTEN.has(model) ? this.sessions : this.records;
+  }
+
+  /** A lookup by a secondary field (never on a hot path: userCode, a swept uid pointer). */
+  private async liveBy(filter: QueryFilter<OAuthModelDoc>): Promise<OAuthModelDoc | null> {
+    const query = { ...filter, ...this.unexpired() };
+    const doc =
+      (REWRITTEN.has(String(filter.model)) ? await mongoCall(() => this.sessions.findOne(query).lean<OAuthModelDoc>().exec()) : null) ??
+      (await mongoCall(() => this.records.findOne(query).lean<OAuthModelDoc>().exec()));
+    return doc ? this.unended(doc, await this.endedAt(doc._id)) : null;
+  }
+
+  /** The record if it is live: unexpired, saved after any tombstone of its own or of its grant. */
+  private async unended(doc: OAuthModelDoc, endedAt: number | null): Promise<OAuthModelDoc | null> {
+    const savedAt = doc.savedAt ?? 0;
+    if (!this.live(doc) || (endedAt !== null && endedAt >= savedAt)) return null;
+    // Its grant: the one it names, and for a Grant, itself.
+    const grants = [...new Set([doc.grantId, doc.model === 'Grant' ? doc._id.slice('Grant:'.length) : undefined].filter((g) => g !== undefined))];
+    const ends = await Promise.all(grants.map((g) => this.endedAt(grantKey(g))));
+    return ends.some((at) => at !== null && at >= savedAt) ? null : doc;
+  }
+
+  private async endedAt(_id: string): Promise<number | null> {
+    const doc = await mongoCall(() => this.ended.findOne({ _id }).lean<EndedDoc>().exec());
+    return doc ? doc.at : null;
   }
 
   private marker(_id: string): Promise<ConsumedDoc | null> {
@@ -226,6 +356,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 }
 
 const recordKey = (model: string, id: string): string => `${model}:${id}`;
+const grantKey = (grantId: string): string => `grant:${grantId}`;
+const uidKey = (model: string, uid: string): string => `${model}:uid:${uid}`;
 
 function stringField(payload: Record<string, unknown>, name: string): string | undefined {
   const value = payload[name];

@@ -14,13 +14,13 @@ let store: MongoOAuthModelStore;
 let clock = new FrozenClock(new Date());
 const currentClock: Clock = { now: () => clock.now() };
 
-const raw = (name: 'oauth_models' | 'oauth_consumed') => mongo.connection.collection(name);
-const ids = async (name: 'oauth_models' | 'oauth_consumed'): Promise<string[]> =>
+type Collection = 'oauth_models' | 'oauth_sessions' | 'oauth_consumed' | 'oauth_ended' | 'oauth_lookups';
+const raw = (name: Collection) => mongo.connection.collection(name);
+const ids = async (name: Collection): Promise<string[]> =>
   (await raw(name).find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray()).map((d) => String(d._id));
 
 async function emptyCollections(): Promise<void> {
-  await raw('oauth_models').deleteMany({});
-  await raw('oauth_consumed').deleteMany({});
+  for (const name of ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const) await raw(name).deleteMany({});
 }
 
 beforeAll(async () => {
@@ -50,7 +50,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     clock = new FrozenClock(new Date());
   });
 
-  it('creates the lookup indexes and an expiry index on both collections', async () => {
+  it('creates the lookup indexes and an expiry index on every collection', async () => {
     const records = await raw('oauth_models').indexes();
     expect(records).toEqual(
       expect.arrayContaining([
@@ -59,7 +59,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
         expect.objectContaining({ key: { grantId: 1 } }),
       ]),
     );
-    for (const indexes of [records, await raw('oauth_consumed').indexes()]) {
+    for (const indexes of [records, ...(await Promise.all((['oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const).map((name) => raw(name).indexes())))]) {
       const expiry = indexes.find((i) => JSON.stringify(i.key) === JSON.stringify({ expiresAt: 1 }));
       expect(expiry).toBeDefined();
       expect(expiry?.expireAfterSeconds).toBe(mongo.capabilities.ttlIndexes ? 0 : undefined);
@@ -67,29 +67,66 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(store.expiryMode).toBe(mongo.capabilities.ttlIndexes ? 'ttl-index' : 'sweep');
   });
 
-  it('stores one document per record, keyed model:id, with the lookup fields copied out', async () => {
+  it('stores one document per record, keyed model:id, with the lookup fields copied out; sessions and interactions apart', async () => {
     const expiresAt = new Date(clock.now().getTime() + 60_000);
     const payload = { uid: 'u1', grantId: 'g1', userCode: 'UC-1', resources: { 'https://api.example.com': 'read' } };
     await store.upsert('Session', 's1', payload, expiresAt);
     await store.upsert('Interaction', 'i1', { returnTo: '/x' }, null);
-    const session = await raw('oauth_models').findOne({ _id: 'Session:s1' as never });
-    expect(session).toEqual({ _id: 'Session:s1', model: 'Session', payload: JSON.stringify(payload), uid: 'u1', grantId: 'g1', userCode: 'UC-1', expiresAt });
+    const session = await raw('oauth_sessions').findOne({ _id: 'Session:s1' as never });
+    expect(session).toEqual({ _id: 'Session:s1', model: 'Session', payload: JSON.stringify(payload), uid: 'u1', grantId: 'g1', userCode: 'UC-1', expiresAt, savedAt: expect.any(Number) });
     expect(session?.['expiresAt']).toBeInstanceOf(Date);
+    // findByUid reads a pointer by primary key, never a query on uid.
+    expect(await raw('oauth_lookups').findOne({ _id: 'Session:uid:u1' as never })).toEqual({ _id: 'Session:uid:u1', key: 'Session:s1', expiresAt });
     // Nothing to look up by: no lookup fields at all, not nulls.
-    expect(await raw('oauth_models').findOne({ _id: 'Interaction:i1' as never })).toEqual({
+    expect(await raw('oauth_sessions').findOne({ _id: 'Interaction:i1' as never })).toEqual({
       _id: 'Interaction:i1',
       model: 'Interaction',
       payload: '{"returnTo":"/x"}',
       expiresAt: null,
+      savedAt: expect.any(Number),
     });
     // An upsert without them removes them.
     await store.upsert('Session', 's1', { accountId: 'usr_1' }, expiresAt);
-    expect(await raw('oauth_models').findOne({ _id: 'Session:s1' as never })).toEqual({
+    expect(await ids('oauth_models')).toEqual([]);
+    expect(await raw('oauth_sessions').findOne({ _id: 'Session:s1' as never })).toEqual({
       _id: 'Session:s1',
       model: 'Session',
       payload: '{"accountId":"usr_1"}',
       expiresAt,
+      savedAt: expect.any(Number),
     });
+  });
+
+  it('writes a new record with one insert, and ends records with tombstones, never an update or a delete in place', async () => {
+    // FerretDB 1.x scans the whole collection for an update or a delete, by _id too: the hot
+    // paths insert and read by _id only (docs/queries.md).
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    await store.upsert('Grant', 'g9', { accountId: 'usr_1' }, expiresAt);
+    await store.upsert('AccessToken', 'a9', { grantId: 'g9' }, expiresAt);
+    await store.upsert('RefreshToken', 'r9', { grantId: 'g9' }, expiresAt);
+    await store.upsert('Interaction', 'i9', { returnTo: '/x' }, expiresAt);
+    await store.destroy('Interaction', 'i9');
+    await store.revokeByGrantId('g9');
+    expect(await ids('oauth_models')).toEqual(['AccessToken:a9', 'Grant:g9', 'RefreshToken:r9']);
+    expect(await ids('oauth_sessions')).toEqual(['Interaction:i9']);
+    expect(await ids('oauth_ended')).toEqual(['Interaction:i9', 'grant:g9']);
+    expect(await raw('oauth_ended').findOne({ _id: 'grant:g9' as never })).toEqual({ _id: 'grant:g9', at: expect.any(Number), expiresAt });
+    for (const [model, id] of [['Grant', 'g9'], ['AccessToken', 'a9'], ['RefreshToken', 'r9'], ['Interaction', 'i9']] as const) expect(await store.find(model, id)).toBeNull();
+    // Saved again after its tombstone, a record lives again.
+    await store.upsert('Interaction', 'i9', { returnTo: '/y' }, expiresAt);
+    expect((await store.find('Interaction', 'i9'))?.payload).toEqual({ returnTo: '/y' });
+  });
+
+  it('still reads a session stored before sessions had their own collection, by id and by uid', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    await raw('oauth_models').insertOne({ _id: 'Session:old' as never, model: 'Session', payload: '{"uid":"u-old","accountId":"usr_1"}', uid: 'u-old', expiresAt });
+    expect(await store.find('Session', 'old')).toEqual({ payload: { uid: 'u-old', accountId: 'usr_1' }, expiresAt, consumedAt: null });
+    expect((await store.findByUid('Session', 'u-old'))?.payload).toEqual({ uid: 'u-old', accountId: 'usr_1' });
+    // Saved again, it moves; the old copy is never read again.
+    await store.upsert('Session', 'old', { uid: 'u-old', accountId: 'usr_2' }, expiresAt);
+    expect((await store.findByUid('Session', 'u-old'))?.payload).toEqual({ uid: 'u-old', accountId: 'usr_2' });
+    await store.destroy('Session', 'old');
+    expect(await store.find('Session', 'old')).toBeNull();
   });
 
   it('consumes by inserting a marker, never rewriting the record', async () => {
@@ -101,7 +138,8 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual(before);
     expect(await raw('oauth_consumed').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual({ _id: 'AuthorizationCode:c1', at, expiresAt });
     await store.destroy('AuthorizationCode', 'c1');
-    expect(await ids('oauth_models')).toEqual([]);
+    expect(await store.find('AuthorizationCode', 'c1')).toBeNull();
+    expect(await ids('oauth_ended')).toEqual(['AuthorizationCode:c1']);
     expect(await ids('oauth_consumed')).toEqual(['AuthorizationCode:c1']); // until it expires
   });
 
@@ -114,7 +152,8 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await store.consume('RefreshToken', 'r1', clock.now())).toBe(true);
     expect(await store.consume('RefreshToken', 'r2', clock.now())).toBe(true);
     await store.revokeByGrantId('g1');
-    expect(await ids('oauth_models')).toEqual(['RefreshToken:r2']);
+    expect(await store.find('RefreshToken', 'r1')).toBeNull();
+    expect(await store.find('RefreshToken', 'r2')).not.toBeNull();
     expect(await ids('oauth_consumed')).toEqual(['RefreshToken:r1', 'RefreshToken:r2']);
     await store.upsert('RefreshToken', 'r1', { grantId: 'g1' }, expiresAt);
     expect(await store.consume('RefreshToken', 'r1', clock.now())).toBe(false);
@@ -154,11 +193,11 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
       expect(await sweeping.consume('AuthorizationCode', 'timer', sweepClock.now())).toBe(true);
       sweepClock.advance(1_000);
       const until = Date.now() + 5_000;
-      while ((await raw('oauth_models').countDocuments({})) > 1 || (await raw('oauth_consumed').countDocuments({})) > 0) {
+      while ((await raw('oauth_models').countDocuments({})) > 0 || (await raw('oauth_consumed').countDocuments({})) > 0) {
         if (Date.now() > until) throw new Error('the sweep never ran');
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      expect(await ids('oauth_models')).toEqual(['Session:kept']);
+      expect(await ids('oauth_sessions')).toEqual(['Session:kept']);
     } finally {
       sweeping.stop();
     }
@@ -168,7 +207,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     await Promise.all(
       Array.from({ length: 10 }, (_, id) => Array.from({ length: 10 }, (_, n) => store.upsert('Session', `s${id}`, { n }, null))).flat(),
     );
-    expect(await raw('oauth_models').countDocuments({})).toBe(10);
+    expect(await raw('oauth_sessions').countDocuments({})).toBe(10);
   });
 
   it('reports an unreachable server as UNAVAILABLE', async () => {
