@@ -1,20 +1,19 @@
-import { Schema, type Connection, type Model, type QueryFilter } from 'mongoose';
+import { Schema, type Connection, type QueryFilter } from 'mongoose';
 import { systemClock } from '../../domain/clock.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { Clock, OAuthModelStore, OAuthRecord } from '../../ports.ts';
-import { ensureExpiry, type ExpiryHandle } from './expiry.ts';
+import { BucketedCollection, FERRETDB_BUCKETS } from './bucketed-collection.ts';
+import type { ExpiryHandle } from './expiry.ts';
 import type { MongoCapabilities } from './mongo-connection.ts';
-import { mongoCall } from './mongo-errors.ts';
-import { ensureCollection } from './ensure-collection.ts';
 
 /**
  * One document per oidc-provider record, of every model, keyed `<model>:<id>`. The fields the
  * adapter looks records up by are copied out of the payload so that they can be indexed.
  *
  * Every read and write of the sign-in, consent, code-exchange, refresh and revocation paths is by
- * primary key (docs/queries.md): FerretDB 1.x answers `_id` reads from its index but applies every
- * update and delete — by `_id` too — as a scan of the whole collection, so a write that rewrites
- * or deletes in place costs time in proportion to all the tokens ever stored. Hence:
+ * primary key (docs/queries.md). On FerretDB 1.24 (SQLite) even that is a scan — it uses no
+ * index — and an update or delete decodes every document it passes, so each logical collection
+ * is spread over buckets there (bucketed-collection.ts) and writes avoid rewriting in place:
  * - a record is written by an INSERT (a new id, which tokens, codes and new grants always are),
  *   and rewritten in place only when oidc-provider saves an existing one again (an interaction
  *   or a session as it progresses);
@@ -141,40 +140,38 @@ function stamp(): number {
 export interface MongoOAuthModelStoreOptions {
   /** How often expired documents are deleted where the server has no TTL indexes (FerretDB). */
   sweepEveryMs?: number;
+  /** Collections each logical one is spread over (bucketed-collection.ts): 256 on FerretDB, 1 on MongoDB. */
+  buckets?: number;
 }
 
 export class MongoOAuthModelStore implements OAuthModelStore {
   private readonly capabilities: MongoCapabilities;
   private readonly clock: Clock;
   private readonly sweepEveryMs: number;
-  private readonly records: Model<OAuthModelDoc>;
-  private readonly sessions: Model<OAuthModelDoc>;
-  private readonly consumed: Model<ConsumedDoc>;
-  private readonly ended: Model<EndedDoc>;
-  private readonly lookups: Model<LookupDoc>;
+  private readonly records: BucketedCollection<OAuthModelDoc>;
+  private readonly sessions: BucketedCollection<OAuthModelDoc>;
+  private readonly consumed: BucketedCollection<ConsumedDoc>;
+  private readonly ended: BucketedCollection<EndedDoc>;
+  private readonly lookups: BucketedCollection<LookupDoc>;
   private expiry: ExpiryHandle[] = [];
 
   constructor(connection: Connection, capabilities: MongoCapabilities, clock: Clock = systemClock, options: MongoOAuthModelStoreOptions = {}) {
     this.capabilities = capabilities;
     this.clock = clock;
     this.sweepEveryMs = options.sweepEveryMs ?? 60_000;
-    this.records = (connection.models['OAuthModel'] as Model<OAuthModelDoc> | undefined) ?? connection.model<OAuthModelDoc>('OAuthModel', oauthModelSchema);
-    this.sessions = (connection.models['OAuthSession'] as Model<OAuthModelDoc> | undefined) ?? connection.model<OAuthModelDoc>('OAuthSession', oauthSessionSchema);
-    this.consumed = (connection.models['OAuthConsumed'] as Model<ConsumedDoc> | undefined) ?? connection.model<ConsumedDoc>('OAuthConsumed', consumedSchema);
-    this.ended = (connection.models['OAuthEnded'] as Model<EndedDoc> | undefined) ?? connection.model<EndedDoc>('OAuthEnded', endedSchema);
-    this.lookups = (connection.models['OAuthLookup'] as Model<LookupDoc> | undefined) ?? connection.model<LookupDoc>('OAuthLookup', lookupSchema);
+    const buckets = options.buckets ?? (capabilities.server === 'ferretdb' ? FERRETDB_BUCKETS : 1);
+    this.records = new BucketedCollection(connection, 'OAuthModel', 'oauth_models', oauthModelSchema, buckets);
+    this.sessions = new BucketedCollection(connection, 'OAuthSession', 'oauth_sessions', oauthSessionSchema, buckets);
+    this.consumed = new BucketedCollection(connection, 'OAuthConsumed', 'oauth_consumed', consumedSchema, buckets);
+    this.ended = new BucketedCollection(connection, 'OAuthEnded', 'oauth_ended', endedSchema, buckets);
+    this.lookups = new BucketedCollection(connection, 'OAuthLookup', 'oauth_lookups', lookupSchema, buckets);
   }
 
   /** Idempotent: creates the collections and indexes and starts expiry (again). */
   async init(): Promise<void> {
     this.stop();
-    const collections = [this.records, this.sessions, this.consumed, this.ended, this.lookups] as unknown as Array<Model<never>>;
-    for (const model of collections) await ensureCollection(model);
     const now = () => this.clock.now();
-    this.expiry = [];
-    for (const model of collections) {
-      this.expiry.push(await ensureExpiry(model, 'expiresAt', this.capabilities, this.sweepEveryMs, now));
-    }
+    for (const collection of this.all()) this.expiry.push(await collection.init(this.capabilities, this.sweepEveryMs, now));
   }
 
   /** Stops the sweeps (FerretDB); the connection is the caller's to close. */
@@ -188,11 +185,16 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     return this.expiry[0]?.mode ?? null;
   }
 
-  /** Deletes expired records and markers now (what the timer does in sweep mode). */
-  async sweep(): Promise<{ records: number; consumed: number; ended: number; lookups: number }> {
-    const [records, consumed, ended, lookups] = this.expiry;
-    if (!records || !consumed || !ended || !lookups) throw new Error('MongoOAuthModelStore.sweep() before init()');
-    return { records: await records.sweep(), consumed: await consumed.sweep(), ended: await ended.sweep(), lookups: await lookups.sweep() };
+  /** The physical collections of each logical one (tests, the benchmark's seeding). */
+  collections(): Record<'records' | 'sessions' | 'consumed' | 'ended' | 'lookups', string[]> {
+    return { records: this.records.collections(), sessions: this.sessions.collections(), consumed: this.consumed.collections(), ended: this.ended.collections(), lookups: this.lookups.collections() };
+  }
+
+  /** Deletes expired records, markers, tombstones and pointers now (what the timers do in sweep mode). */
+  async sweep(): Promise<{ records: number; sessions: number; consumed: number; ended: number; lookups: number }> {
+    const [records, sessions, consumed, ended, lookups] = this.expiry;
+    if (!records || !sessions || !consumed || !ended || !lookups) throw new Error('MongoOAuthModelStore.sweep() before init()');
+    return { records: await records.sweep(), sessions: await sessions.sweep(), consumed: await consumed.sweep(), ended: await ended.sweep(), lookups: await lookups.sweep() };
   }
 
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
@@ -207,15 +209,15 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (uid !== undefined) await this.point(uidKey(model, uid), _id, expiresAt);
     // A new record (every token and code, a new grant, a new session) is one insert.
     const records = this.collectionOf(model);
-    if (await this.inserted(() => records.create(doc))) return;
-    await mongoCall(() => records.replaceOne({ _id }, doc, { upsert: true }).exec());
+    if (await inserted(() => records.insert(doc))) return;
+    await records.replace(_id, doc);
     // A consumed record stays consumed for as long as it now lives.
-    await mongoCall(() => this.consumed.updateOne({ _id }, { $set: { expiresAt } }).exec());
+    await this.consumed.update(_id, { $set: { expiresAt } });
   }
 
   async find(model: string, id: string): Promise<OAuthRecord | null> {
     const _id = recordKey(model, id);
-    const [doc, marker] = await Promise.all([this.liveById(_id), this.marker(_id)]);
+    const [doc, marker] = await Promise.all([this.liveById(_id), this.consumed.findById(_id)]);
     return doc ? toRecord(doc, marker) : null;
   }
 
@@ -228,27 +230,29 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   /** The pointer first; where a pointer was swept before its record, the indexed query (MongoDB) or scan. */
   async findByUid(model: string, uid: string): Promise<OAuthRecord | null> {
-    const pointer = await mongoCall(() => this.lookups.findOne({ _id: uidKey(model, uid) }).lean<LookupDoc>().exec());
+    const pointer = await this.lookups.findById(uidKey(model, uid));
     const doc = pointer ? await this.liveById(pointer.key) : await this.liveBy({ model, uid });
     if (!doc || doc.model !== model || doc.uid !== uid) return null;
-    return toRecord(doc, await this.marker(doc._id));
+    return toRecord(doc, await this.consumed.findById(doc._id));
   }
 
   async findByUserCode(model: string, userCode: string): Promise<OAuthRecord | null> {
     const doc = await this.liveBy({ model, userCode });
-    return doc ? toRecord(doc, await this.marker(doc._id)) : null;
+    return doc ? toRecord(doc, await this.consumed.findById(doc._id)) : null;
   }
 
   /**
-   * Existence first (false for an unknown or expired record), then the insert that decides. A
-   * record destroyed in between can leave a marker behind: harmless, it expires with the record's
-   * time and no live record has its id.
+   * Existence first (false for an unknown, expired or ended record), then the insert that
+   * decides. A record ended in between can leave a marker behind: harmless, it expires with the
+   * record's time and the record is gone.
    */
   async consume(model: string, id: string, at: Date): Promise<boolean> {
     const _id = recordKey(model, id);
     const doc = await this.liveById(_id);
     if (!doc) return false;
-    return this.inserted(() => this.consumed.create({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
+    // A marker from before the buckets (FerretDB) still counts: once consumed, always consumed.
+    if (this.consumed.count > 1 && (await this.consumed.findById(_id)) !== null) return false;
+    return inserted(() => this.consumed.insert({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
   }
 
   /*
@@ -267,39 +271,29 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * as the grant would have (its refresh tokens cannot outlive it).
    */
   async revokeByGrantId(grantId: string): Promise<void> {
-    const grant = await mongoCall(() => this.records.findOne({ _id: recordKey('Grant', grantId) }, { expiresAt: 1 }).lean<Pick<OAuthModelDoc, '_id' | 'expiresAt'>>().exec());
+    const grant = await this.records.findById(recordKey('Grant', grantId), { expiresAt: 1 });
     await this.end(grantKey(grantId), grant ? dateOrNull(grant.expiresAt) : null);
+  }
+
+  private all(): Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>> {
+    return [this.records, this.sessions, this.consumed, this.ended, this.lookups] as unknown as Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>>;
   }
 
   /** A tombstone at this instant; one already there (a record saved and ended again) is moved on. */
   private async end(_id: string, expiresAt: Date | null): Promise<void> {
     const at = stamp();
-    if (await this.inserted(() => this.ended.create({ _id, at, expiresAt }))) return;
-    await mongoCall(() => this.ended.replaceOne({ _id }, { at, expiresAt }).exec());
-  }
-
-  /** Whether an insert went in; false when its _id is there already. */
-  private async inserted(insert: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await mongoCall(insert);
-      return true;
-    } catch (error) {
-      if (error instanceof ConflictError) return false;
-      throw error;
-    }
+    if (await inserted(() => this.ended.insert({ _id, at, expiresAt }))) return;
+    await this.ended.replace(_id, { at, expiresAt });
   }
 
   /** A lookup pointer, written once: the record it names is checked on every read. */
   private async point(_id: string, key: string, expiresAt: Date | null): Promise<void> {
-    if (await this.inserted(() => this.lookups.create({ _id, key, expiresAt }))) return;
-    const existing = await mongoCall(() => this.lookups.findOne({ _id }).lean<LookupDoc>().exec());
-    if (existing && existing.key !== key) await mongoCall(() => this.lookups.replaceOne({ _id }, { key, expiresAt }).exec());
+    if (await inserted(() => this.lookups.insert({ _id, key, expiresAt }))) return;
+    const existing = await this.lookups.findById(_id);
+    if (existing && existing.key !== key) await this.lookups.replace(_id, { key, expiresAt });
   }
 
-  /**
-   * The record by primary key alone, expiry and tombstones checked here: FerretDB answers an _id
-   * lookup from its index but scans for the $or of an expiry filter (5.7 ms against 1.9 ms).
-   */
+  /** The record by primary key, expiry and tombstones checked here (an expiry filter in the query would be one more scan on FerretDB). */
   private async liveById(_id: string): Promise<OAuthModelDoc | null> {
     const [doc, ended] = await Promise.all([this.stored(_id), this.endedAt(_id)]);
     return doc ? this.unended(doc, ended) : null;
@@ -308,21 +302,19 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   /** The stored document by key, wherever its model lives (a session from before the move, in the records). */
   private async stored(_id: string): Promise<OAuthModelDoc | null> {
     const model = _id.slice(0, _id.indexOf(':'));
-    const doc = await mongoCall(() => this.collectionOf(model).findOne({ _id }).lean<OAuthModelDoc>().exec());
+    const doc = await this.collectionOf(model).findById(_id);
     if (doc || !REWRITTEN.has(model)) return doc;
-    return mongoCall(() => this.records.findOne({ _id }).lean<OAuthModelDoc>().exec());
+    return this.records.findById(_id);
   }
 
-  private collectionOf(model: string): Model<OAuthModelDoc> {
+  private collectionOf(model: string): BucketedCollection<OAuthModelDoc> {
     return REWRITTEN.has(model) ? this.sessions : this.records;
   }
 
   /** A lookup by a secondary field (never on a hot path: userCode, a swept uid pointer). */
   private async liveBy(filter: QueryFilter<OAuthModelDoc>): Promise<OAuthModelDoc | null> {
     const query = { ...filter, ...this.unexpired() };
-    const doc =
-      (REWRITTEN.has(String(filter.model)) ? await mongoCall(() => this.sessions.findOne(query).lean<OAuthModelDoc>().exec()) : null) ??
-      (await mongoCall(() => this.records.findOne(query).lean<OAuthModelDoc>().exec()));
+    const doc = (REWRITTEN.has(String(filter.model)) ? await this.sessions.findOne(query) : null) ?? (await this.records.findOne(query));
     return doc ? this.unended(doc, await this.endedAt(doc._id)) : null;
   }
 
@@ -337,12 +329,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   }
 
   private async endedAt(_id: string): Promise<number | null> {
-    const doc = await mongoCall(() => this.ended.findOne({ _id }).lean<EndedDoc>().exec());
+    const doc = await this.ended.findById(_id);
     return doc ? doc.at : null;
-  }
-
-  private marker(_id: string): Promise<ConsumedDoc | null> {
-    return mongoCall(() => this.consumed.findOne({ _id }).lean<ConsumedDoc>().exec());
   }
 
   /** Expiry is a rule of reading: TTL indexes and sweeps only collect the garbage, later. */
@@ -352,6 +340,17 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   private unexpired(): QueryFilter<OAuthModelDoc> {
     return { $or: [{ expiresAt: null }, { expiresAt: { $gt: this.clock.now() } }] };
+  }
+}
+
+/** Whether an insert went in; false when its _id is there already. */
+async function inserted(insert: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await insert();
+    return true;
+  } catch (error) {
+    if (error instanceof ConflictError) return false;
+    throw error;
   }
 }
 

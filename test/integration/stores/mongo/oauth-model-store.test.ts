@@ -8,7 +8,9 @@ import { FrozenClock } from '../../../support/frozen-clock.ts';
 import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
 
 let mongo: MongoContext;
+/** One collection per logical one (MongoDB's layout), and one spread over buckets (FerretDB's, 256 there). */
 let store: MongoOAuthModelStore;
+let bucketed: MongoOAuthModelStore;
 // Each case gets a fresh clock; the store, built once, reads whichever is current. The clocks
 // start at the real time, so that a TTL index (MongoDB) never deletes what a case still expects.
 let clock = new FrozenClock(new Date());
@@ -20,18 +22,22 @@ const ids = async (name: Collection): Promise<string[]> =>
   (await raw(name).find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray()).map((d) => String(d._id));
 
 async function emptyCollections(): Promise<void> {
-  for (const name of ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const) await raw(name).deleteMany({});
+  const names = Object.values(bucketed.collections()).flat();
+  for (const name of ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups', ...names]) await mongo.connection.collection(name).deleteMany({});
 }
 
 beforeAll(async () => {
   mongo = await openMongo(mongoUriFor(uniqueName('oauth_models')), { timeoutMs: 5_000 });
   // A sweep interval no case outlasts: sweeps here happen when a case asks for them.
-  store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000 });
+  store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 1 });
+  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8 });
   await store.init();
+  await bucketed.init();
 });
 
 afterAll(async () => {
   store.stop();
+  bucketed.stop();
   await mongo.connection.dropDatabase();
   await mongo.close();
 });
@@ -42,6 +48,13 @@ describeOAuthModelStore('mongodb', async () => {
   await emptyCollections();
   clock = new FrozenClock(new Date());
   return { store, clock };
+});
+
+describeOAuthModelStore('mongodb, in buckets', async () => {
+  await bucketed.init();
+  await emptyCollections();
+  clock = new FrozenClock(new Date());
+  return { store: bucketed, clock };
 });
 
 describe('mongodb OAuth model store: what the contract cannot see', () => {
@@ -117,6 +130,22 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect((await store.find('Interaction', 'i9'))?.payload).toEqual({ returnTo: '/y' });
   });
 
+  it('spreads records over buckets by a hash of their key, and still reads and consumes what is in the one collection from before', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    for (let i = 0; i < 40; i++) await bucketed.upsert('AccessToken', `t${i}`, { grantId: 'g' }, expiresAt);
+    const counts = await Promise.all(bucketed.collections().records.map((name) => mongo.connection.collection(name).countDocuments({})));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(counts.filter((n) => n > 0).length).toBeGreaterThan(4);
+    expect(await ids('oauth_models')).toEqual([]);
+    // A refresh token written by a Tessera before the buckets, and consumed then.
+    await raw('oauth_models').insertOne({ _id: 'RefreshToken:old' as never, model: 'RefreshToken', payload: '{"grantId":"g-old"}', grantId: 'g-old', expiresAt });
+    await raw('oauth_consumed').insertOne({ _id: 'RefreshToken:old' as never, at: clock.now(), expiresAt });
+    expect(await bucketed.find('RefreshToken', 'old')).toMatchObject({ payload: { grantId: 'g-old' }, consumedAt: clock.now() });
+    expect(await bucketed.consume('RefreshToken', 'old', clock.now())).toBe(false);
+    await bucketed.revokeByGrantId('g-old');
+    expect(await bucketed.find('RefreshToken', 'old')).toBeNull();
+  });
+
   it('still reads a session stored before sessions had their own collection, by id and by uid', async () => {
     const expiresAt = new Date(clock.now().getTime() + 60_000);
     await raw('oauth_models').insertOne({ _id: 'Session:old' as never, model: 'Session', payload: '{"uid":"u-old","accountId":"usr_1"}', uid: 'u-old', expiresAt });
@@ -183,7 +212,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
 
   it('sweeps on its own timer where the server has no TTL indexes', async () => {
     const sweepClock = new FrozenClock(new Date());
-    const sweeping = new MongoOAuthModelStore(mongo.connection, { ...mongo.capabilities, ttlIndexes: false }, sweepClock, { sweepEveryMs: 50 });
+    const sweeping = new MongoOAuthModelStore(mongo.connection, { ...mongo.capabilities, ttlIndexes: false }, sweepClock, { sweepEveryMs: 50, buckets: 1 });
     try {
       await sweeping.init();
       expect(sweeping.expiryMode).toBe('sweep');

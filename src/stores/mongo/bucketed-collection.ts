@@ -1,0 +1,121 @@
+import type { Connection, Model, QueryFilter, Schema, UpdateQuery } from 'mongoose';
+import type { ExpiryHandle } from './expiry.ts';
+import { ensureExpiry } from './expiry.ts';
+import { ensureCollection } from './ensure-collection.ts';
+import type { MongoCapabilities } from './mongo-connection.ts';
+import { mongoCall } from './mongo-errors.ts';
+
+/** Physical collections per logical one on FerretDB; one on MongoDB. */
+export const FERRETDB_BUCKETS = 256;
+
+/**
+ * One logical collection of documents keyed by a string `_id`, kept in one MongoDB collection —
+ * or, on FerretDB, spread over `count` collections by a hash of the `_id`.
+ *
+ * Why: FerretDB 1.24 on SQLite uses no index at all, the `_id` one included (its pushed-down
+ * filter is not the expression its indexes are built on: `EXPLAIN` says SCAN). Every read, update
+ * and delete by `_id` is a scan of the collection, ~1.2 µs a document: 120 ms at 100,000. Spread
+ * over 256 collections, a lookup scans a 256th of them, so the cost stays small while the data
+ * grows a hundredfold. MongoDB answers by its `_id` index and keeps one collection.
+ *
+ * `legacy`: where the logical collection was one collection before (a FerretDB deployment that
+ * ran an earlier Tessera), documents not found in their bucket are looked for there.
+ */
+export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null }> {
+  readonly count: number;
+  private readonly buckets: Array<Model<T>>;
+  private readonly legacy: Model<T> | null;
+
+  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, count: number) {
+    this.count = count;
+    const model = (name: string, physical: string): Model<T> => (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema, physical);
+    this.buckets = count === 1 ? [model(modelName, collection)] : Array.from({ length: count }, (_, i) => model(`${modelName}_${bucketName(i)}`, `${collection}_${bucketName(i)}`));
+    this.legacy = count === 1 ? null : model(modelName, collection);
+  }
+
+  /** The collection a document of this `_id` lives in. */
+  of(_id: string): Model<T> {
+    return this.buckets[this.count === 1 ? 0 : bucketOf(_id, this.count)]!;
+  }
+
+  /**
+   * One collection: created with its indexes and expiry (a TTL index where the server has them).
+   * Buckets (FerretDB, which creates a collection at its first insert and uses no index): swept
+   * one bucket at a time, all of them every `sweepEveryMs`.
+   */
+  async init(capabilities: MongoCapabilities, sweepEveryMs: number, now: () => Date): Promise<ExpiryHandle> {
+    if (this.count === 1) {
+      await ensureCollection(this.buckets[0]! as unknown as Model<never>);
+      return ensureExpiry(this.buckets[0]! as unknown as Model<never>, 'expiresAt', capabilities, sweepEveryMs, now);
+    }
+    const sweepOne = async (model: Model<T>): Promise<number> => {
+      const result = await model.deleteMany({ expiresAt: { $lte: now() } } as QueryFilter<T>).exec();
+      return result.deletedCount ?? 0;
+    };
+    const all = [...this.buckets, this.legacy!];
+    let next = 0;
+    const timer = setInterval(
+      () => {
+        const model = all[next]!;
+        next = (next + 1) % all.length;
+        sweepOne(model).catch(() => undefined); // an unreachable server is reported by readiness, not here
+      },
+      Math.max(1, Math.floor(sweepEveryMs / all.length)),
+    );
+    timer.unref();
+    return {
+      mode: 'sweep',
+      sweep: async () => {
+        let deleted = 0;
+        for (const model of all) deleted += await sweepOne(model);
+        return deleted;
+      },
+      stop: () => clearInterval(timer),
+    };
+  }
+
+  /** By `_id`: its bucket, then (a document from before the buckets) the one collection. */
+  async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
+    const doc = await mongoCall(() => this.of(_id).findOne({ _id } as QueryFilter<T>, projection).lean<T>().exec());
+    if (doc || !this.legacy) return doc;
+    return mongoCall(() => this.legacy!.findOne({ _id } as QueryFilter<T>, projection).lean<T>().exec());
+  }
+
+  /** A query by another field: every bucket in turn (never on a hot path). */
+  async findOne(filter: QueryFilter<T>): Promise<T | null> {
+    for (const model of this.legacy ? [...this.buckets, this.legacy] : this.buckets) {
+      const doc = await mongoCall(() => model.findOne(filter).lean<T>().exec());
+      if (doc) return doc;
+    }
+    return null;
+  }
+
+  insert(doc: T): Promise<unknown> {
+    return mongoCall(() => this.of(doc._id).create(doc));
+  }
+
+  replace(_id: string, doc: Omit<T, '_id'> | T): Promise<unknown> {
+    return mongoCall(() => this.of(_id).replaceOne({ _id } as QueryFilter<T>, doc as T, { upsert: true }).exec());
+  }
+
+  update(_id: string, update: UpdateQuery<T>): Promise<unknown> {
+    return mongoCall(() => this.of(_id).updateOne({ _id } as QueryFilter<T>, update).exec());
+  }
+
+  /** Every physical collection (tests, and the benchmark's seeding). */
+  collections(): string[] {
+    return this.buckets.map((model) => model.collection.collectionName);
+  }
+}
+
+const bucketName = (i: number): string => `b${i.toString(16).padStart(2, '0')}`;
+
+/** FNV-1a of the `_id`: a stable, even spread of random token ids over the buckets. */
+export function bucketOf(_id: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < _id.length; i++) {
+    hash ^= _id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
