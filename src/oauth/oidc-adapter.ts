@@ -8,7 +8,7 @@ const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', '
 
 export interface AdapterDeps {
   store: OAuthModelStore;
-  clients: ClientStore;
+  clients: Pick<ClientStore, 'findById'>;
   clock: Clock;
   /** Ends a grant everywhere: its records, its connected app, and every instance's caches. */
   revokeGrant: (grantId: string) => Promise<void>;

@@ -17,8 +17,9 @@ export interface ProviderOptions {
   refreshTokenLifetimeDays: number;
   catalog: ScopeCatalog;
   store: OAuthModelStore;
-  clients: ClientStore;
-  users: UserStore;
+  /** Clients and users by id: read on every token request, so app.ts passes the shared, event-invalidated reads. */
+  clients: Pick<ClientStore, 'findById'>;
+  users: Pick<UserStore, 'findById'>;
   clock: Clock;
   revokeGrant: (grantId: string) => Promise<void>;
 }
