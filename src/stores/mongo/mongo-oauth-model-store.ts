@@ -154,6 +154,13 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   private readonly ended: BucketedCollection<EndedDoc>;
   private readonly lookups: BucketedCollection<LookupDoc>;
   private expiry: ExpiryHandle[] = [];
+  /**
+   * Records this instance has just found live, for the consume that follows in the same request
+   * (oidc-provider reads a code or a refresh token, then consumes it): the existence check is not
+   * read again within RECENT_MS. A record ended in that instant only gets a marker it no longer
+   * needs; the insert still decides who consumes.
+   */
+  private readonly recent = new Map<string, { expiresAt: Date | null; until: number }>();
 
   constructor(connection: Connection, capabilities: MongoCapabilities, clock: Clock = systemClock, options: MongoOAuthModelStoreOptions = {}) {
     this.capabilities = capabilities;
@@ -218,7 +225,10 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   async find(model: string, id: string): Promise<OAuthRecord | null> {
     const _id = recordKey(model, id);
     const [doc, marker] = await Promise.all([this.liveById(_id), this.consumed.findById(_id)]);
-    return doc ? toRecord(doc, marker) : null;
+    if (!doc) return null;
+    if (this.recent.size >= RECENT_MAX) this.recent.clear();
+    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS });
+    return toRecord(doc, marker);
   }
 
   async peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null> {
@@ -248,7 +258,9 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    */
   async consume(model: string, id: string, at: Date): Promise<boolean> {
     const _id = recordKey(model, id);
-    const doc = await this.liveById(_id);
+    const seen = this.recent.get(_id);
+    this.recent.delete(_id);
+    const doc = seen && seen.until > Date.now() && this.live(seen) ? seen : await this.liveById(_id);
     if (!doc) return false;
     // A marker from before the buckets (FerretDB) still counts: once consumed, always consumed.
     if (this.consumed.count > 1 && (await this.consumed.findById(_id)) !== null) return false;
@@ -262,6 +274,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    */
   async destroy(model: string, id: string): Promise<void> {
     const _id = recordKey(model, id);
+    this.recent.delete(_id);
     const doc = await this.stored(_id);
     await this.end(_id, doc ? dateOrNull(doc.expiresAt) : null);
   }
@@ -271,6 +284,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * as the grant would have (its refresh tokens cannot outlive it).
    */
   async revokeByGrantId(grantId: string): Promise<void> {
+    this.recent.clear();
     const grant = await this.records.findById(recordKey('Grant', grantId), { expiresAt: 1 });
     await this.end(grantKey(grantId), grant ? dateOrNull(grant.expiresAt) : null);
   }
@@ -342,6 +356,9 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     return { $or: [{ expiresAt: null }, { expiresAt: { $gt: this.clock.now() } }] };
   }
 }
+
+const RECENT_MS = 1_000;
+const RECENT_MAX = 10_000;
 
 /** Whether an insert went in; false when its _id is there already. */
 async function inserted(insert: () => Promise<unknown>): Promise<boolean> {
