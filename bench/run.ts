@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: introspection and verification throughput and latency, side by side, in one
- * run on loopback.
+ * `npm run bench`: introspection, verification and token endpoint throughput and latency, side by
+ * side, in one run on loopback.
  *
  *   (a) bare node:http answering a fixed principal — the ceiling
  *   (b) oidc-provider's built-in introspection endpoint, opaque access tokens
@@ -10,6 +10,11 @@
  *   (f) Tessera POST /v1/verify with API keys limited per minute and per day, never reached
  *   (g) … with OAuth access tokens whose connected apps are limited likewise
  *   (h) … with API keys whose limit is spent: every answer RATE_LIMITED
+ *   (r0) plain oidc-provider's token endpoint, chained refresh_token grants (bench/lib/token-cases.ts)
+ *   (r1) Tessera POST /oauth/token, chained refresh_token grants, embedded memory stores
+ *   (r2) … on FerretDB (or mongod) and Redis
+ *   (x)  … authorization_code grants, on FerretDB and Redis
+ *   — each token case at 1 and at 20 connections (not --connections).
  *
  * Prints req/s and p50/p99 per case, the ratios c/a, d/a, c/b, d/b, f/c, g/c and whether the
  * targets are met, and writes bench/results.md and bench/results.svg. A benchmark, not a test.
@@ -22,8 +27,11 @@
  *   --no-warn-variant   skip the reference run of (c)(d)(e) at LOG_LEVEL=warn
  *   --profile           run the Tessera target under --cpu-prof (profiles in bench/tmp/profiles;
  *                       summarise with bench/profile-summary.ts); its numbers are then lower
- *   --only <ids>        run only these cases, e.g. --only c,d (a and b are kept for the ratios
- *                       only when listed)
+ *   --only <ids>        run only these cases, e.g. --only c,d or --only r0,r1,r2,x (a and b are
+ *                       kept for the ratios only when listed)
+ *   --grants <n>        existing grants seeded into the stores of (r1)(r2)(x) (1000); (r2) and
+ *                       (x) are compared with the last run at another count (bench/tmp/token-growth.json)
+ *   --token-connections <list>  the connection counts of each token case (1,20)
  *   --no-write          print only; leave bench/results.md and results.svg alone (the figures
  *                       of every run are also kept in bench/tmp/last-run.json)
  *   --tessera-target <file>  another entry for the Tessera target (path relative to bench/targets/
@@ -44,12 +52,17 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSigningKey } from '../src/config/load-config.ts';
 import { startMongo, startRedis, type RunningServer } from '../test/support/servers.ts';
+import { basicAuth } from './lib/basic-auth.ts';
 import { runLoad, type Loader, type LoadRequest, type LoadResult } from './lib/load.ts';
-import { busyPercent, describeMachine, namedPercent, processPercent, systemCpu, treeCpu, treePercent, waitForQuiet, type Machine } from './lib/machine.ts';
-import { perRequest, redisStats, type RedisStats } from './lib/redis-stats.ts';
-import { consoleRatios, consoleTable, cpuPerRequest, evaluate, hitRatio, markdown, svgChart, TARGET_VERIFY_P99_MS, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
+import type { Measurable } from './lib/case.ts';
+import { describeMachine, type Machine } from './lib/machine.ts';
+import { createMeasurer } from './lib/measure.ts';
+import { redisStats, type RedisStats } from './lib/redis-stats.ts';
+import { consoleRatios, consoleTable, cpuPerRequest, evaluate, isTokenCase, markdown, svgChart, TARGET_VERIFY_P99_MS, type CaseGroup, type CaseResult, type Settings } from './lib/report.ts';
 import { BENCH_SCOPES, seedTessera, type TesseraSeed } from './lib/seed.ts';
 import { BENCH_DIR, TMP_DIR, killAllTargetsNow, startTarget, stopAllTargets, type Target } from './lib/targets.ts';
+import { runTokenCases, TOKEN_CASE_IDS, TOKEN_CONNECTIONS, type TokenCaseDeps } from './lib/token-cases.ts';
+import { commitOf, readGrowth, recordGrowth, tokenConsoleTable, tokenConsoleVerdicts, tokenMarkdown, tokenVerdicts, type TokenRunInfo } from './lib/token-report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -67,6 +80,8 @@ const { values: args } = parseArgs({
     replot: { type: 'string' },
     'tessera-target': { type: 'string', default: 'tessera.ts' },
     loader: { type: 'string', default: 'wrk' },
+    grants: { type: 'string', default: '1000' },
+    'token-connections': { type: 'string', default: TOKEN_CONNECTIONS.join(',') },
   },
   strict: true,
 });
@@ -77,6 +92,10 @@ const DURATION = positive(args.duration, 'duration');
 const WARMUP = positive(args.warmup, 'warmup', true);
 const CONNECTIONS = positive(args.connections, 'connections');
 const TOKENS = positive(args.tokens, 'tokens');
+const GRANTS = positive(args.grants, 'grants', true);
+const TOKEN_CONNECTION_COUNTS = args['token-connections'].split(',').map((n) => positive(n.trim(), 'token-connections'));
+/** Every result, as each case finishes: a later failure still prints and saves them. */
+const results: CaseResult[] = [];
 const ONLY = args.only ? new Set(args.only.split(',').map((s) => s.trim())) : null;
 const wanted = (id: string): boolean => ONLY === null || ONLY.has(id);
 const CORES = describeMachine().cores;
@@ -110,12 +129,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 process.once('exit', killAllTargetsNow);
-
-function basicAuth(id: string, secret: string): string {
-  // RFC 6749 §2.3.1: form-urlencode each part, then Base64 of "id:secret".
-  const enc = (s: string): string => encodeURIComponent(s).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
-}
 
 function requestsFor(path: string, authorization: string, tokens: string[]): LoadRequest[] {
   return tokens.map((token) => ({
@@ -202,103 +215,36 @@ const verifiedAs = (code: 'VALID' | 'RATE_LIMITED', kind: string) => (status: nu
   return null;
 };
 
-/** Only Tessera uses MongoDB and Redis; for the other cases their (idle) CPU is not shown. */
-function needsStores(c: Case): boolean {
-  return c.group === 'tessera' || c.group === 'tessera-warn';
-}
-
-function others(all: number | null, ours: number | null): number | null {
-  return all === null || ours === null ? null : Math.max(0, all - ours);
-}
-
-/** The benchmark's Redis, whose counters are read around each Tessera case's measured run. */
+/** The benchmark's Redis, whose counters are read around the measured run of each case that uses it. */
 let redisCounters: RedisStats | undefined;
 
-function elu(before: { idle: number; active: number }, after: { idle: number; active: number }): number | null {
-  const active = after.active - before.active;
-  const total = active + (after.idle - before.idle);
-  return total > 0 ? active / total : null;
-}
+const measure = createMeasurer({
+  cores: CORES,
+  warmupSeconds: WARMUP,
+  durationSeconds: DURATION,
+  quietPercent: QUIET_PERCENT,
+  quietWaitMs: QUIET_WAIT_MS,
+  retries: RETRIES,
+  redis: () => redisCounters,
+});
 
-/**
- * Measures a case; when processes outside the benchmark were busy during the run, measures it
- * again (up to --retries times) and keeps the run they disturbed least.
- */
-async function measure(c: Case): Promise<CaseResult> {
-  let best: CaseResult | undefined;
-  for (let attempt = 0; attempt <= RETRIES; attempt++) {
-    const result = await measureOnce(c);
-    if (!best || (result.otherCpu ?? 0) < (best.otherCpu ?? 0)) best = result;
-    if ((result.otherCpu ?? 0) <= QUIET_PERCENT) break;
-    if (attempt < RETRIES) console.log(`(${c.id}) other processes used ${result.otherCpu!.toFixed(0)} % of a core during the run: measuring again`);
-  }
-  return best!;
-}
-
-async function measureOnce(c: Case): Promise<CaseResult> {
+/** An introspection or verification case, measured as any other: --connections cycling through its requests. */
+function measurable(c: Case): Measurable {
   const url = `http://127.0.0.1:${c.target.port}`;
-  // Other work on the machine (a test run, a compiler) would be measured as our slowness.
-  await waitForQuiet(QUIET_PERCENT, QUIET_WAIT_MS, (busy) =>
-    console.log(`(${c.id}) other processes use ${busy.toFixed(0)} % of a core: waiting up to ${QUIET_WAIT_MS / 1000} s for a quiet machine…`),
-  );
-  process.stdout.write(`(${c.id}) ${c.label}: warm-up ${WARMUP} s… `);
-  if (WARMUP > 0) {
-    const warm = await runLoad({ loader: LOADER, url, requests: c.requests, connections: CONNECTIONS, durationSeconds: WARMUP });
-    assertClean(c, warm, 'warm-up');
-  }
-  await c.target.reset();
-  const redisBefore = needsStores(c) ? await redisCounters?.read() : undefined;
-  const before = await c.target.stats();
-  const loaderBefore = process.cpuUsage();
-  const machineBefore = systemCpu();
-  const treeBefore = treeCpu();
-  const wallBefore = process.hrtime.bigint();
-  process.stdout.write(`measuring ${DURATION} s… `);
-  const load = await runLoad({ loader: LOADER, url, requests: c.requests, connections: CONNECTIONS, durationSeconds: DURATION });
-  const wallUs = Number(process.hrtime.bigint() - wallBefore) / 1000;
-  const machineAfter = systemCpu();
-  const treeAfter = treeCpu();
-  const loader = process.cpuUsage(loaderBefore);
-  const after = await c.target.stats();
-  const redisAfter = redisBefore ? await redisCounters!.read() : undefined;
-  assertClean(c, load, 'measured run');
-  const serverUs = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
-  // wrk runs (and has exited) outside this process tree: its CPU is ours, not "other".
-  const external = load.loaderCpuSeconds === null ? null : ((load.loaderCpuSeconds * 1e6) / wallUs) * 100;
-  const loaderCpu = external ?? ((loader.user + loader.system) / wallUs) * 100;
-  const tree = treePercent(treeBefore?.total ?? null, treeAfter?.total ?? null, machineBefore, machineAfter, CORES);
-  const ours = tree === null ? null : tree + (external ?? 0);
-  const result: CaseResult = {
+  const load = (seconds: number): Promise<LoadResult> => runLoad({ loader: LOADER, url, requests: c.requests, connections: CONNECTIONS, durationSeconds: seconds });
+  return {
     id: c.id,
     label: c.label,
     group: c.group,
-    load,
-    serverCpu: (serverUs / wallUs) * 100,
-    serverElu: elu(before.elu, after.elu),
-    loaderCpu,
-    machineBusy: busyPercent(machineBefore, machineAfter, CORES),
-    otherCpu: others(processPercent(machineBefore, machineAfter, CORES), ours),
-    mongoServerCpu: needsStores(c) ? namedPercent(/^(ferretdb|mongod)$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
-    redisCpu: needsStores(c) ? namedPercent(/^redis-server$/, treeBefore, treeAfter, machineBefore, machineAfter, CORES) : null,
-    window: { fromUs: before.monotonicUs, toUs: after.monotonicUs },
-    ...('lookups' in after.counters ? { cache: { lookups: after.counters['lookups']!, resolves: after.counters['resolves']! } } : {}),
-    ...(redisBefore && redisAfter ? { redis: perRequest(redisBefore, redisAfter, load.total) } : {}),
+    target: c.target,
+    connections: CONNECTIONS,
+    // Only Tessera uses MongoDB and Redis; for the other cases their (idle) CPU is not shown.
+    usesStores: c.group === 'tessera' || c.group === 'tessera-warn',
+    warmUp: load,
+    prepare: async () => undefined,
+    run: load,
+    ...(args.profile && (c.group === 'tessera' || c.group === 'tessera-warn') ? { profileFile: `tessera-${c.group === 'tessera' ? 'info' : 'warn'}.cpuprofile` } : {}),
   };
-  const hits = hitRatio(result);
-  console.log(
-    `${Math.round(load.requestsPerSecond).toLocaleString('en-US')} req/s, p50 ${load.p50.toFixed(2)} ms, p99 ${load.p99.toFixed(2)} ms` +
-      (hits === null ? '' : `, cache hits ${(hits * 100).toFixed(2)} % (${result.cache!.resolves} store resolutions)`) +
-      (result.redis ? `, Redis per request: ${result.redis.scriptCalls.toFixed(2)} scripts, ${result.redis.roundTrips.toFixed(2)} round trips` : ''),
-  );
-  return result;
-}
-
-function assertClean(c: Case, load: LoadResult, phase: string): void {
-  if (load.errors > 0 || load.timeouts > 0 || load.non2xx > 0 || load.total === 0) {
-    throw new Error(
-      `(${c.id}) ${c.label}: ${phase} was not clean — ${load.total} responses, ${load.non2xx} non-2xx, ${load.errors} errors, ${load.timeouts} timeouts; status codes ${JSON.stringify(load.statusCodes)}`,
-    );
-  }
 }
 
 /** --set NAME=VALUE overrides of the Tessera environment. */
@@ -326,6 +272,37 @@ function tesseraEnv(mongo: RunningServer, redis: RunningServer, tag: string): Re
   };
 }
 
+/** Tessera on its embedded memory stores: NODE_ENV=development, the one mode that allows them. */
+function embeddedEnv(): Record<string, string> {
+  return {
+    NODE_ENV: 'development',
+    TESSERA_COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    TESSERA_OAUTH_JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
+    TESSERA_SCOPES: BENCH_SCOPES.join(' '),
+    ...OVERRIDES,
+  };
+}
+
+/** The MongoDB-wire server and Redis, started once, for whichever cases need them first. */
+let servers: Promise<{ mongo: RunningServer; redis: RunningServer }> | undefined;
+let settingsMongo = 'not used';
+function stores(): Promise<{ mongo: RunningServer; redis: RunningServer }> {
+  servers ??= (async () => {
+    console.log('bench: starting MongoDB-compatible server and Redis…');
+    const [mongo, redis] = await Promise.all([startMongo(), startRedis()]);
+    cleanups.push(() => mongo.stop(), () => redis.stop());
+    const counters = await redisStats(redis.url);
+    redisCounters = counters;
+    cleanups.push(() => counters.close());
+    settingsMongo = mongo.kind === 'ferretdb' ? 'FerretDB (SQLite backend), the test suites’ MongoDB-wire server' : 'mongod (one-member replica set)';
+    return { mongo, redis };
+  })();
+  return servers;
+}
+
+/** Names the databases and Redis prefixes of this run. */
+const RUN_TAG = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+
 async function startTessera(base: Record<string, string>, logLevel: string, logFile: string): Promise<Target> {
   rmSync(logFile, { force: true });
   if (args.profile) rmSync(join(TMP_DIR, 'profiles', `tessera-${logLevel}.cpuprofile`), { force: true });
@@ -351,13 +328,12 @@ function tesseraCases(target: Target, seed: TesseraSeed, group: CaseGroup): Case
 
 async function main(): Promise<void> {
   const machine = describeMachine();
+  const commit = commitOf();
   mkdirSync(TMP_DIR, { recursive: true });
   console.log(`bench: ${machine.model}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`);
   console.log(`bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per case, ${TOKENS} tokens per case, load from ${LOADER}${args.profile ? ', Tessera under --cpu-prof' : ''}`);
 
   const needTessera = ['a', 'c', 'd', 'e', 'f', 'g', 'h'].some(wanted);
-  const results: CaseResult[] = [];
-  let settingsMongo = 'not used';
   const logFile = join(TMP_DIR, 'tessera-info.log');
   let cacheMaxAgeMs = 0;
 
@@ -366,15 +342,8 @@ async function main(): Promise<void> {
   let tessera: Target | undefined;
   let principalJson = '';
   if (needTessera) {
-    console.log('bench: starting MongoDB-compatible server and Redis…');
-    const [mongo, redis] = await Promise.all([startMongo(), startRedis()]);
-    cleanups.push(() => mongo.stop(), () => redis.stop());
-    redisCounters = await redisStats(redis.url);
-    const counters = redisCounters;
-    cleanups.push(() => counters.close());
-    settingsMongo = mongo.kind === 'ferretdb' ? 'FerretDB (SQLite backend), the test suites’ MongoDB-wire server' : 'mongod (one-member replica set)';
-    const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-    base = tesseraEnv(mongo, redis, tag);
+    const { mongo, redis } = await stores();
+    base = tesseraEnv(mongo, redis, RUN_TAG);
     process.stdout.write(`bench: seeding ${TOKENS} API keys and ${TOKENS} OAuth access tokens, and as many again with limits (and ${TOKENS} keys with a spent one) for verification… `);
     const started = Date.now();
     seed = await seedTessera(base, TOKENS, join(TMP_DIR, 'seed.log'));
@@ -391,7 +360,7 @@ async function main(): Promise<void> {
     const tokens = seed!.apiKeys;
     const c: Case = { id: 'a', label: 'bare node:http, fixed principal', group: 'ceiling', target: bare, requests: requestsFor('/oauth/introspect', basicAuth('resource-server', 'x'), tokens), check: activeAs('api_key') };
     await verify(c);
-    results.push(await measure(c));
+    results.push(await measure(measurable(c)));
     await bare.stop();
   }
 
@@ -400,7 +369,7 @@ async function main(): Promise<void> {
     const info = provider.info as { tokens: string[]; clientId: string; clientSecret: string; path: string };
     const c: Case = { id: 'b', label: 'oidc-provider built-in introspection', group: 'provider', target: provider, requests: requestsFor(info.path, basicAuth(info.clientId, info.clientSecret), info.tokens), check: activeAs() };
     await verify(c);
-    results.push(await measure(c));
+    results.push(await measure(measurable(c)));
     await provider.stop();
   }
 
@@ -408,7 +377,7 @@ async function main(): Promise<void> {
     for (const c of tesseraCases(tessera, seed, 'tessera')) {
       if (c.spendFirst) await spend(c);
       await verify(c);
-      results.push(await measure(c));
+      results.push(await measure(measurable(c)));
     }
     await tessera.stop();
     if (!args['no-warn-variant']) {
@@ -416,24 +385,45 @@ async function main(): Promise<void> {
       for (const c of tesseraCases(warn, seed, 'tessera-warn')) {
         if (c.spendFirst) await spend(c);
         await verify(c);
-        results.push(await measure(c));
+        results.push(await measure(measurable(c)));
       }
       await warn.stop();
     }
   }
 
+  let tokens: TokenRunInfo | undefined;
+  if (TOKEN_CASE_IDS.some(wanted)) {
+    if (LOADER !== 'wrk') throw new Error('the token cases (r0 r1 r2 x) need wrk: they keep their tokens in a wrk Lua script');
+    const deps: TokenCaseDeps = {
+      wanted,
+      measure,
+      tesseraEnv: async (mode, tag) => {
+        if (mode === 'embedded') return embeddedEnv();
+        const { mongo, redis } = await stores();
+        return tesseraEnv(mongo, redis, `${tag}_${RUN_TAG}`);
+      },
+      mongoLabel: () => settingsMongo,
+      grants: GRANTS,
+      connections: TOKEN_CONNECTION_COUNTS,
+      profile: args.profile,
+      tmpDir: TMP_DIR,
+      tesseraTarget: args['tessera-target'],
+    };
+    tokens = await runTokenCases(deps, results);
+  }
+
   await cleanup();
   if (args.profile) {
     console.log(`\nbench: CPU profiles of the Tessera targets are in ${relative(process.cwd(), join(TMP_DIR, 'profiles'))}/; the measured runs:`);
-    for (const r of results.filter((x) => x.group === 'tessera' || x.group === 'tessera-warn')) {
-      const file = `tessera-${r.group === 'tessera' ? 'info' : 'warn'}.cpuprofile`;
-      console.log(`  (${r.id}) node --disable-warning=ExperimentalWarning bench/profile-summary.ts bench/tmp/profiles/${file} ${r.load.total} --window ${r.window.fromUs}:${r.window.toUs}`);
+    for (const r of results.filter((x) => x.profileFile !== undefined)) {
+      console.log(`  (${r.id}) node --disable-warning=ExperimentalWarning bench/profile-summary.ts bench/tmp/profiles/${r.profileFile} ${r.load.total} --window ${r.window.fromUs}:${r.window.toUs}`);
     }
   }
 
-  const byId = new Map(results.map((r) => [r.id, r]));
-  const { ratios, verdicts } = evaluate(byId);
-  console.log(`\n${consoleTable(results)}\n\n${consoleRatios(ratios, verdicts)}\n`);
+  // Only plain runs go into the growth comparison: a profiled, --set or what-if run measures something else.
+  const plain = !args.profile && Object.keys(OVERRIDES).length === 0 && args['tessera-target'] === 'tessera.ts';
+  const growth = tokens && plain ? recordGrowth(GROWTH_FILE, results, GRANTS, machine.date, commit, { warmupSeconds: WARMUP, durationSeconds: DURATION }) : readGrowth(GROWTH_FILE);
+  printResults(results, growth);
 
   const settings: Settings = {
     connections: CONNECTIONS,
@@ -448,15 +438,31 @@ async function main(): Promise<void> {
     tesseraTarget: args['tessera-target'],
     loader: LOADER,
   };
-  const run: SavedRun = { machine, settings, results };
+  const run: SavedRun = { machine, settings, results, ...(tokens ? { tokens } : {}) };
   writeFileSync(join(TMP_DIR, 'last-run.json'), `${JSON.stringify(run, null, 2)}\n`);
-  if (!args['no-write']) writeReport(run);
+  if (!args['no-write']) writeReport(run, growth);
+}
+
+/** The token cases' (r2)(x) figures per --grants count, across runs (token-report.ts). */
+const GROWTH_FILE = join(TMP_DIR, 'token-growth.json');
+
+function printResults(results: CaseResult[], growth: ReturnType<typeof readGrowth>): void {
+  const classic = results.filter((r) => !isTokenCase(r));
+  if (classic.length > 0) {
+    const { ratios, verdicts } = evaluate(new Map(classic.map((r) => [r.id, r])));
+    console.log(`\n${consoleTable(classic)}\n\n${consoleRatios(ratios, verdicts)}\n`);
+  }
+  if (results.some(isTokenCase)) {
+    console.log(`\nToken endpoint:\n${tokenConsoleTable(results)}\n\n${tokenConsoleVerdicts(tokenVerdicts(results, growth))}\n`);
+  }
 }
 
 interface SavedRun {
   machine: Machine;
   settings: Settings;
   results: CaseResult[];
+  /** The token cases' seeding, when they ran. */
+  tokens?: TokenRunInfo;
 }
 
 /** What the figures of a run say beyond the table, computed from them. */
@@ -522,28 +528,36 @@ function notesOf({ settings, results }: SavedRun): string[] {
   return notes;
 }
 
-/** bench/results.md and bench/results.svg from one run's figures. */
-function writeReport(run: SavedRun): void {
+/** bench/results.md and bench/results.svg (introspection and verification only) from one run's figures. */
+function writeReport(run: SavedRun, growth: ReturnType<typeof readGrowth>): void {
   const { machine, settings, results } = run;
+  const classic = results.filter((r) => !isTokenCase(r));
   const notes = notesOf(run);
-  const { ratios, verdicts } = evaluate(new Map(results.map((r) => [r.id, r])));
-  writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(results, `POST introspection and verification on loopback, ${settings.connections} connections — ${machine.cores} × ${machine.model}`));
-  writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes));
-  console.log('bench: wrote bench/results.md and bench/results.svg');
+  const { ratios, verdicts } = evaluate(new Map(classic.map((r) => [r.id, r])));
+  const tokenSection = run.tokens ? tokenMarkdown(results, tokenVerdicts(results, growth), run.tokens, settings) : '';
+  if (classic.length > 0) writeFileSync(join(BENCH_DIR, 'results.svg'), svgChart(classic, `POST introspection and verification on loopback, ${settings.connections} connections — ${machine.cores} × ${machine.model}`));
+  writeFileSync(join(BENCH_DIR, 'results.md'), markdown(machine, settings, results, ratios, verdicts, notes, tokenSection));
+  console.log(`bench: wrote bench/results.md${classic.length > 0 ? ' and bench/results.svg' : ''}`);
 }
 
 try {
   if (args.replot) {
     // Re-render the report of a saved run (bench/tmp/last-run.json) without measuring anything.
     const run = JSON.parse(readFileSync(args.replot, 'utf8')) as SavedRun;
-    const { ratios, verdicts } = evaluate(new Map(run.results.map((r) => [r.id, r])));
-    console.log(`${consoleTable(run.results)}\n\n${consoleRatios(ratios, verdicts)}\n`);
-    writeReport(run);
+    const growth = readGrowth(GROWTH_FILE);
+    printResults(run.results, growth);
+    writeReport(run, growth);
   } else {
     await main();
   }
 } catch (error) {
   console.error(`\nbench: FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   await cleanup();
+  if (results.length > 0) {
+    // What was measured before the failure is still worth seeing (not written to results.md).
+    console.log('\nbench: the cases measured before the failure:');
+    printResults(results, readGrowth(GROWTH_FILE));
+    writeFileSync(join(TMP_DIR, 'failed-run.json'), `${JSON.stringify({ machine: describeMachine(), results }, null, 2)}\n`);
+  }
   process.exitCode = 1;
 }

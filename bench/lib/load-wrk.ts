@@ -49,8 +49,13 @@ done = function(summary, latency, requests)
 end
 `,
   );
+  return spawnWrk(['-t1', `-c${options.connections}`, `-d${options.durationSeconds}s`, '--timeout', '10s', '-s', script, options.url]).then(toLoadResult);
+}
+
+/** Runs wrk with a script whose done() prints a `WRK_JSON {…}` line; resolves with that object. */
+export function spawnWrk(args: string[]): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${options.connections}`, `-d${options.durationSeconds}s`, '--timeout', '10s', '-s', script, options.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
@@ -61,27 +66,31 @@ end
         reject(new Error(`wrk failed (exit ${code}): ${out.slice(-500)}`));
         return;
       }
-      const w = JSON.parse(line.slice('WRK_JSON '.length)) as Record<string, number>;
-      const seconds = w['duration_us']! / 1e6;
-      const ms = (us: number): number => us / 1000;
-      resolve({
-        requestsPerSecond: w['requests']! / seconds,
-        overallPerSecond: w['requests']! / seconds,
-        total: w['requests']!,
-        durationSeconds: seconds,
-        p50: ms(w['p50']!),
-        p90: ms(w['p90']!),
-        p99: ms(w['p99']!),
-        max: ms(w['max']!),
-        mean: ms(w['mean']!),
-        autocannonP50: Number.NaN,
-        autocannonP99: Number.NaN,
-        non2xx: w['status']!,
-        errors: w['connect']! + w['read']! + w['write']!,
-        timeouts: w['timeout']!,
-        statusCodes: {},
-        loaderCpuSeconds: w['cpu_s']!,
-      });
+      resolve(JSON.parse(line.slice('WRK_JSON '.length)) as Record<string, number>);
     });
   });
+}
+
+/** wrk's figures as a LoadResult; `busySeconds` replaces wrk's duration when the run ended early. */
+export function toLoadResult(w: Record<string, number>, busySeconds?: number): LoadResult {
+  const seconds = busySeconds ?? w['duration_us']! / 1e6;
+  const ms = (us: number): number => us / 1000;
+  return {
+    requestsPerSecond: w['requests']! / seconds,
+    overallPerSecond: w['requests']! / seconds,
+    total: w['requests']!,
+    durationSeconds: seconds,
+    p50: ms(w['p50']!),
+    p90: ms(w['p90']!),
+    p99: ms(w['p99']!),
+    max: ms(w['max']!),
+    mean: ms(w['mean']!),
+    autocannonP50: Number.NaN,
+    autocannonP99: Number.NaN,
+    non2xx: w['status']!,
+    errors: w['connect']! + w['read']! + w['write']!,
+    timeouts: w['timeout']!,
+    statusCodes: {},
+    loaderCpuSeconds: w['cpu_s']!,
+  };
 }

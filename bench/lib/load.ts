@@ -49,6 +49,8 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
   /** CPU seconds the load generator used, when it ran as its own process (wrk); else null. */
   loaderCpuSeconds: number | null;
+  /** Token cases: the tokens ran out before the run's end; durationSeconds is then the time the run was busy. */
+  exhausted?: boolean;
 }
 
 export function runLoad(options: LoadOptions): Promise<LoadResult> {

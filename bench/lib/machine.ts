@@ -1,4 +1,5 @@
 /** What the machine is, and how busy all of its cores were over an interval (from /proc/stat). */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
@@ -109,10 +110,25 @@ export function treeCpu(): TreeCpu | null {
 
 /** Jiffies of the tree's processes whose command name matches, between two readings, in % of one core. */
 export function namedPercent(pattern: RegExp, before: TreeCpu | null, after: TreeCpu | null, m0: CpuTimes | null, m1: CpuTimes | null, cores: number): number | null {
+  const ticks = namedTicks(pattern, before, after);
+  return ticks === null ? null : treePercent(0, ticks, m0, m1, cores);
+}
+
+/** Jiffies (user + system, /proc/<pid>/stat) the tree's processes of a matching command name used between two readings. */
+export function namedTicks(pattern: RegExp, before: TreeCpu | null, after: TreeCpu | null): number | null {
   if (!before || !after) return null;
   const sum = (t: TreeCpu): number => [...t.byName].filter(([name]) => pattern.test(name)).reduce((a, [, v]) => a + v, 0);
-  return treePercent(sum(before), sum(after), m0, m1, cores);
+  return sum(after) - sum(before);
 }
+
+/** The unit of /proc/<pid>/stat's CPU times (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
+export const TICKS_PER_SECOND = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** Time charged to any process between two readings, in % of one core. */
 export function processPercent(before: CpuTimes | null, after: CpuTimes | null, cores: number): number | null {

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { ChildMessage, TargetStats } from '../targets/ipc.ts';
+import type { ChildMessage, ParentMessage, TargetStats } from '../targets/ipc.ts';
 
 export const BENCH_DIR = join(import.meta.dirname, '..');
 export const TMP_DIR = join(BENCH_DIR, 'tmp');
@@ -19,6 +19,8 @@ export interface Target {
   stats(): Promise<TargetStats>;
   /** Resets the target's own counters (not its CPU clock). */
   reset(): Promise<void>;
+  /** Runs one of the target's named commands (minting, seeding); never during a measured run. */
+  command<T>(name: string, payload?: unknown, timeoutMs?: number): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,8 @@ export interface TargetOptions {
 }
 
 const running = new Set<ChildProcess>();
+/** A message to a target, before its id is added. */
+type Question = ParentMessage extends infer M ? (M extends ParentMessage ? Omit<M, 'id'> : never) : never;
 const OUTPUT_TAIL = 8 * 1024;
 
 /** Forks bench/targets/<script> and resolves once it reports its port. */
@@ -64,18 +68,19 @@ export function startTarget(name: string, script: string, options: TargetOptions
 
   let nextId = 1;
   const pending = new Map<number, (message: ChildMessage) => void>();
-  const ask = <T extends ChildMessage>(type: 'stats' | 'reset'): Promise<T> =>
+  const ask = <T extends ChildMessage>(message: Question, timeoutMs = 10_000): Promise<T> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
+      const what = message.type === 'command' ? `command ${message.name}` : message.type;
       const timer = setTimeout(() => {
         pending.delete(id);
-        reject(new Error(`${name}: no answer to ${type} within 10 s`));
-      }, 10_000);
-      pending.set(id, (message) => {
+        reject(new Error(`${name}: no answer to ${what} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      pending.set(id, (answer) => {
         clearTimeout(timer);
-        resolve(message as T);
+        resolve(answer as T);
       });
-      child.send({ type, id });
+      child.send({ ...message, id });
     });
 
   return new Promise((resolve, reject) => {
@@ -98,9 +103,14 @@ export function startTarget(name: string, script: string, options: TargetOptions
           port: message.port,
           pid: message.pid,
           info: message.info ?? {},
-          stats: async () => (await ask<Extract<ChildMessage, { type: 'stats' }>>('stats')).stats,
+          stats: async () => (await ask<Extract<ChildMessage, { type: 'stats' }>>({ type: 'stats' })).stats,
           reset: async () => {
-            await ask('reset');
+            await ask({ type: 'reset' });
+          },
+          command: async <T>(command: string, payload?: unknown, timeoutMs = 600_000): Promise<T> => {
+            const answer = await ask<Extract<ChildMessage, { type: 'command' }>>({ type: 'command', name: command, payload }, timeoutMs);
+            if (answer.error !== undefined) throw new Error(`${name}: command ${command} failed: ${answer.error}`);
+            return answer.result as T;
           },
           stop: () => stopChild(child, exited),
         });
