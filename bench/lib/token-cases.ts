@@ -29,7 +29,7 @@ import { cloneGrantsInMongo, type Cloned, type CloneRequest, type TemplateIds } 
 import type { LoadResult } from './load.ts';
 import { runTokenQueue, type TokenLoadResult, type TokenQueue } from './load-tokens.ts';
 import { assertClean } from './measure.ts';
-import { PageBrowser, codeExchangeBody, mintCode, type MintedCode } from './oauth-pages.ts';
+import { OAuthBrowser, codeExchangeBody, mintCode, type MintedCode } from './oauth-pages.ts';
 import type { CaseGroup, CaseResult } from './report.ts';
 import { startTarget, type Target } from './targets.ts';
 import { REFRESH_PREFIX, checkedFirstRefreshes, checkedTokenRequest, type TokenEndpoint } from './token-checks.ts';
@@ -144,7 +144,7 @@ interface TokenTessera {
   fixture: TokenFixture;
   endpoint: TokenEndpoint;
   /** The browser that made the templates (signed in once). */
-  browser: PageBrowser;
+  browser: OAuthBrowser;
   /** Copies of the template grant (a real connection) into the stores. */
   clone(request: CloneRequest): Promise<Cloned>;
   profile: { profileFile?: string };
@@ -168,7 +168,7 @@ async function startTokenTessera(deps: TokenCaseDeps, stores: 'external' | 'embe
     connectorAuth: basicAuth(fixture.connector.id, fixture.connector.secret),
     introspectorAuth: basicAuth(fixture.resourceServer.id, fixture.resourceServer.secret),
   };
-  const browser = new PageBrowser(baseUrl);
+  const browser = new OAuthBrowser();
   const template = await templateGrant(browser, baseUrl, fixture, endpoint);
   return {
     target,
@@ -193,7 +193,7 @@ async function tesseraChains(tessera: TokenTessera, count: number): Promise<stri
  * whose records the copies repeat. Its refresh token is never presented (a copy's must not be
  * consumed); its access token is introspected (the connected app's last use is recorded).
  */
-async function templateGrant(browser: PageBrowser, baseUrl: string, fixture: TokenFixture, endpoint: TokenEndpoint): Promise<TemplateIds> {
+async function templateGrant(browser: OAuthBrowser, baseUrl: string, fixture: TokenFixture, endpoint: TokenEndpoint): Promise<TemplateIds> {
   const code = await mintCode(browser, baseUrl, fixture);
   const tokens = await checkedTokenRequest(endpoint, codeExchangeBody(code, fixture), 'Tessera: the template connection');
   const res = await fetch(`${baseUrl}/oauth/introspect`, { method: 'POST', headers: { authorization: endpoint.introspectorAuth, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${tokens.access_token}` });
