@@ -74,11 +74,21 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     };
   }
 
+  /*
+   * The token endpoint's reads and writes go to the driver's collection directly: the documents
+   * are whole and typed here, and mongoose's query building, casting and hooks cost ~0.7 ms of CPU
+   * a refresh (bench/README.md).
+   */
+
   /** By `_id`: its bucket, then (a document from before the buckets) the one collection. */
   async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
-    const doc = await mongoCall(() => this.of(_id).findOne({ _id } as QueryFilter<T>, projection).lean<T>().exec());
+    const doc = await this.driverFind(this.of(_id), _id, projection);
     if (doc || !this.legacy) return doc;
-    return mongoCall(() => this.legacy!.findOne({ _id } as QueryFilter<T>, projection).lean<T>().exec());
+    return this.driverFind(this.legacy, _id, projection);
+  }
+
+  private driverFind(model: Model<T>, _id: string, projection?: Record<string, 1>): Promise<T | null> {
+    return mongoCall(() => model.collection.findOne({ _id } as never, projection ? { projection } : {}) as Promise<T | null>);
   }
 
   /** A query by another field: every bucket in turn (never on a hot path). */
@@ -91,15 +101,16 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   }
 
   insert(doc: T): Promise<unknown> {
-    return mongoCall(() => this.of(doc._id).create(doc));
+    return mongoCall(() => this.of(doc._id).collection.insertOne(doc as never));
   }
 
   replace(_id: string, doc: Omit<T, '_id'> | T): Promise<unknown> {
-    return mongoCall(() => this.of(_id).replaceOne({ _id } as QueryFilter<T>, doc as T, { upsert: true }).exec());
+    const { _id: _ignored, ...rest } = doc as T;
+    return mongoCall(() => this.of(_id).collection.replaceOne({ _id } as never, rest as never, { upsert: true }));
   }
 
   update(_id: string, update: UpdateQuery<T>): Promise<unknown> {
-    return mongoCall(() => this.of(_id).updateOne({ _id } as QueryFilter<T>, update).exec());
+    return mongoCall(() => this.of(_id).collection.updateOne({ _id } as never, update as never));
   }
 
   /** Every physical collection (tests, and the benchmark's seeding). */
