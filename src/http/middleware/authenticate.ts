@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { failureOf, type BearerKind } from '../../domain/profile.ts';
+import { failureOf } from '../../domain/profile.ts';
 import { BearerRefusedError } from '../../errors/index.ts';
 import type { Authenticator } from '../../services/authentication/authenticator.ts';
 import { rateLimitHeaders } from '../../domain/rate-limit-headers.ts';
@@ -40,13 +40,9 @@ export function authenticate(authenticator: Authenticator, limiter: UsageLimiter
     const principal = outcome.principal;
     const limits = await limiter.admit(principal, 0);
     ctx.set(rateLimitHeaders(limits.windows, Math.floor(Date.now() / 1000)));
-    if (!limits.admitted) throw new BearerRefusedError('rate_limited', { bearerKind: bearerKindOf(principal), retryAfterSeconds: limits.retryAfterSeconds ?? 1 });
+    if (!limits.admitted) throw new BearerRefusedError('rate_limited', { bearerKind: principal.kind, retryAfterSeconds: limits.retryAfterSeconds ?? 1 });
     ctx.state.principal = principal;
     await next();
   };
 }
 
-
-function bearerKindOf(principal: { kind: string }): BearerKind {
-  return principal.kind === 'oauth' ? 'oauth' : 'api_key';
-}

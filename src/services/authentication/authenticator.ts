@@ -57,7 +57,7 @@ export class Authenticator {
       case 'active':
         return { kind: 'authenticated', principal: resolution.principal };
       case 'forbidden':
-        return { kind: 'forbidden', reason: resolution.reason, bearerKind: resolution.principal.kind === 'oauth' ? 'oauth' : 'api_key' };
+        return { kind: 'forbidden', reason: resolution.reason, bearerKind: resolution.principal.kind };
       case 'inactive': {
         const retry = this.deps.throttle.blocked(clientAddress) ?? (await this.deps.throttle.failed(clientAddress));
         return retry === null ? { kind: 'unauthorized', reason: resolution.reason, ...(resolution.kind ? { bearerKind: resolution.kind } : {}) } : { kind: 'throttled', retryAfterSeconds: retry };

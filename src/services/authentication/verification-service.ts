@@ -74,12 +74,11 @@ export class VerificationService {
         return { valid: false, code: BY_REASON[resolution.reason], reason: failureOf(resolution.reason), ...(resolution.kind ? { bearer_kind: resolution.kind } : {}) };
       }
       const p = resolution.principal;
-      const kind: BearerKind = p.kind === 'oauth' ? 'oauth' : 'api_key';
-      if (resolution.status === 'forbidden') return { valid: false, code: 'DISABLED', reason: resolution.reason, bearer_kind: kind };
+      if (resolution.status === 'forbidden') return { valid: false, code: 'DISABLED', reason: resolution.reason, bearer_kind: p.kind };
       const principal = this.introspection.describe(p);
       const missing = input.requiredScopes.filter((s) => !p.scopes.includes(s));
-      if (missing.length > 0) return { valid: false, code: 'INSUFFICIENT_SCOPE', reason: 'insufficient_scope', bearer_kind: kind, principal, missing_scopes: missing };
-      return this.limiter.admit(p, input.cost).then((limits) => answer(principal, kind, input.cost, limits));
+      if (missing.length > 0) return { valid: false, code: 'INSUFFICIENT_SCOPE', reason: 'insufficient_scope', bearer_kind: p.kind, principal, missing_scopes: missing };
+      return this.limiter.admit(p, input.cost).then((limits) => answer(principal, p.kind, input.cost, limits));
     });
   }
 }
