@@ -314,8 +314,8 @@ export function createOAuthServer(config: Config, stores: Stores, services: Serv
     store: stores.oauth,
     // Every token request reads its client and account: from the records shared by every bearer
     // of this instance, dropped when the events of their changes arrive (caching/shared-record-cache.ts).
-    clients: { findById: async (id) => (await services.sharedRecords.read(`client:${id}`, [`client:${id}`], () => stores.clients.findById(id))).value },
-    users: { findById: async (id) => (await services.sharedRecords.read(`user:${id}`, [`user:${id}`], () => stores.users.findById(id))).value },
+    clients: { findById: async (id) => (await services.sharedRecords.readRecord(`client:${id}`, () => stores.clients.findById(id))).value },
+    users: { findById: async (id) => (await services.sharedRecords.readRecord(`user:${id}`, () => stores.users.findById(id))).value },
     clock,
     // Whenever the provider ends a grant (a replayed code, refresh token reuse, /oauth/revoke),
     // the connected app ends too and every instance's cache is told.

@@ -80,7 +80,7 @@ export class BearerResolver {
     if (await this.deps.markers.isGrantRevoked(token.grantId)) return inactive('grant-revoked', undefined, 'oauth');
     const [app, client] = await Promise.all([
       this.deps.connectedApps.findRecord(token.grantId),
-      this.deps.shared.read(`client:${token.clientId}`, [`client:${token.clientId}`], () => this.deps.clients.findById(token.clientId)),
+      this.deps.shared.readRecord(`client:${token.clientId}`, () => this.deps.clients.findById(token.clientId)),
     ]);
     // A token whose grant is not (or no longer) a connected app was revoked.
     if (!app || app.revokedAt !== null || app.userId !== token.accountId) return inactive('grant-revoked', app?.orgId, 'oauth');

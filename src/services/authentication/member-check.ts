@@ -30,9 +30,9 @@ export class MemberCheck {
   async standing(userId: string, orgId: string): Promise<MemberStanding> {
     const { shared } = this.deps;
     const [user, membership, org] = await Promise.all([
-      shared.read(`user:${userId}`, [`user:${userId}`], () => this.deps.users.findById(userId)),
+      shared.readRecord(`user:${userId}`, () => this.deps.users.findById(userId)),
       shared.read(`membership:${userId}\n${orgId}`, [`user:${userId}`, `organization:${orgId}`], () => this.deps.memberships.find(userId, orgId)),
-      shared.read(`organization:${orgId}`, [`organization:${orgId}`], () => this.deps.organizations.findById(orgId)),
+      shared.readRecord(`organization:${orgId}`, () => this.deps.organizations.findById(orgId)),
     ]);
     if (!user.value || user.value.disabled) return { reason: 'user-disabled' };
     if (!membership.value || !org.value) return { reason: 'not-a-member' };

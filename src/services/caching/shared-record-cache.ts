@@ -86,6 +86,11 @@ export class SharedRecordCache {
     return this.load(key, groups, load);
   }
 
+  /** A record that is its own group (a user, an organization, a client): dropped by its own events. */
+  readRecord<T>(record: RecordGroup, load: () => Promise<T>): Awaitable<SharedRead<T>> {
+    return this.read(record, [record], load);
+  }
+
   /** One store read per key at a time (not across an event). */
   private load<T>(key: string, groups: RecordGroup[], load: () => Promise<T>): Promise<SharedRead<T>> {
     const running = this.inFlight.get(key);
