@@ -87,6 +87,11 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     return this.driverFind(this.legacy, _id, projection);
   }
 
+  /** By `_id` in the one collection from before the buckets only (null without buckets). */
+  findInLegacy(_id: string): Promise<T | null> {
+    return this.legacy ? this.driverFind(this.legacy, _id) : Promise.resolve(null);
+  }
+
   private driverFind(model: Model<T>, _id: string, projection?: Record<string, 1>): Promise<T | null> {
     return mongoCall(() => model.collection.findOne({ _id } as never, projection ? { projection } : {}) as Promise<T | null>);
   }

@@ -160,7 +160,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * read again within RECENT_MS. A record ended in that instant only gets a marker it no longer
    * needs; the insert still decides who consumes.
    */
-  private readonly recent = new Map<string, { expiresAt: Date | null; until: number }>();
+  private readonly recent = new Map<string, { expiresAt: Date | null; until: number; consumed: boolean }>();
 
   constructor(connection: Connection, capabilities: MongoCapabilities, clock: Clock = systemClock, options: MongoOAuthModelStoreOptions = {}) {
     this.capabilities = capabilities;
@@ -227,7 +227,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const [doc, marker] = await Promise.all([this.liveById(_id), this.consumed.findById(_id)]);
     if (!doc) return null;
     if (this.recent.size >= RECENT_MAX) this.recent.clear();
-    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS });
+    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed: marker !== null });
     return toRecord(doc, marker);
   }
 
@@ -260,10 +260,12 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const _id = recordKey(model, id);
     const seen = this.recent.get(_id);
     this.recent.delete(_id);
-    const doc = seen && seen.until > Date.now() && this.live(seen) ? seen : await this.liveById(_id);
+    const fresh = seen !== undefined && seen.until > Date.now() && this.live(seen) ? seen : null;
+    const doc = fresh ?? (await this.liveById(_id));
     if (!doc) return false;
     // A marker from before the buckets (FerretDB) still counts: once consumed, always consumed.
-    if (this.consumed.count > 1 && (await this.consumed.findById(_id)) !== null) return false;
+    // The find just before looked for markers everywhere; else the old collection is asked.
+    if (fresh ? fresh.consumed : (await this.consumed.findInLegacy(_id)) !== null) return false;
     return inserted(() => this.consumed.insert({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
   }
 
