@@ -25,6 +25,7 @@ import type { VerifyAnswer } from '../../src/services/authentication/verificatio
 import { recordSecret } from '../support/log-capture.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
+import { apiCall } from '../support/oauth-browser.ts';
 
 const BURST = 100;
 const MINUTE_MS = 60_000;
@@ -58,20 +59,8 @@ function writeSeed(bootstrap: { capped: string; prepaid: string }): string {
   return path;
 }
 
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function api(base: string, method: string, path: string, key: string, body?: unknown): Promise<Reply> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
+/** Tessera's API with a bearer, its answers read as JSON objects. */
+const api = (...call: Parameters<typeof apiCall>) => apiCall<Record<string, unknown>>(...call);
 
 async function createKey(base: string, bootstrap: string, name: string, limits: Record<string, number>): Promise<{ id: string; key: string }> {
   const created = await api(base, 'POST', '/api/v1/api-keys', bootstrap, { name, limits });

@@ -19,6 +19,7 @@ import type { VerifyAnswer } from '../../src/services/authentication/verificatio
 import { recordSecret } from '../support/log-capture.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
+import { apiCall } from '../support/oauth-browser.ts';
 
 const DAY_MS = 86_400_000;
 const rs = { id: 'rs_shutdown', secret: recordSecret(randomBytes(32).toString('base64url')) };
@@ -39,15 +40,8 @@ function writeSeed(bootstrap: string): string {
   return path;
 }
 
-async function api(base: string, method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
+/** Tessera's API with a bearer, its answers read as JSON objects. */
+const api = (...call: Parameters<typeof apiCall>) => apiCall<Record<string, unknown>>(...call);
 
 async function verify(base: string, body: Record<string, unknown>): Promise<VerifyAnswer> {
   const res = await fetch(`${base}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify(body) });

@@ -241,16 +241,20 @@ export function tokenRequest(baseUrl: string, client: ClientCredentials, params:
   return oauthPost(baseUrl, '/oauth/token', client, params);
 }
 
-export interface ApiReply {
+export interface ApiReply<B = unknown> {
   status: number;
   headers: Headers;
   text: string;
-  body: unknown;
+  body: B;
 }
 
-/** A call to Tessera's API with a bearer (recorded). */
-export async function apiCall(baseUrl: string, method: string, path: string, bearer: string): Promise<ApiReply> {
-  const res = await fetch(new URL(path, baseUrl), { method, headers: { authorization: recordSecret(`Bearer ${recordSecret(bearer)}`) } });
+/** A call to Tessera's API with a bearer (recorded for the leak scan), and a JSON body when given. */
+export async function apiCall<B = unknown>(baseUrl: string, method: string, path: string, bearer: string, json?: unknown): Promise<ApiReply<B>> {
+  const res = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: { authorization: recordSecret(`Bearer ${recordSecret(bearer)}`), ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  });
   const text = await res.text();
   let body: unknown;
   try {
@@ -258,7 +262,7 @@ export async function apiCall(baseUrl: string, method: string, path: string, bea
   } catch {
     body = undefined;
   }
-  return { status: res.status, headers: res.headers, text, body };
+  return { status: res.status, headers: res.headers, text, body: body as B };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -234,19 +234,10 @@ async function startWorlds(mode: Mode): Promise<Worlds> {
 // ---------------------------------------------------------------------------------------------
 // Talking to Tessera as the other parties do (Node's fetch)
 
-async function apiJson(baseUrl: string, method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: { authorization: recordSecret(`Bearer ${bearer}`), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 /** A key of the owner made through the API: `{ id, key }`. */
 async function keyByApi(world: World, name: string, scopes: string[]): Promise<{ id: string; key: string }> {
-  const created = await apiJson(world.url, 'POST', '/api/v1/api-keys', world.ownerKey, { name, scopes });
+  const created = await apiCall(world.url, 'POST', '/api/v1/api-keys', world.ownerKey, { name, scopes });
   expect(created.status).toBe(201);
   const body = created.body as { id: string; key: string };
   return { id: body.id, key: recordSecret(body.key) };
@@ -634,7 +625,7 @@ describe.each(MODES)('the console in Chromium on $title', ({ mode }) => {
       });
       expect(replay.status).toBe(403);
 
-      const keys = await apiJson(team.url, 'GET', '/api/v1/api-keys', team.ownerKey);
+      const keys = await apiCall(team.url, 'GET', '/api/v1/api-keys', team.ownerKey);
       expect(keys.status).toBe(200);
       const names = (keys.body as Array<{ name: string | null }>).map((k) => k.name);
       expect(names).toContain('demo');
