@@ -23,16 +23,13 @@ export interface ConsoleKeyDeps extends ConsoleDeps {
   clock: Clock;
 }
 
-/** A form's optional whole number ('' → absent); anything else is passed on for the service to refuse, naming the field. */
-const LIMIT_FIELDS = ['rate_limit_per_minute', 'rate_limit_per_day', 'daily_spend_cap'] as const;
-
 /**
  * A form's limits, checked by the API's own schema (the same field names and rules): a number
  * each, or — left empty — absent when a key is made, and the plan's (null) when one is edited.
  */
 function formLimits(form: URLSearchParams, empty: 'absent' | 'plan'): Partial<CredentialLimits> | undefined {
   const body: Record<string, number | null> = {};
-  for (const field of LIMIT_FIELDS) {
+  for (const field of Object.keys(limitsBody.shape)) {
     const raw = (form.get(field) ?? '').trim();
     if (raw !== '') body[field] = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
     else if (empty === 'plan') body[field] = null;
