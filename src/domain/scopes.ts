@@ -16,14 +16,6 @@ export function isReadScope(scope: string): boolean {
   return scope === 'read' || scope.endsWith(':read');
 }
 
-/** A role's grants where the profile says nothing else (Tessera's own profile, config/profiles/tessera.json). */
-export const DEFAULT_ROLE_GRANTS: Record<Role, string[]> = {
-  owner: ['*'],
-  admin: ['*'],
-  editor: ['*', '!audit:read', '!billing:write'],
-  viewer: ['*:read', '!audit:read'],
-};
-
 export interface ScopePolicy {
   /** A scope and the scopes it includes (`admin` ⊃ `write` ⊃ `read`); acyclic (checked at start-up). */
   implies: Readonly<Record<string, readonly string[]>>;
@@ -32,8 +24,6 @@ export interface ScopePolicy {
   /** The scopes of a key created without any: `all` its creator may grant, or these. */
   keyDefault: 'all' | readonly string[];
 }
-
-export const DEFAULT_SCOPE_POLICY: ScopePolicy = { implies: {}, roleMax: DEFAULT_ROLE_GRANTS, keyDefault: 'all' };
 
 /**
  * The deployment's scopes: Tessera's built-in ones and the product's, how they include one another,
@@ -46,7 +36,8 @@ export class ScopeCatalog {
   private readonly policy: ScopePolicy;
   private readonly byRole: Map<Role, string[]>;
 
-  constructor(resourceScopes: readonly string[], policy: ScopePolicy = DEFAULT_SCOPE_POLICY) {
+  /** `policy`: the profile's (config/profiles/<name>.json `scopes`; Tessera's own in tessera.json). */
+  constructor(resourceScopes: readonly string[], policy: ScopePolicy) {
     this.all = [...new Set([...BUILTIN_SCOPES, ...resourceScopes])];
     this.known = new Set(this.all);
     this.policy = policy;
