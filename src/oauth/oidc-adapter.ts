@@ -3,8 +3,13 @@ import { errors } from 'oidc-provider';
 import type { Clock, ClientStore, OAuthModelStore } from '../ports.ts';
 import { clientMetadata } from './client-metadata.ts';
 
-/** Models whose consumption must be exactly-once: a second redemption revokes the grant. */
-const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest']);
+/**
+ * The models oidc-provider consumes (those built with its consumable mixin). Only their records
+ * carry `consumed`, so only they are read with their consumption; every other model (a Grant, a
+ * Session, an AccessToken) is read without it, one store read fewer. Their consumption is
+ * exactly-once: a second redemption revokes the grant.
+ */
+const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'PreAuthorizedCode']);
 
 export interface AdapterDeps {
   store: OAuthModelStore;
@@ -44,6 +49,7 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
         const client = await deps.clients.findById(id);
         return client && !client.disabled ? (clientMetadata(client) as AdapterPayload) : undefined;
       }
+      if (!CONSUMABLE.has(this.name)) return withConsumed(await deps.store.peek(this.name, id));
       return withConsumed(await deps.store.find(this.name, id));
     }
 
@@ -57,7 +63,7 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
 
     async consume(id: string): Promise<void> {
       const won = await deps.store.consume(this.name, id, deps.clock.now());
-      if (won || !SINGLE_USE.has(this.name)) return;
+      if (won || !CONSUMABLE.has(this.name)) return;
       const record = await deps.store.find(this.name, id);
       const grantId = record?.payload.grantId;
       if (typeof grantId === 'string') await deps.revokeGrant(grantId);
@@ -74,7 +80,7 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
   };
 }
 
-function withConsumed(record: Awaited<ReturnType<OAuthModelStore['find']>>): AdapterPayload | undefined {
+function withConsumed(record: { payload: Record<string, unknown>; consumedAt?: Date | null } | null): AdapterPayload | undefined {
   if (!record) return undefined;
   const payload = { ...record.payload } as AdapterPayload;
   if (record.consumedAt) payload.consumed = Math.floor(record.consumedAt.getTime() / 1000);

@@ -1,0 +1,74 @@
+/**
+ * oidc-provider's adapter (src/oauth/oidc-adapter.ts) on the memory store: which store reads a
+ * find makes, and what a second redemption does.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { adapterFactory } from '../../../src/oauth/oidc-adapter.ts';
+import { MemoryClientStore } from '../../../src/stores/memory/memory-client-store.ts';
+import { MemoryOAuthModelStore } from '../../../src/stores/memory/memory-oauth-model-store.ts';
+import { FrozenClock } from '../../support/frozen-clock.ts';
+
+function adapters() {
+  const clock = new FrozenClock(new Date('2026-11-30T10:00:00Z'));
+  const store = new MemoryOAuthModelStore(clock);
+  const calls: string[] = [];
+  const counted = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(`${String(name)} ${String(args[0])}`);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const revoked: string[] = [];
+  const Adapter = adapterFactory({
+    store: counted,
+    clients: new MemoryClientStore(),
+    clock,
+    revokeGrant: async (grantId) => {
+      revoked.push(grantId);
+      await store.revokeByGrantId(grantId);
+    },
+  });
+  return { Adapter, calls, revoked };
+}
+
+describe('the oidc-provider adapter', () => {
+  it('reads the models oidc-provider never consumes without their consumption, and the consumable ones with it', async () => {
+    const { Adapter, calls } = adapters();
+    const grants = new Adapter('Grant');
+    const refreshTokens = new Adapter('RefreshToken');
+    await grants.upsert('g1', { accountId: 'usr_1' }, 60);
+    await refreshTokens.upsert('r1', { grantId: 'g1' }, 60);
+    calls.length = 0;
+
+    expect(await grants.find('g1')).toEqual({ accountId: 'usr_1' });
+    expect(await refreshTokens.find('r1')).toEqual({ grantId: 'g1' });
+    expect(calls).toEqual(['peek Grant', 'find RefreshToken']);
+
+    await refreshTokens.consume('r1');
+    expect(await refreshTokens.find('r1')).toEqual({ grantId: 'g1', consumed: expect.any(Number) });
+  });
+
+  it('refuses a second redemption of a refresh token and revokes its grant', async () => {
+    const { Adapter, revoked } = adapters();
+    const refreshTokens = new Adapter('RefreshToken');
+    await refreshTokens.upsert('r2', { grantId: 'g2' }, 60);
+    await refreshTokens.consume('r2');
+    await expect(refreshTokens.consume('r2')).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(revoked).toEqual(['g2']);
+    expect(await refreshTokens.find('r2')).toBeUndefined();
+  });
+
+  it('does not revoke on a second consume of a model whose consumption is not single-use', async () => {
+    const { Adapter, revoked } = adapters();
+    const sessions = new Adapter('Session');
+    await sessions.upsert('s1', { grantId: 'g3' }, 60);
+    await sessions.consume('s1');
+    await sessions.consume('s1');
+    expect(revoked).toEqual([]);
+    expect(await sessions.find('s1')).toEqual({ grantId: 'g3' });
+  });
+});
