@@ -19,12 +19,18 @@ export const FERRETDB_BUCKETS = 256;
  * grows a hundredfold. MongoDB answers by its `_id` index and keeps one collection.
  *
  * `legacy`: where the logical collection was one collection before (a FerretDB deployment that
- * ran an earlier Tessera), documents not found in their bucket are looked for there.
+ * ran an earlier Tessera), documents not found in their bucket are looked for there — but only
+ * while it holds any. Most reads on the token endpoint are misses (a tombstone or a consumption
+ * marker that is not there), and each would cost a second round trip; so whether the one
+ * collection is empty is checked at init and every `legacyCheckMs` after (an earlier instance
+ * still running during an upgrade may write there), and an empty one is not read.
  */
 export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null }> {
   readonly count: number;
   private readonly buckets: Array<Model<T>>;
   private readonly legacy: Model<T> | null;
+  /** Whether the one collection from before held documents when last checked (read until known). */
+  private legacyInUse = true;
 
   constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, count: number) {
     this.count = count;
@@ -43,7 +49,7 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
    * Buckets (FerretDB, which creates a collection at its first insert and uses no index): swept
    * one bucket at a time, all of them every `sweepEveryMs`.
    */
-  async init(capabilities: MongoCapabilities, sweepEveryMs: number, now: () => Date): Promise<ExpiryHandle> {
+  async init(capabilities: MongoCapabilities, sweepEveryMs: number, now: () => Date, legacyCheckMs = LEGACY_CHECK_MS): Promise<ExpiryHandle> {
     if (this.count === 1) {
       await ensureCollection(this.buckets[0]! as unknown as Model<never>);
       return ensureExpiry(this.buckets[0]! as unknown as Model<never>, 'expiresAt', capabilities, sweepEveryMs, now);
@@ -63,6 +69,11 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
       Math.max(1, Math.floor(sweepEveryMs / all.length)),
     );
     timer.unref();
+    await this.checkLegacy();
+    const legacyTimer = setInterval(() => {
+      this.checkLegacy().catch(() => undefined); // left as it was; readiness reports the server
+    }, legacyCheckMs);
+    legacyTimer.unref();
     return {
       mode: 'sweep',
       sweep: async () => {
@@ -70,8 +81,16 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
         for (const model of all) deleted += await sweepOne(model);
         return deleted;
       },
-      stop: () => clearInterval(timer),
+      stop: () => {
+        clearInterval(timer);
+        clearInterval(legacyTimer);
+      },
     };
+  }
+
+  private async checkLegacy(): Promise<void> {
+    const any = await mongoCall(() => this.legacy!.collection.findOne({}, { projection: { _id: 1 } }));
+    this.legacyInUse = any !== null;
   }
 
   /*
@@ -83,13 +102,13 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   /** By `_id`: its bucket, then (a document from before the buckets) the one collection. */
   async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
     const doc = await this.driverFind(this.of(_id), _id, projection);
-    if (doc || !this.legacy) return doc;
+    if (doc || !this.legacy || !this.legacyInUse) return doc;
     return this.driverFind(this.legacy, _id, projection);
   }
 
-  /** By `_id` in the one collection from before the buckets only (null without buckets). */
+  /** By `_id` in the one collection from before the buckets only (null without buckets, or while it is empty). */
   findInLegacy(_id: string): Promise<T | null> {
-    return this.legacy ? this.driverFind(this.legacy, _id) : Promise.resolve(null);
+    return this.legacy && this.legacyInUse ? this.driverFind(this.legacy, _id) : Promise.resolve(null);
   }
 
   private driverFind(model: Model<T>, _id: string, projection?: Record<string, 1>): Promise<T | null> {
@@ -98,7 +117,7 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
 
   /** A query by another field: every bucket in turn (never on a hot path). */
   async findOne(filter: QueryFilter<T>): Promise<T | null> {
-    for (const model of this.legacy ? [...this.buckets, this.legacy] : this.buckets) {
+    for (const model of this.legacy && this.legacyInUse ? [...this.buckets, this.legacy] : this.buckets) {
       const doc = await mongoCall(() => model.findOne(filter).lean<T>().exec());
       if (doc) return doc;
     }
@@ -123,6 +142,9 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     return this.buckets.map((model) => model.collection.collectionName);
   }
 }
+
+/** How often a bucketed collection checks whether the one collection from before holds documents. */
+const LEGACY_CHECK_MS = 5_000;
 
 const bucketName = (i: number): string => `b${i.toString(16).padStart(2, '0')}`;
 

@@ -142,12 +142,15 @@ export interface MongoOAuthModelStoreOptions {
   sweepEveryMs?: number;
   /** Collections each logical one is spread over (bucketed-collection.ts): 256 on FerretDB, 1 on MongoDB. */
   buckets?: number;
+  /** How often the buckets check whether the one collection from before holds documents (bucketed-collection.ts). */
+  legacyCheckMs?: number;
 }
 
 export class MongoOAuthModelStore implements OAuthModelStore {
   private readonly capabilities: MongoCapabilities;
   private readonly clock: Clock;
   private readonly sweepEveryMs: number;
+  private readonly legacyCheckMs: number | undefined;
   private readonly records: BucketedCollection<OAuthModelDoc>;
   private readonly sessions: BucketedCollection<OAuthModelDoc>;
   private readonly consumed: BucketedCollection<ConsumedDoc>;
@@ -166,6 +169,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.capabilities = capabilities;
     this.clock = clock;
     this.sweepEveryMs = options.sweepEveryMs ?? 60_000;
+    this.legacyCheckMs = options.legacyCheckMs;
     const buckets = options.buckets ?? (capabilities.server === 'ferretdb' ? FERRETDB_BUCKETS : 1);
     this.records = new BucketedCollection(connection, 'OAuthModel', 'oauth_models', oauthModelSchema, buckets);
     this.sessions = new BucketedCollection(connection, 'OAuthSession', 'oauth_sessions', oauthSessionSchema, buckets);
@@ -178,7 +182,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   async init(): Promise<void> {
     this.stop();
     const now = () => this.clock.now();
-    for (const collection of this.all()) this.expiry.push(await collection.init(this.capabilities, this.sweepEveryMs, now));
+    for (const collection of this.all()) this.expiry.push(await collection.init(this.capabilities, this.sweepEveryMs, now, this.legacyCheckMs));
   }
 
   /** Stops the sweeps (FerretDB); the connection is the caller's to close. */

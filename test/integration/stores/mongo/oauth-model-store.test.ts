@@ -30,7 +30,8 @@ beforeAll(async () => {
   mongo = await openMongo(mongoUriFor(uniqueName('oauth_models')), { timeoutMs: 5_000 });
   // A sweep interval no case outlasts: sweeps here happen when a case asks for them.
   store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 1 });
-  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8 });
+  // The one collection from before the buckets is checked for documents when a case inits.
+  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, legacyCheckMs: 3_600_000 });
   await store.init();
   await bucketed.init();
 });
@@ -137,13 +138,36 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
     expect(counts.filter((n) => n > 0).length).toBeGreaterThan(4);
     expect(await ids('oauth_models')).toEqual([]);
+    // Empty when checked, the one collection is not read: a miss is one round trip, not two.
+    await bucketed.init();
     // A refresh token written by a Tessera before the buckets, and consumed then.
     await raw('oauth_models').insertOne({ _id: 'RefreshToken:old' as never, model: 'RefreshToken', payload: '{"grantId":"g-old"}', grantId: 'g-old', expiresAt });
     await raw('oauth_consumed').insertOne({ _id: 'RefreshToken:old' as never, at: clock.now(), expiresAt });
+    expect(await bucketed.find('RefreshToken', 'old')).toBeNull();
+    // Checked again (at start, as here, or on the store's timer), it is read.
+    await bucketed.init();
     expect(await bucketed.find('RefreshToken', 'old')).toMatchObject({ payload: { grantId: 'g-old' }, consumedAt: clock.now() });
     expect(await bucketed.consume('RefreshToken', 'old', clock.now())).toBe(false);
     await bucketed.revokeByGrantId('g-old');
     expect(await bucketed.find('RefreshToken', 'old')).toBeNull();
+  });
+
+  it('notices on its timer that the one collection from before holds documents (an earlier instance still running)', async () => {
+    const watching = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, legacyCheckMs: 50 });
+    try {
+      await watching.init();
+      const expiresAt = new Date(clock.now().getTime() + 60_000);
+      await raw('oauth_models').insertOne({ _id: 'AuthorizationCode:late' as never, model: 'AuthorizationCode', payload: '{"grantId":"g-late"}', grantId: 'g-late', expiresAt });
+      const until = Date.now() + 5_000;
+      while ((await watching.find('AuthorizationCode', 'late')) === null) {
+        if (Date.now() > until) throw new Error('the one collection was never checked again');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(await watching.consume('AuthorizationCode', 'late', clock.now())).toBe(true);
+      expect(await watching.consume('AuthorizationCode', 'late', clock.now())).toBe(false);
+    } finally {
+      watching.stop();
+    }
   });
 
   it('still reads a session stored before sessions had their own collection, by id and by uid', async () => {
