@@ -165,6 +165,14 @@ export interface EphemeralStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   /**
+   * Atomic, one round trip: reads `key` and, when it is absent, sets `lockKey` if that is absent
+   * too (for lockTtlMs). `locked`: this call took the lock — `key` was absent as it did, so the
+   * caller is the one to make its value (and then setAndUnlock).
+   */
+  readOrLock(key: string, lockKey: string, lockTtlMs: number): Promise<{ value: string | null; locked: boolean }>;
+  /** Atomic, one round trip: sets `key` (for ttlMs) and deletes `lockKey` — a value made and its lock released. */
+  setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string): Promise<void>;
+  /**
    * Fixed-window counter: increments `key`, starting a window of `windowMs` on the first hit.
    * Returns the count after the increment and the time left in the window.
    */

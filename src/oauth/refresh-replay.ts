@@ -40,8 +40,10 @@ const POLL_MS = 20;
  * Every presentation settles one way: it rotates (holding the lock), or replays the answer of the
  * presentation that did, or — after the window, or when no answer can be shared — goes to the
  * provider, which rotates or detects reuse. A read of the shared store may be stale by the time it
- * answers, so no decision rests on one: a request that takes the lock reads the answer again
- * before rotating, and one that finds the lock taken waits and reads both again.
+ * answers, so no decision rests on one: the lock is taken only in the same atomic step that finds
+ * no answer (readOrLock), or, past the window, with the answer read again after it; one that finds
+ * the lock taken waits and reads both again. A first presentation is two round trips: readOrLock,
+ * and setAndUnlock with its answer.
  */
 export function refreshReplay(options: RefreshReplayOptions): Middleware {
   const waitMs = options.waitMs ?? 10_000;
@@ -67,17 +69,19 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     const shareable = (outcome: StoredOutcome | null): outcome is StoredOutcome => outcome !== null && arrived < outcome.until;
     const deadline = Date.now() + waitMs;
     for (;;) {
-      let outcome = await readOutcome(ephemeral, outcomeKey);
-      if (!shareable(outcome) && (await ephemeral.setIfAbsent(lockKey, '1', LOCK_MS))) {
-        try {
-          outcome = await readOutcome(ephemeral, outcomeKey);
-          if (!shareable(outcome)) {
-            await rotate(ctx, next, token, clientId, outcomeKey);
-            return;
-          }
-        } finally {
+      // The answer, or the lock to make it, in one step: a first presentation takes the lock.
+      const first = await ephemeral.readOrLock(outcomeKey, lockKey, LOCK_MS);
+      if (first.locked) return rotateLocked(ctx, next, token, clientId, outcomeKey, lockKey);
+      let outcome = parseOutcome(first.value);
+      // An answer from past the window (the token rotated, or failed, long ago): the provider
+      // decides again, one presentation at a time.
+      if (outcome !== null && !shareable(outcome) && (await ephemeral.setIfAbsent(lockKey, '1', LOCK_MS))) {
+        outcome = await readOutcome(ephemeral, outcomeKey).catch(async (error: unknown) => {
           await ephemeral.delete(lockKey).catch(() => undefined);
-        }
+          throw error;
+        });
+        if (!shareable(outcome)) return rotateLocked(ctx, next, token, clientId, outcomeKey, lockKey);
+        await ephemeral.delete(lockKey).catch(() => undefined);
       }
       if (shareable(outcome)) {
         if (!outcome.sealed || outcome.clientId !== clientId) return next();
@@ -96,23 +100,33 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
   };
 
   /**
-   * The first presentation rotates; its answer is kept for the window (and as long again as a
-   * duplicate may wait for it). A failure the caller may retry (5xx) is not kept: the token was
-   * not consumed, and the next presentation rotates.
+   * The presentation holding the lock rotates; its answer is kept for the window (and as long
+   * again as a duplicate may wait for it) and the lock released with it. A failure the caller may
+   * retry (5xx) is not kept: the token was not consumed, the lock is released, and the next
+   * presentation rotates.
    */
-  async function rotate(ctx: Context, next: Next, token: string, clientId: string, outcomeKey: string): Promise<void> {
-    await next();
-    const body = ctx.body as Record<string, unknown> | undefined;
-    const succeeded = ctx.status === 200 && typeof body?.refresh_token === 'string';
-    if (!succeeded && ctx.status >= 500) return;
-    const until = clock.now().getTime() + windowMs;
-    const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)), until } : { clientId, until };
-    await ephemeral.set(outcomeKey, JSON.stringify(stored), windowMs + LOCK_MS);
+  async function rotateLocked(ctx: Context, next: Next, token: string, clientId: string, outcomeKey: string, lockKey: string): Promise<void> {
+    let released = false;
+    try {
+      await next();
+      const body = ctx.body as Record<string, unknown> | undefined;
+      const succeeded = ctx.status === 200 && typeof body?.refresh_token === 'string';
+      if (!succeeded && ctx.status >= 500) return;
+      const until = clock.now().getTime() + windowMs;
+      const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)), until } : { clientId, until };
+      await ephemeral.setAndUnlock(outcomeKey, JSON.stringify(stored), windowMs + LOCK_MS, lockKey);
+      released = true;
+    } finally {
+      if (!released) await ephemeral.delete(lockKey).catch(() => undefined);
+    }
   }
 }
 
 async function readOutcome(ephemeral: EphemeralStore, key: string): Promise<StoredOutcome | null> {
-  const value = await ephemeral.get(key);
+  return parseOutcome(await ephemeral.get(key));
+}
+
+function parseOutcome(value: string | null): StoredOutcome | null {
   return value === null ? null : (JSON.parse(value) as StoredOutcome);
 }
 

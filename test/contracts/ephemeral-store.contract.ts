@@ -65,6 +65,28 @@ export function describeEphemeralStore(name: string, open: () => Promise<Ephemer
       expect(await store.get(k('lease'))).toBe('b');
     });
 
+    it('reads a value or takes its lock in one step: of 20 concurrent callers exactly one locks, and none once the value is made', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.readOrLock(k('answer'), k('answer-lock'), 5_000)));
+      expect(results.filter((r) => r.locked)).toHaveLength(1);
+      expect(results.every((r) => r.value === null)).toBe(true);
+      expect(await store.get(k('answer-lock'))).not.toBeNull();
+      await store.setAndUnlock(k('answer'), 'made', 5_000, k('answer-lock'));
+      expect(await store.get(k('answer-lock'))).toBeNull();
+      expect(await store.readOrLock(k('answer'), k('answer-lock'), 5_000)).toEqual({ value: 'made', locked: false });
+      // The value present, the lock is not taken.
+      expect(await store.get(k('answer-lock'))).toBeNull();
+    });
+
+    it('lets readOrLock lock again after the lock and the value expired', async () => {
+      expect(await store.readOrLock(k('gone'), k('gone-lock'), 100)).toEqual({ value: null, locked: true });
+      expect(await store.readOrLock(k('gone'), k('gone-lock'), 100)).toEqual({ value: null, locked: false });
+      await sleep(250);
+      expect(await store.readOrLock(k('gone'), k('gone-lock'), 100)).toEqual({ value: null, locked: true });
+      await store.setAndUnlock(k('gone'), 'v', 100, k('gone-lock'));
+      await sleep(250);
+      expect(await store.get(k('gone'))).toBeNull();
+    });
+
     it('counts hits in a fixed window and restarts the count after it', async () => {
       const first = await store.increment(k('rate'), 300);
       expect(first.count).toBe(1);

@@ -47,6 +47,17 @@ export class MemoryEphemeralStore implements EphemeralStore {
     this.entries.delete(key);
   }
 
+  async readOrLock(key: string, lockKey: string, lockTtlMs: number): Promise<{ value: string | null; locked: boolean }> {
+    const value = this.live(key)?.value ?? null;
+    if (value !== null) return { value, locked: false };
+    return { value, locked: await this.setIfAbsent(lockKey, '1', lockTtlMs) };
+  }
+
+  async setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string): Promise<void> {
+    await this.set(key, value, ttlMs);
+    this.entries.delete(lockKey);
+  }
+
   async increment(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
     const now = this.clock.now().getTime();
     const entry = this.live(key);

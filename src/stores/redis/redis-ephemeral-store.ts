@@ -5,6 +5,11 @@ import type { Admission, AdmissionResult, AdmissionVerdict, EphemeralStore, Heal
 interface AdmitCommand {
   tesseraAdmit(numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
 }
+
+interface LockCommands {
+  tesseraReadOrLock(numberOfKeys: 2, key: string, lockKey: string, lockTtlMs: string): Promise<[number, string | number]>;
+  tesseraSetAndUnlock(numberOfKeys: 2, key: string, lockKey: string, value: string, ttlMs: string): Promise<number>;
+}
 import { redactUrl } from '../redact-url.ts';
 import { withTimeout } from '../with-timeout.ts';
 
@@ -14,6 +19,20 @@ export interface RedisStoreOptions {
   /** Start-up connection timeout and per-command timeout. */
   timeoutMs: number;
 }
+
+// The value, or the lock when the value is absent: [1, value] or [0, 1 when locked else 0].
+const READ_OR_LOCK_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v then return {1, v} end
+if redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'NX') then return {0, 1} end
+return {0, 0}
+`;
+
+const SET_AND_UNLOCK_SCRIPT = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+`;
 
 // INCR and start the window on the first hit, atomically; returns [count, ms left].
 const INCREMENT_SCRIPT = `
@@ -144,6 +163,8 @@ export class RedisEphemeralStore implements EphemeralStore {
     this.client.on('error', () => undefined); // surfaced through commands and readiness, not as crashes
     // Sent by its SHA once Redis knows it (EVALSHA), not as the whole script every time.
     this.client.defineCommand('tesseraAdmit', { lua: ADMIT_SCRIPT });
+    this.client.defineCommand('tesseraReadOrLock', { lua: READ_OR_LOCK_SCRIPT });
+    this.client.defineCommand('tesseraSetAndUnlock', { lua: SET_AND_UNLOCK_SCRIPT });
     this.health = { name: 'redis', ping: () => this.ping() };
   }
 
@@ -178,6 +199,17 @@ export class RedisEphemeralStore implements EphemeralStore {
 
   async delete(key: string): Promise<void> {
     await this.call(() => this.client.del(key));
+  }
+
+  async readOrLock(key: string, lockKey: string, lockTtlMs: number): Promise<{ value: string | null; locked: boolean }> {
+    const client = this.client as unknown as LockCommands;
+    const [found, result] = await this.call(() => client.tesseraReadOrLock(2, key, lockKey, String(Math.max(1, Math.ceil(lockTtlMs)))));
+    return found === 1 ? { value: String(result), locked: false } : { value: null, locked: result === 1 };
+  }
+
+  async setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string): Promise<void> {
+    const client = this.client as unknown as LockCommands;
+    await this.call(() => client.tesseraSetAndUnlock(2, key, lockKey, value, String(Math.max(1, Math.ceil(ttlMs)))));
   }
 
   async increment(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
