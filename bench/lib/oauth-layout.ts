@@ -1,20 +1,20 @@
 /**
  * Where Tessera's MongoDB OAuth store keeps a record, for the benchmark's bulk copies: asked of
- * the store itself (MongoOAuthModelStore.collections(), bucketOf), so that a copy lands where the
- * store reads it, however the store spreads its records — one collection on MongoDB, buckets on
- * FerretDB (src/stores/mongo/bucketed-collection.ts). The store's own collections are written as
+ * the store itself (MongoOAuthModelStore.recordLocation), so that a copy lands where the store
+ * reads it, however the store spreads its records — one collection on MongoDB, buckets in
+ * databases of their own on FerretDB (src/stores/mongo/bucketed-collection.ts). The store's own collections are written as
  * the store writes them; the connected apps' are one collection each.
  */
 import type { Connection } from 'mongoose';
-import { bucketOf } from '../../src/stores/mongo/bucketed-collection.ts';
+import type { Location } from '../../src/stores/mongo/bucketed-collection.ts';
 import { openMongo } from '../../src/stores/mongo/mongo-connection.ts';
 import { MongoOAuthModelStore } from '../../src/stores/mongo/mongo-oauth-model-store.ts';
 import type { Doc } from './record-clones.ts';
 
 export interface OAuthLayout {
   connection: Connection;
-  /** The collection an OAuth record (`<model>:<id>`, not a session or interaction) of this key lives in. */
-  recordsOf(_id: string): string;
+  /** Where an OAuth record (`<model>:<id>`, not a session or interaction) of this key lives. */
+  recordsOf(_id: string): Location;
   /** A stored record by key: where the store puts it, or (written before its layout) the one collection. */
   readRecord(_id: string): Promise<Doc | null>;
   close(): Promise<void>;
@@ -26,14 +26,15 @@ const LEGACY_RECORDS = 'oauth_models';
 export async function openOAuthLayout(mongoUri: string): Promise<OAuthLayout> {
   const mongo = await openMongo(mongoUri, { timeoutMs: 10_000 });
   // Only asked where it keeps things: never initialised, so it starts no sweeps.
-  const { records } = new MongoOAuthModelStore(mongo.connection, mongo.capabilities).collections();
-  const db = mongo.connection.db!;
-  const recordsOf = (_id: string): string => records[records.length === 1 ? 0 : bucketOf(_id, records.length)]!;
+  const store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities);
+  const recordsOf = (_id: string): Location => store.recordLocation(_id.slice(0, _id.indexOf(':')), _id.slice(_id.indexOf(':') + 1));
+  const client = mongo.connection.getClient();
+  const collection = (location: Location) => client.db(location.database).collection<Doc>(location.collection);
   return {
     connection: mongo.connection,
     recordsOf,
     readRecord: async (_id) =>
-      ((await db.collection<Doc>(recordsOf(_id)).findOne({ _id })) as Doc | null) ?? ((await db.collection<Doc>(LEGACY_RECORDS).findOne({ _id })) as Doc | null),
+      ((await collection(recordsOf(_id)).findOne({ _id })) as Doc | null) ?? ((await mongo.connection.db!.collection<Doc>(LEGACY_RECORDS).findOne({ _id })) as Doc | null),
     close: () => mongo.close(),
   };
 }
@@ -45,7 +46,8 @@ export async function openOAuthLayout(mongoUri: string): Promise<OAuthLayout> {
 export class BulkWriter {
   private readonly connection: Connection;
   private readonly batch: number;
-  private readonly pending = new Map<string, Doc[]>();
+  private readonly pending = new Map<string, { location: Location; docs: Doc[] }>();
+  private pendingDocs = 0;
   readonly written: Record<string, number> = {};
 
   constructor(connection: Connection, batch = 1_000) {
@@ -53,24 +55,33 @@ export class BulkWriter {
     this.batch = batch;
   }
 
-  async add(collection: string, doc: Doc): Promise<void> {
-    let docs = this.pending.get(collection);
-    if (!docs) this.pending.set(collection, (docs = []));
-    docs.push(doc);
-    if (docs.length >= this.batch) await this.write(collection);
+  /** A document for this collection (a name in the deployment's database, or a location). */
+  async add(where: string | Location, doc: Doc): Promise<void> {
+    const location = typeof where === 'string' ? { database: this.connection.db!.databaseName, collection: where } : where;
+    const key = `${location.database}.${location.collection}`;
+    let entry = this.pending.get(key);
+    if (!entry) this.pending.set(key, (entry = { location, docs: [] }));
+    entry.docs.push(doc);
+    this.pendingDocs += 1;
+    if (entry.docs.length >= this.batch) await this.write(key);
+    // Thousands of buckets each fill slowly: everything goes out at a bound, not only full batches.
+    if (this.pendingDocs >= this.batch * 20) await this.flush();
   }
 
   async flush(): Promise<void> {
-    for (const collection of [...this.pending.keys()]) await this.write(collection);
+    for (const key of [...this.pending.keys()]) await this.write(key);
   }
 
-  private async write(collection: string): Promise<void> {
-    const docs = this.pending.get(collection) ?? [];
-    this.pending.delete(collection);
-    if (docs.length === 0) return;
-    await this.connection.db!.collection<Doc>(collection).insertMany(docs, { ordered: false });
-    // Counted by logical collection: oauth_models_b1f → oauth_models.
-    const logical = collection.replace(/_b[0-9a-f]{2}$/, '');
+  private async write(key: string): Promise<void> {
+    const entry = this.pending.get(key);
+    this.pending.delete(key);
+    if (!entry || entry.docs.length === 0) return;
+    this.pendingDocs -= entry.docs.length;
+    const { location, docs } = entry;
+    await this.connection.getClient().db(location.database).collection<Doc>(location.collection).insertMany(docs, { ordered: false });
+    // Counted by logical collection: a bucket (<db>_oauth_models_0.b01f) → oauth_models.
+    const base = this.connection.db!.databaseName;
+    const logical = location.database === base ? location.collection : location.database.slice(base.length + 1).replace(/_[0-9a-f]+$/, '');
     this.written[logical] = (this.written[logical] ?? 0) + docs.length;
   }
 }

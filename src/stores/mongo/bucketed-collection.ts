@@ -1,84 +1,134 @@
-import type { Connection, Model, QueryFilter, Schema, UpdateQuery } from 'mongoose';
+import type { Collection, Db, Filter, MongoClient } from 'mongodb';
+import type { Connection, Model, Schema } from 'mongoose';
 import type { ExpiryHandle } from './expiry.ts';
 import { ensureExpiry } from './expiry.ts';
 import { ensureCollection } from './ensure-collection.ts';
 import type { MongoCapabilities } from './mongo-connection.ts';
 import { mongoCall } from './mongo-errors.ts';
 
-/** Physical collections per logical one on FerretDB; one on MongoDB. */
-export const FERRETDB_BUCKETS = 256;
+/** How a logical collection is spread: `buckets` collections, at most `perDatabase` in one database. */
+export interface BucketLayout {
+  buckets: number;
+  perDatabase: number;
+}
+
+/** Where one physical collection is. */
+export interface Location {
+  database: string;
+  collection: string;
+}
+
+/** Collections per database on FerretDB: its cost per query grows with the collections a database has. */
+export const FERRETDB_PER_DATABASE = 256;
+
+/**
+ * The layout of the previous release on FerretDB, still read: 256 buckets, `<collection>_bXX`,
+ * in the deployment's own database.
+ */
+const PREVIOUS_BUCKETS = 256;
 
 /**
  * One logical collection of documents keyed by a string `_id`, kept in one MongoDB collection —
- * or, on FerretDB, spread over `count` collections by a hash of the `_id`.
+ * or, on FerretDB, spread over many collections by a hash of the `_id`, in databases of their own.
  *
  * Why: FerretDB 1.24 on SQLite uses no index at all, the `_id` one included (its pushed-down
  * filter is not the expression its indexes are built on: `EXPLAIN` says SCAN). Every read, update
- * and delete by `_id` is a scan of the collection, ~1.2 µs a document: 120 ms at 100,000. Spread
- * over 256 collections, a lookup scans a 256th of them, so the cost stays small while the data
- * grows a hundredfold. MongoDB answers by its `_id` index and keeps one collection.
+ * and delete by `_id` is a scan of the collection, ~2–5 µs a document: milliseconds at 100,000.
+ * Spread over 4,096 collections, a lookup scans a 4,096th of them. And a query on FerretDB costs
+ * more the more collections its database holds (0.5 ms at 256, 1.8 ms at 4,096, measured in
+ * docs/queries.md), while each database is a SQLite file of its own: so the buckets go
+ * FERRETDB_PER_DATABASE to a database, `<db>_<collection>_<n>`. MongoDB answers by its `_id`
+ * index and keeps one collection in the deployment's database.
  *
- * `legacy`: where the logical collection was one collection before (a FerretDB deployment that
- * ran an earlier Tessera), documents not found in their bucket are looked for there — but only
- * while it holds any. Most reads on the token endpoint are misses (a tombstone or a consumption
- * marker that is not there), and each would cost a second round trip; so whether the one
- * collection is empty is checked at init and every `legacyCheckMs` after (an earlier instance
- * still running during an upgrade may write there), and an empty one is not read.
+ * Earlier layouts on FerretDB are read where a document is not found in its bucket, but only
+ * while they can hold any — most reads on the token endpoint are misses (a tombstone or a
+ * consumption marker that is not there), and each would cost more round trips:
+ * - the one collection (`<collection>`), read while it holds documents;
+ * - the previous release's 256 buckets in the deployment's database (`<collection>_bXX`), read
+ *   while any of them exists (once empty, an operator may drop them).
+ * Both are checked at init and every `legacyCheckMs` after (an earlier instance still running
+ * during an upgrade may write there), and swept with the rest.
  */
 export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null }> {
-  readonly count: number;
-  private readonly buckets: Array<Model<T>>;
-  private readonly legacy: Model<T> | null;
-  /** Whether the one collection from before held documents when last checked (read until known). */
+  readonly layout: BucketLayout;
+  private readonly name: string;
+  private readonly main: Db;
+  private readonly client: MongoClient;
+  private readonly single: Model<T>;
+  private readonly physical: Array<Collection<T> | undefined>;
+  /** Whether the one collection held documents when last checked (read until known). */
   private legacyInUse = true;
+  /** The previous release's buckets that exist, by name (read until known). */
+  private previous: Set<string> | null = null;
 
-  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, count: number) {
-    this.count = count;
-    const model = (name: string, physical: string): Model<T> => (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema, physical);
-    this.buckets = count === 1 ? [model(modelName, collection)] : Array.from({ length: count }, (_, i) => model(`${modelName}_${bucketName(i)}`, `${collection}_${bucketName(i)}`));
-    this.legacy = count === 1 ? null : model(modelName, collection);
+  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, layout: BucketLayout) {
+    this.layout = layout;
+    this.name = collection;
+    this.main = connection.db!;
+    this.client = connection.getClient();
+    this.single = (connection.models[modelName] as Model<T> | undefined) ?? connection.model<T>(modelName, schema, collection);
+    this.physical = new Array<Collection<T> | undefined>(layout.buckets);
+  }
+
+  private get spread(): boolean {
+    return this.layout.buckets > 1;
+  }
+
+  /** Where the bucket of this `_id` is. */
+  locate(_id: string): Location {
+    if (!this.spread) return { database: this.main.databaseName, collection: this.name };
+    return this.bucketLocation(bucketOf(_id, this.layout.buckets));
+  }
+
+  private bucketLocation(bucket: number): Location {
+    const database = `${this.main.databaseName}_${this.name}_${Math.floor(bucket / this.layout.perDatabase).toString(16)}`;
+    return { database, collection: `b${bucket.toString(16).padStart(3, '0')}` };
   }
 
   /** The collection a document of this `_id` lives in. */
-  of(_id: string): Model<T> {
-    return this.buckets[this.count === 1 ? 0 : bucketOf(_id, this.count)]!;
+  private of(_id: string): Collection<T> {
+    return this.spread ? this.bucket(bucketOf(_id, this.layout.buckets)) : (this.single.collection as unknown as Collection<T>);
   }
 
   /**
    * One collection: created with its indexes and expiry (a TTL index where the server has them).
    * Buckets (FerretDB, which creates a collection at its first insert and uses no index): swept
-   * one bucket at a time, all of them every `sweepEveryMs`.
+   * one bucket at a time, every bucket every `sweepEveryMs` or, with many buckets, at most four a
+   * second (expiry is a rule of reading; the sweep only collects the garbage).
    */
   async init(capabilities: MongoCapabilities, sweepEveryMs: number, now: () => Date, legacyCheckMs = LEGACY_CHECK_MS): Promise<ExpiryHandle> {
-    if (this.count === 1) {
-      await ensureCollection(this.buckets[0]! as unknown as Model<never>);
-      return ensureExpiry(this.buckets[0]! as unknown as Model<never>, 'expiresAt', capabilities, sweepEveryMs, now);
+    if (!this.spread) {
+      await ensureCollection(this.single as unknown as Model<never>);
+      return ensureExpiry(this.single as unknown as Model<never>, 'expiresAt', capabilities, sweepEveryMs, now);
     }
-    const sweepOne = async (model: Model<T>): Promise<number> => {
-      const result = await model.deleteMany({ expiresAt: { $lte: now() } } as QueryFilter<T>).exec();
-      return result.deletedCount ?? 0;
+    const sweepOne = async (collection: Collection<T>): Promise<number> => {
+      const result = await mongoCall(() => collection.deleteMany({ expiresAt: { $lte: now() } } as Filter<T>));
+      return result.deletedCount;
     };
-    const all = [...this.buckets, this.legacy!];
+    // The buckets, then the collections of earlier layouts that are in use.
+    const sweepable = (index: number): Collection<T> | null =>
+      index < this.layout.buckets ? this.bucket(index) : (this.earlierCollections()[index - this.layout.buckets] ?? null);
     let next = 0;
     const timer = setInterval(
       () => {
-        const model = all[next]!;
-        next = (next + 1) % all.length;
-        sweepOne(model).catch(() => undefined); // an unreachable server is reported by readiness, not here
+        const collection = sweepable(next);
+        next = next + 1 >= this.layout.buckets + this.earlierCollections().length ? 0 : next + 1;
+        if (collection) sweepOne(collection).catch(() => undefined); // an unreachable server is reported by readiness, not here
       },
-      Math.max(1, Math.floor(sweepEveryMs / all.length)),
+      Math.max(MIN_SWEEP_TICK_MS, Math.floor(sweepEveryMs / this.layout.buckets)),
     );
     timer.unref();
-    await this.checkLegacy();
+    await this.checkEarlier();
     const legacyTimer = setInterval(() => {
-      this.checkLegacy().catch(() => undefined); // left as it was; readiness reports the server
+      this.checkEarlier().catch(() => undefined); // left as it was; readiness reports the server
     }, legacyCheckMs);
     legacyTimer.unref();
     return {
       mode: 'sweep',
       sweep: async () => {
         let deleted = 0;
-        for (const model of all) deleted += await sweepOne(model);
+        for (let bucket = 0; bucket < this.layout.buckets; bucket++) deleted += await sweepOne(this.bucket(bucket));
+        for (const collection of this.earlierCollections()) deleted += await sweepOne(collection);
         return deleted;
       },
       stop: () => {
@@ -88,9 +138,39 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     };
   }
 
-  private async checkLegacy(): Promise<void> {
-    const any = await mongoCall(() => this.legacy!.collection.findOne({}, { projection: { _id: 1 } }));
+  private bucket(index: number): Collection<T> {
+    let found = this.physical[index];
+    if (!found) {
+      const { database, collection } = this.bucketLocation(index);
+      found = this.physical[index] = this.client.db(database).collection<T>(collection);
+    }
+    return found;
+  }
+
+  /** The collections of earlier layouts in use now: the one collection, the previous buckets. */
+  private earlierCollections(): Array<Collection<T>> {
+    const earlier: Array<Collection<T>> = [];
+    if (this.legacyInUse) earlier.push(this.single.collection as unknown as Collection<T>);
+    for (const name of this.previous ?? []) earlier.push(this.main.collection<T>(name));
+    return earlier;
+  }
+
+  private async checkEarlier(): Promise<void> {
+    const any = await mongoCall(() => this.single.collection.findOne({}, { projection: { _id: 1 } }));
     this.legacyInUse = any !== null;
+    const pattern = new RegExp(`^${this.name}_b[0-9a-f]{2}$`);
+    const names = await mongoCall(() => this.main.listCollections({}, { nameOnly: true }).toArray());
+    this.previous = new Set(names.map((c) => c.name).filter((name) => pattern.test(name)));
+  }
+
+  /** Where an earlier layout may hold this `_id`, in the order to look. */
+  private earlierOf(_id: string): Array<Collection<T>> {
+    if (!this.spread) return [];
+    const earlier: Array<Collection<T>> = [];
+    const previousName = `${this.name}_b${bucketOf(_id, PREVIOUS_BUCKETS).toString(16).padStart(2, '0')}`;
+    if (this.previous === null || this.previous.has(previousName)) earlier.push(this.main.collection<T>(previousName));
+    if (this.legacyInUse) earlier.push(this.single.collection as unknown as Collection<T>);
+    return earlier;
   }
 
   /*
@@ -99,54 +179,68 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
    * a refresh (bench/README.md).
    */
 
-  /** By `_id`: its bucket, then (a document from before the buckets) the one collection. */
+  /** By `_id`: its bucket, then (a document from before) the earlier layouts in use. */
   async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
     const doc = await this.driverFind(this.of(_id), _id, projection);
-    if (doc || !this.legacy || !this.legacyInUse) return doc;
-    return this.driverFind(this.legacy, _id, projection);
+    if (doc) return doc;
+    for (const collection of this.earlierOf(_id)) {
+      const earlier = await this.driverFind(collection, _id, projection);
+      if (earlier) return earlier;
+    }
+    return null;
   }
 
-  /** By `_id` in the one collection from before the buckets only (null without buckets, or while it is empty). */
-  findInLegacy(_id: string): Promise<T | null> {
-    return this.legacy && this.legacyInUse ? this.driverFind(this.legacy, _id) : Promise.resolve(null);
+  /** By `_id` in the earlier layouts in use only (none without buckets). */
+  async findInEarlier(_id: string): Promise<T | null> {
+    for (const collection of this.earlierOf(_id)) {
+      const doc = await this.driverFind(collection, _id);
+      if (doc) return doc;
+    }
+    return null;
   }
 
-  private driverFind(model: Model<T>, _id: string, projection?: Record<string, 1>): Promise<T | null> {
-    return mongoCall(() => model.collection.findOne({ _id } as never, projection ? { projection } : {}) as Promise<T | null>);
+  private driverFind(collection: Collection<T>, _id: string, projection?: Record<string, 1>): Promise<T | null> {
+    return mongoCall(() => collection.findOne({ _id } as Filter<T>, projection ? { projection } : {}) as Promise<T | null>);
   }
 
-  /** A query by another field: every bucket in turn (never on a hot path). */
-  async findOne(filter: QueryFilter<T>): Promise<T | null> {
-    for (const model of this.legacy && this.legacyInUse ? [...this.buckets, this.legacy] : this.buckets) {
-      const doc = await mongoCall(() => model.findOne(filter).lean<T>().exec());
+  /** A query by another field: every bucket in turn, then the earlier layouts (never on a hot path). */
+  async findOne(filter: Filter<T>): Promise<T | null> {
+    if (!this.spread) return mongoCall(() => this.single.collection.findOne(filter as never) as Promise<T | null>);
+    for (let bucket = 0; bucket < this.layout.buckets; bucket++) {
+      const doc = await mongoCall(() => this.bucket(bucket).findOne(filter) as Promise<T | null>);
+      if (doc) return doc;
+    }
+    for (const collection of this.earlierCollections()) {
+      const doc = await mongoCall(() => collection.findOne(filter) as Promise<T | null>);
       if (doc) return doc;
     }
     return null;
   }
 
   insert(doc: T): Promise<unknown> {
-    return mongoCall(() => this.of(doc._id).collection.insertOne(doc as never));
+    return mongoCall(() => this.of(doc._id).insertOne(doc as never));
   }
 
   replace(_id: string, doc: Omit<T, '_id'> | T): Promise<unknown> {
     const { _id: _ignored, ...rest } = doc as T;
-    return mongoCall(() => this.of(_id).collection.replaceOne({ _id } as never, rest as never, { upsert: true }));
+    return mongoCall(() => this.of(_id).replaceOne({ _id } as Filter<T>, rest as never, { upsert: true }));
   }
 
-  update(_id: string, update: UpdateQuery<T>): Promise<unknown> {
-    return mongoCall(() => this.of(_id).collection.updateOne({ _id } as never, update as never));
+  update(_id: string, update: Record<string, unknown>): Promise<unknown> {
+    return mongoCall(() => this.of(_id).updateOne({ _id } as Filter<T>, update as never));
   }
 
-  /** Every physical collection (tests, and the benchmark's seeding). */
-  collections(): string[] {
-    return this.buckets.map((model) => model.collection.collectionName);
+  /** Every physical collection of this layout (tests, and the benchmark's seeding). */
+  locations(): Location[] {
+    if (!this.spread) return [this.locate('')];
+    return Array.from({ length: this.layout.buckets }, (_, bucket) => this.bucketLocation(bucket));
   }
 }
 
-/** How often a bucketed collection checks whether the one collection from before holds documents. */
+/** How often a bucketed collection checks whether the earlier layouts hold documents. */
 const LEGACY_CHECK_MS = 5_000;
-
-const bucketName = (i: number): string => `b${i.toString(16).padStart(2, '0')}`;
+/** The sweep visits at most four buckets a second, however many there are. */
+const MIN_SWEEP_TICK_MS = 250;
 
 /** FNV-1a of the `_id`: a stable, even spread of random token ids over the buckets. */
 export function bucketOf(_id: string, count: number): number {

@@ -1,8 +1,9 @@
-import { Schema, type Connection, type QueryFilter } from 'mongoose';
+import type { Filter } from 'mongodb';
+import { Schema, type Connection } from 'mongoose';
 import { systemClock } from '../../domain/clock.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { Clock, OAuthModelStore, OAuthRecord } from '../../ports.ts';
-import { BucketedCollection, FERRETDB_BUCKETS } from './bucketed-collection.ts';
+import { BucketedCollection, FERRETDB_PER_DATABASE, type BucketLayout, type Location } from './bucketed-collection.ts';
 import type { ExpiryHandle } from './expiry.ts';
 import type { MongoCapabilities } from './mongo-connection.ts';
 
@@ -137,11 +138,22 @@ function stamp(): number {
   return lastStamp;
 }
 
+/**
+ * On FerretDB: records and consumption markers, which grow with every connected app's tokens,
+ * over 4,096 collections; tombstones, uid pointers and sessions, which grow with sign-ins and
+ * revocations, over 256. On MongoDB: one collection each, read by its `_id` index.
+ */
+const FERRETDB_BUCKETS = { records: 4096, consumed: 4096, sessions: 256, ended: 256, lookups: 256 } as const;
+
+type Logical = keyof typeof FERRETDB_BUCKETS;
+
 export interface MongoOAuthModelStoreOptions {
   /** How often expired documents are deleted where the server has no TTL indexes (FerretDB). */
   sweepEveryMs?: number;
-  /** Collections each logical one is spread over (bucketed-collection.ts): 256 on FerretDB, 1 on MongoDB. */
+  /** Collections each logical one is spread over (bucketed-collection.ts): FERRETDB_BUCKETS on FerretDB, 1 on MongoDB. */
   buckets?: number;
+  /** Buckets per database (FERRETDB_PER_DATABASE unless set). */
+  perDatabase?: number;
   /** How often the buckets check whether the one collection from before holds documents (bucketed-collection.ts). */
   legacyCheckMs?: number;
 }
@@ -170,12 +182,15 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.clock = clock;
     this.sweepEveryMs = options.sweepEveryMs ?? 60_000;
     this.legacyCheckMs = options.legacyCheckMs;
-    const buckets = options.buckets ?? (capabilities.server === 'ferretdb' ? FERRETDB_BUCKETS : 1);
-    this.records = new BucketedCollection(connection, 'OAuthModel', 'oauth_models', oauthModelSchema, buckets);
-    this.sessions = new BucketedCollection(connection, 'OAuthSession', 'oauth_sessions', oauthSessionSchema, buckets);
-    this.consumed = new BucketedCollection(connection, 'OAuthConsumed', 'oauth_consumed', consumedSchema, buckets);
-    this.ended = new BucketedCollection(connection, 'OAuthEnded', 'oauth_ended', endedSchema, buckets);
-    this.lookups = new BucketedCollection(connection, 'OAuthLookup', 'oauth_lookups', lookupSchema, buckets);
+    const layout = (logical: Logical): BucketLayout => ({
+      buckets: options.buckets ?? (capabilities.server === 'ferretdb' ? FERRETDB_BUCKETS[logical] : 1),
+      perDatabase: options.perDatabase ?? FERRETDB_PER_DATABASE,
+    });
+    this.records = new BucketedCollection(connection, 'OAuthModel', 'oauth_models', oauthModelSchema, layout('records'));
+    this.sessions = new BucketedCollection(connection, 'OAuthSession', 'oauth_sessions', oauthSessionSchema, layout('sessions'));
+    this.consumed = new BucketedCollection(connection, 'OAuthConsumed', 'oauth_consumed', consumedSchema, layout('consumed'));
+    this.ended = new BucketedCollection(connection, 'OAuthEnded', 'oauth_ended', endedSchema, layout('ended'));
+    this.lookups = new BucketedCollection(connection, 'OAuthLookup', 'oauth_lookups', lookupSchema, layout('lookups'));
   }
 
   /** Idempotent: creates the collections and indexes and starts expiry (again). */
@@ -196,9 +211,14 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     return this.expiry[0]?.mode ?? null;
   }
 
-  /** The physical collections of each logical one (tests, the benchmark's seeding). */
-  collections(): Record<'records' | 'sessions' | 'consumed' | 'ended' | 'lookups', string[]> {
-    return { records: this.records.collections(), sessions: this.sessions.collections(), consumed: this.consumed.collections(), ended: this.ended.collections(), lookups: this.lookups.collections() };
+  /** The physical collections of each logical one (tests). */
+  locations(): Record<Logical, Location[]> {
+    return { records: this.records.locations(), sessions: this.sessions.locations(), consumed: this.consumed.locations(), ended: this.ended.locations(), lookups: this.lookups.locations() };
+  }
+
+  /** Where the record of this model and id is kept (the benchmark's seeding writes there). */
+  recordLocation(model: string, id: string): Location {
+    return this.collectionOf(model).locate(recordKey(model, id));
   }
 
   /** Deletes expired records, markers, tombstones and pointers now (what the timers do in sweep mode). */
@@ -267,9 +287,9 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const fresh = seen !== undefined && seen.until > Date.now() && this.live(seen) ? seen : null;
     const doc = fresh ?? (await this.liveById(_id));
     if (!doc) return false;
-    // A marker from before the buckets (FerretDB) still counts: once consumed, always consumed.
-    // The find just before looked for markers everywhere; else the old collection is asked.
-    if (fresh ? fresh.consumed : (await this.consumed.findInLegacy(_id)) !== null) return false;
+    // A marker of an earlier layout (FerretDB) still counts: once consumed, always consumed.
+    // The find just before looked for markers everywhere; else the earlier layouts are asked.
+    if (fresh ? fresh.consumed : (await this.consumed.findInEarlier(_id)) !== null) return false;
     return inserted(() => this.consumed.insert({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
   }
 
@@ -332,7 +352,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   }
 
   /** A lookup by a secondary field (never on a hot path: userCode, a swept uid pointer). */
-  private async liveBy(filter: QueryFilter<OAuthModelDoc>): Promise<OAuthModelDoc | null> {
+  private async liveBy(filter: Filter<OAuthModelDoc>): Promise<OAuthModelDoc | null> {
     const query = { ...filter, ...this.unexpired() };
     const doc = (REWRITTEN.has(String(filter.model)) ? await this.sessions.findOne(query) : null) ?? (await this.records.findOne(query));
     return doc ? this.unended(doc, await this.endedAt(doc._id)) : null;
@@ -358,7 +378,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     return doc.expiresAt === null || doc.expiresAt === undefined || new Date(doc.expiresAt).getTime() > this.clock.now().getTime();
   }
 
-  private unexpired(): QueryFilter<OAuthModelDoc> {
+  private unexpired(): Filter<OAuthModelDoc> {
     return { $or: [{ expiresAt: null }, { expiresAt: { $gt: this.clock.now() } }] };
   }
 }

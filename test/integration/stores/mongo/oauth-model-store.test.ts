@@ -2,13 +2,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { UnavailableError } from '../../../../src/errors/index.ts';
 import type { Clock } from '../../../../src/ports.ts';
 import { openMongo, type MongoContext } from '../../../../src/stores/mongo/mongo-connection.ts';
+import { bucketOf, type Location } from '../../../../src/stores/mongo/bucketed-collection.ts';
 import { MongoOAuthModelStore } from '../../../../src/stores/mongo/mongo-oauth-model-store.ts';
 import { describeOAuthModelStore } from '../../../contracts/oauth-model-store.contract.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
 import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
 
 let mongo: MongoContext;
-/** One collection per logical one (MongoDB's layout), and one spread over buckets (FerretDB's, 256 there). */
+/** One collection per logical one (MongoDB's layout), and one spread over buckets in databases of their own (FerretDB's). */
 let store: MongoOAuthModelStore;
 let bucketed: MongoOAuthModelStore;
 // Each case gets a fresh clock; the store, built once, reads whichever is current. The clocks
@@ -21,9 +22,17 @@ const raw = (name: Collection) => mongo.connection.collection(name);
 const ids = async (name: Collection): Promise<string[]> =>
   (await raw(name).find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray()).map((d) => String(d._id));
 
+const at = (location: Location) => mongo.connection.getClient().db(location.database).collection(location.collection);
+
+/** The previous release's bucket of this key in the deployment's database (256 of them). */
+const previousBucket = (collection: Collection, _id: string) => raw(`${collection}_b${bucketOf(_id, 256).toString(16).padStart(2, '0')}` as Collection);
+
 async function emptyCollections(): Promise<void> {
-  const names = Object.values(bucketed.collections()).flat();
-  for (const name of ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups', ...names]) await mongo.connection.collection(name).deleteMany({});
+  for (const name of ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const) await raw(name).deleteMany({});
+  // Only the databases the buckets were written in exist.
+  const databases = new Set((await mongo.connection.getClient().db().admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name));
+  for (const location of Object.values(bucketed.locations()).flat()) if (databases.has(location.database)) await at(location).deleteMany({});
+  for (const { name } of await mongo.connection.db!.listCollections({}, { nameOnly: true }).toArray()) if (/_b[0-9a-f]{2}$/.test(name)) await mongo.connection.db!.dropCollection(name);
 }
 
 beforeAll(async () => {
@@ -31,7 +40,7 @@ beforeAll(async () => {
   // A sweep interval no case outlasts: sweeps here happen when a case asks for them.
   store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 1 });
   // The one collection from before the buckets is checked for documents when a case inits.
-  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, legacyCheckMs: 3_600_000 });
+  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
   await store.init();
   await bucketed.init();
 });
@@ -39,6 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   store.stop();
   bucketed.stop();
+  for (const database of new Set(Object.values(bucketed.locations()).flat().map((l) => l.database))) await mongo.connection.getClient().db(database).dropDatabase();
   await mongo.connection.dropDatabase();
   await mongo.close();
 });
@@ -134,9 +144,13 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
   it('spreads records over buckets by a hash of their key, and still reads and consumes what is in the one collection from before', async () => {
     const expiresAt = new Date(clock.now().getTime() + 60_000);
     for (let i = 0; i < 40; i++) await bucketed.upsert('AccessToken', `t${i}`, { grantId: 'g' }, expiresAt);
-    const counts = await Promise.all(bucketed.collections().records.map((name) => mongo.connection.collection(name).countDocuments({})));
+    const locations = bucketed.locations().records;
+    // 8 buckets, 4 to a database: two databases of the deployment's name and the collection's.
+    expect(new Set(locations.map((l) => l.database))).toEqual(new Set([0, 1].map((n) => `${mongo.connection.db!.databaseName}_oauth_models_${n}`)));
+    const counts = await Promise.all(locations.map((location) => at(location).countDocuments({})));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
     expect(counts.filter((n) => n > 0).length).toBeGreaterThan(4);
+    expect(await at(bucketed.recordLocation('AccessToken', 't7')).findOne({ _id: 'AccessToken:t7' as never })).toMatchObject({ model: 'AccessToken' });
     expect(await ids('oauth_models')).toEqual([]);
     // Empty when checked, the one collection is not read: a miss is one round trip, not two.
     await bucketed.init();
@@ -152,8 +166,25 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await bucketed.find('RefreshToken', 'old')).toBeNull();
   });
 
+  it('still reads, consumes and revokes what the previous release kept in 256 buckets of the deployment’s database', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    // No such bucket when checked: not read.
+    await bucketed.init();
+    await previousBucket('oauth_models', 'RefreshToken:prev').insertOne({ _id: 'RefreshToken:prev' as never, model: 'RefreshToken', payload: '{"grantId":"g-prev"}', grantId: 'g-prev', expiresAt, savedAt: 1 });
+    await previousBucket('oauth_models', 'AuthorizationCode:prev').insertOne({ _id: 'AuthorizationCode:prev' as never, model: 'AuthorizationCode', payload: '{"grantId":"g-prev"}', grantId: 'g-prev', expiresAt, savedAt: 1 });
+    await previousBucket('oauth_consumed', 'AuthorizationCode:prev').insertOne({ _id: 'AuthorizationCode:prev' as never, at: clock.now(), expiresAt });
+    expect(await bucketed.find('RefreshToken', 'prev')).toBeNull();
+    await bucketed.init();
+    expect(await bucketed.find('RefreshToken', 'prev')).toEqual({ payload: { grantId: 'g-prev' }, expiresAt, consumedAt: null });
+    expect(await bucketed.consume('AuthorizationCode', 'prev', clock.now())).toBe(false);
+    expect(await bucketed.consume('RefreshToken', 'prev', clock.now())).toBe(true);
+    expect(await bucketed.consume('RefreshToken', 'prev', clock.now())).toBe(false);
+    await bucketed.revokeByGrantId('g-prev');
+    expect(await bucketed.find('RefreshToken', 'prev')).toBeNull();
+  });
+
   it('notices on its timer that the one collection from before holds documents (an earlier instance still running)', async () => {
-    const watching = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, legacyCheckMs: 50 });
+    const watching = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 50 });
     try {
       await watching.init();
       const expiresAt = new Date(clock.now().getTime() + 60_000);
