@@ -86,7 +86,7 @@ export async function cloneGrantsInMongo(mongoUri: string, template: TemplateIds
     const [grant, refresh, access] = [await record(`Grant:${template.grantId}`), await record(`RefreshToken:${template.refreshToken}`), await record(`AccessToken:${template.accessToken}`)];
     const app = (await db.collection<Doc>('connected_apps').findOne({ _id: template.grantId })) as Doc | null;
     if (!app) throw new Error('the template grant has no connected app');
-    const usage = (await db.collection<Doc>('connected_app_usage').findOne({ _id: template.grantId })) as Doc | null;
+    const usage = await layout.readUsage(template.grantId);
     const owner = { userId: String(app['userId']), orgId: String(app['orgId']), iat: (JSON.parse(grant['payload'] as string) as { iat: number }).iat };
 
     const writer = new BulkWriter(layout.connection);
@@ -98,7 +98,7 @@ export async function cloneGrantsInMongo(mongoUri: string, template: TemplateIds
       if (request.kind === 'chains') refreshTokens.push(String(token.payload['jti']));
       const grantId = newId(clone, template.grantId);
       await writer.add('connected_apps', { ...app, _id: grantId, userId: clone.userId, orgId: clone.orgId, createdAt: shifted(app['createdAt'] as Date, clone) });
-      if (usage) await writer.add('connected_app_usage', { ...usage, _id: grantId, lastUsedAt: shifted(usage['lastUsedAt'] as Date, clone) });
+      if (usage) await writer.add(layout.usageOf(grantId), { ...usage, _id: grantId, lastUsedAt: shifted(usage['lastUsedAt'] as Date, clone) });
     }
     await writer.flush();
     return { written: writer.written, refreshTokens };

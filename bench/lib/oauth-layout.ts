@@ -1,13 +1,14 @@
 /**
- * Where Tessera's MongoDB OAuth store keeps a record, for the benchmark's bulk copies: asked of
- * the store itself (MongoOAuthModelStore.recordLocation), so that a copy lands where the store
- * reads it, however the store spreads its records — one collection on MongoDB, buckets in
- * databases of their own on FerretDB (src/stores/mongo/bucketed-collection.ts). The store's own collections are written as
- * the store writes them; the connected apps' are one collection each.
+ * Where Tessera's MongoDB stores keep an OAuth record and a connected app's last use, for the
+ * benchmark's bulk copies: asked of the stores themselves (MongoOAuthModelStore.recordLocation,
+ * MongoConnectedAppStore.usageLocation), so that a copy lands where the store reads it, however
+ * it spreads its documents — one collection on MongoDB, buckets in databases of their own on
+ * FerretDB (src/stores/mongo/bucketed-collection.ts). Connected apps are one collection.
  */
 import type { Connection } from 'mongoose';
 import type { Location } from '../../src/stores/mongo/bucketed-collection.ts';
 import { openMongo } from '../../src/stores/mongo/mongo-connection.ts';
+import { MongoConnectedAppStore } from '../../src/stores/mongo/mongo-connected-app-store.ts';
 import { MongoOAuthModelStore } from '../../src/stores/mongo/mongo-oauth-model-store.ts';
 import type { Doc } from './record-clones.ts';
 
@@ -17,6 +18,10 @@ export interface OAuthLayout {
   recordsOf(_id: string): Location;
   /** A stored record by key: where the store puts it, or (written before its layout) the one collection. */
   readRecord(_id: string): Promise<Doc | null>;
+  /** Where a connected app's last use (by its grant id) lives. */
+  usageOf(grantId: string): Location;
+  /** A connected app's last use, where the store keeps it. */
+  readUsage(grantId: string): Promise<Doc | null>;
   close(): Promise<void>;
 }
 
@@ -30,9 +35,14 @@ export async function openOAuthLayout(mongoUri: string): Promise<OAuthLayout> {
   const recordsOf = (_id: string): Location => store.recordLocation(_id.slice(0, _id.indexOf(':')), _id.slice(_id.indexOf(':') + 1));
   const client = mongo.connection.getClient();
   const collection = (location: Location) => client.db(location.database).collection<Doc>(location.collection);
+  const apps = new MongoConnectedAppStore(mongo.connection);
+  await apps.init();
+  const usageOf = (grantId: string): Location => apps.usageLocation(grantId);
   return {
     connection: mongo.connection,
     recordsOf,
+    usageOf,
+    readUsage: async (grantId) => (await collection(usageOf(grantId)).findOne({ _id: grantId })) as Doc | null,
     readRecord: async (_id) =>
       ((await collection(recordsOf(_id)).findOne({ _id })) as Doc | null) ?? ((await mongo.connection.db!.collection<Doc>(LEGACY_RECORDS).findOne({ _id })) as Doc | null),
     close: () => mongo.close(),

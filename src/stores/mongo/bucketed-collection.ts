@@ -4,7 +4,7 @@ import type { ExpiryHandle } from './expiry.ts';
 import { ensureExpiry } from './expiry.ts';
 import { ensureCollection } from './ensure-collection.ts';
 import type { MongoCapabilities } from './mongo-connection.ts';
-import { mongoCall } from './mongo-errors.ts';
+import { mongoCall, type DuplicateHandler } from './mongo-errors.ts';
 
 /** How a logical collection is spread: `buckets` collections, at most `perDatabase` in one database. */
 export interface BucketLayout {
@@ -68,6 +68,10 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     this.client = connection.getClient();
     this.single = (connection.models[modelName] as Model<T> | undefined) ?? connection.model<T>(modelName, schema, collection);
     this.physical = new Array<Collection<T> | undefined>(layout.buckets);
+    const longest = this.bucketLocation(layout.buckets - 1).database;
+    if (this.spread && longest.length > MAX_DATABASE_NAME) {
+      throw new Error(`The database name "${this.main.databaseName}" is too long for FerretDB's buckets: "${longest}" has more than ${MAX_DATABASE_NAME} characters`);
+    }
   }
 
   private get spread(): boolean {
@@ -91,16 +95,33 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   }
 
   /**
-   * One collection: created with its indexes and expiry (a TTL index where the server has them).
-   * Buckets (FerretDB, which creates a collection at its first insert and uses no index): swept
-   * one bucket at a time, every bucket every `sweepEveryMs` or, with many buckets, at most four a
-   * second (expiry is a rule of reading; the sweep only collects the garbage).
+   * Documents that do not expire: the one collection created with its indexes (MongoDB), or the
+   * earlier layouts watched (FerretDB, which creates a collection at its first insert).
+   */
+  async open(legacyCheckMs = LEGACY_CHECK_MS): Promise<{ stop(): void }> {
+    if (!this.spread) {
+      await ensureCollection(this.single as unknown as Model<never>);
+      return { stop: () => undefined };
+    }
+    await this.checkEarlier();
+    const timer = setInterval(() => {
+      this.checkEarlier().catch(() => undefined); // left as it was; readiness reports the server
+    }, legacyCheckMs);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
+
+  /**
+   * As open, with expiry: a TTL index where the server has them, else sweeps. Buckets are swept
+   * one at a time, every bucket every `sweepEveryMs` or, with many buckets, at most four a second
+   * (expiry is a rule of reading; the sweep only collects the garbage).
    */
   async init(capabilities: MongoCapabilities, sweepEveryMs: number, now: () => Date, legacyCheckMs = LEGACY_CHECK_MS): Promise<ExpiryHandle> {
     if (!this.spread) {
       await ensureCollection(this.single as unknown as Model<never>);
       return ensureExpiry(this.single as unknown as Model<never>, 'expiresAt', capabilities, sweepEveryMs, now);
     }
+    const watch = await this.open(legacyCheckMs);
     const sweepOne = async (collection: Collection<T>): Promise<number> => {
       const result = await mongoCall(() => collection.deleteMany({ expiresAt: { $lte: now() } } as Filter<T>));
       return result.deletedCount;
@@ -118,11 +139,6 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
       Math.max(MIN_SWEEP_TICK_MS, Math.floor(sweepEveryMs / this.layout.buckets)),
     );
     timer.unref();
-    await this.checkEarlier();
-    const legacyTimer = setInterval(() => {
-      this.checkEarlier().catch(() => undefined); // left as it was; readiness reports the server
-    }, legacyCheckMs);
-    legacyTimer.unref();
     return {
       mode: 'sweep',
       sweep: async () => {
@@ -133,7 +149,7 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
       },
       stop: () => {
         clearInterval(timer);
-        clearInterval(legacyTimer);
+        watch.stop();
       },
     };
   }
@@ -226,8 +242,32 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     return mongoCall(() => this.of(_id).replaceOne({ _id } as Filter<T>, rest as never, { upsert: true }));
   }
 
-  update(_id: string, update: Record<string, unknown>): Promise<unknown> {
-    return mongoCall(() => this.of(_id).updateOne({ _id } as Filter<T>, update as never));
+  update(_id: string, update: Record<string, unknown>, options: { upsert?: boolean } = {}, onDuplicate?: DuplicateHandler): Promise<unknown> {
+    return mongoCall(() => this.of(_id).updateOne({ _id } as Filter<T>, update as never, options), onDuplicate);
+  }
+
+  /**
+   * By `_id`, many at once: one query per bucket they fall in (MongoDB: one, by `$in`), then the
+   * earlier layouts for those not found. Of one `_id` in two places, its bucket's document wins.
+   */
+  async findByIds(ids: string[]): Promise<T[]> {
+    const byBucket = new Map<Collection<T>, string[]>();
+    for (const _id of ids) {
+      const collection = this.of(_id);
+      byBucket.set(collection, [...(byBucket.get(collection) ?? []), _id]);
+    }
+    const found = new Map<string, T>();
+    for (const [collection, some] of byBucket) {
+      // One id by equality: MongoDB answers that from its `_id` index, FerretDB scans less than for $in.
+      const filter = (some.length === 1 ? { _id: some[0] } : { _id: { $in: some } }) as Filter<T>;
+      for (const doc of await mongoCall(() => collection.find(filter).toArray())) found.set(doc._id, doc as T);
+    }
+    for (const _id of ids) {
+      if (found.has(_id)) continue;
+      const doc = await this.findInEarlier(_id);
+      if (doc) found.set(_id, doc);
+    }
+    return [...found.values()];
   }
 
   /** Every physical collection of this layout (tests, and the benchmark's seeding). */
@@ -237,6 +277,8 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   }
 }
 
+/** MongoDB's limit, which FerretDB keeps. */
+const MAX_DATABASE_NAME = 63;
 /** How often a bucketed collection checks whether the earlier layouts hold documents. */
 const LEGACY_CHECK_MS = 5_000;
 /** The sweep visits at most four buckets a second, however many there are. */

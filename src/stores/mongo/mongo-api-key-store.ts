@@ -5,6 +5,7 @@ import type { KeyEnv } from '../../domain/api-key-format.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ApiKeyConditions, ApiKeyPatch, ApiKeyStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
+import type { Location } from './bucketed-collection.ts';
 import { UsageCollection, type LastUse } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ensureCollection } from './ensure-collection.ts';
@@ -88,6 +89,11 @@ export class MongoApiKeyStore implements ApiKeyStore {
     await ensureCollection(this.model);
     this.queue = await ferretQueueFor(this.connection);
     await this.usage.init(this.queue);
+  }
+
+  /** Where a key's last use (by its key id) is kept (after init). */
+  usageLocation(keyId: string): Location {
+    return this.usage.locate(keyId);
   }
 
   async insert(key: ApiKey): Promise<void> {

@@ -4,6 +4,7 @@ import type { ConnectedApp, ConnectedAppRecord } from '../../domain/oauth.ts';
 import { ConflictError } from '../../errors/index.ts';
 import type { ConnectedAppStore } from '../../ports.ts';
 import { ferretQueueFor, type KeyedQueue } from './ferret-write-queue.ts';
+import type { Location } from './bucketed-collection.ts';
 import { UsageCollection } from './usage-collection.ts';
 import { mongoCall } from './mongo-errors.ts';
 import { ensureCollection } from './ensure-collection.ts';
@@ -63,6 +64,11 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
     await ensureCollection(this.model);
     this.queue = await ferretQueueFor(this.connection);
     await this.usage.init(this.queue);
+  }
+
+  /** Where a grant's last use is kept (after init; the benchmark's seeding writes there). */
+  usageLocation(grantId: string): Location {
+    return this.usage.locate(grantId);
   }
 
   /**

@@ -1,8 +1,7 @@
-import { Schema, type Connection, type Model } from 'mongoose';
+import { Schema, type Connection } from 'mongoose';
 import { ConflictError } from '../../errors/index.ts';
+import { BucketedCollection, FERRETDB_PER_DATABASE, type Location } from './bucketed-collection.ts';
 import { serialized, type KeyedQueue } from './ferret-write-queue.ts';
-import { mongoCall } from './mongo-errors.ts';
-import { ensureCollection } from './ensure-collection.ts';
 
 interface UsageDoc {
   _id: string;
@@ -16,27 +15,53 @@ export interface LastUse {
   from: string | null;
 }
 
+/** On FerretDB, usage grows with every key and connected app: spread as the OAuth records are. */
+const FERRETDB_BUCKETS = 4096;
+
 /**
  * When each record (an API key, a connected app) was last used, in a collection of its own: the
  * one write on the request path (coalesced, but from every instance) never rewrites the record
  * itself, so it can never race a revocation or an edit — not even on FerretDB, whose updates
- * rewrite whole documents non-atomically.
+ * rewrite whole documents non-atomically. On FerretDB, which scans a whole collection for every
+ * update by `_id`, the documents are spread over buckets (bucketed-collection.ts): a touch
+ * rewrites one small collection, however many keys and apps there are.
  */
 export class UsageCollection {
-  private readonly model: Model<UsageDoc>;
+  private readonly connection: Connection;
+  private readonly modelName: string;
+  private readonly collection: string;
+  private readonly schema: Schema<UsageDoc>;
+  private documents: BucketedCollection<UsageDoc> | null = null;
   private queue: KeyedQueue | null = null;
+  private watch: { stop(): void } | null = null;
 
   constructor(connection: Connection, modelName: string, collection: string) {
-    const schema = new Schema<UsageDoc>(
+    this.connection = connection;
+    this.modelName = modelName;
+    this.collection = collection;
+    this.schema = new Schema<UsageDoc>(
       { _id: { type: String, required: true }, lastUsedAt: { type: Date, required: true }, lastUsedFrom: { type: String, default: null } },
       { collection, versionKey: false, strict: 'throw' },
     );
-    this.model = connection.models[modelName] ?? connection.model<UsageDoc>(modelName, schema);
   }
 
-  async init(queue: KeyedQueue | null): Promise<void> {
-    await ensureCollection(this.model);
+  /** `queue`: FerretDB's write queue (ferret-write-queue.ts), null on MongoDB; it also decides the layout. */
+  async init(queue: KeyedQueue | null, layout = { buckets: queue ? FERRETDB_BUCKETS : 1, perDatabase: FERRETDB_PER_DATABASE }): Promise<void> {
+    this.watch?.stop();
+    this.documents = new BucketedCollection(this.connection, this.modelName, this.collection, this.schema, layout);
+    this.watch = await this.documents.open();
     this.queue = queue;
+  }
+
+  /** Stops watching for earlier layouts (FerretDB). */
+  stop(): void {
+    this.watch?.stop();
+    this.watch = null;
+  }
+
+  private get docs(): BucketedCollection<UsageDoc> {
+    if (!this.documents) throw new Error(`${this.collection} used before init()`);
+    return this.documents;
   }
 
   /**
@@ -46,12 +71,8 @@ export class UsageCollection {
    */
   async touch(id: string, at: Date, from?: string | null): Promise<void> {
     const update = from === undefined ? { $max: { lastUsedAt: at } } : { $max: { lastUsedAt: at }, $set: { lastUsedFrom: from } };
-    const write = () =>
-      mongoCall(
-        () => this.model.updateOne({ _id: id }, update, { upsert: true }).exec(),
-        () => new ConflictError('Concurrent first use', 'id'),
-      );
-    await serialized(this.queue, `usage:${this.model.collection.name}:${id}`, async () => {
+    const write = () => this.docs.update(id, update, { upsert: true }, () => new ConflictError('Concurrent first use', 'id'));
+    await serialized(this.queue, `usage:${this.collection}:${id}`, async () => {
       try {
         await write();
       } catch (error) {
@@ -62,13 +83,15 @@ export class UsageCollection {
     });
   }
 
+  /** Where the usage of this id is kept (the benchmark's seeding writes there). */
+  locate(id: string): Location {
+    return this.docs.locate(id);
+  }
+
   /** Last use of each of these ids (absent: never used). */
   async lastUsed(ids: string[]): Promise<Map<string, LastUse>> {
     if (ids.length === 0) return new Map();
-    // One id (a single key or grant read) is asked for by equality: FerretDB answers that from its
-    // primary-key index, but scans the collection for $in.
-    const filter = ids.length === 1 ? { _id: ids[0]! } : { _id: { $in: ids } };
-    const docs = await mongoCall(() => this.model.find(filter).lean<UsageDoc[]>().exec());
+    const docs = await this.docs.findByIds(ids);
     return new Map(docs.map((d) => [d._id, { at: new Date(d.lastUsedAt), from: d.lastUsedFrom ?? null }]));
   }
 }

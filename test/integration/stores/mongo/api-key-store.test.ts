@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openMongo, type MongoContext } from '../../../../src/stores/mongo/mongo-connection.ts';
 import { MongoApiKeyStore } from '../../../../src/stores/mongo/mongo-api-key-store.ts';
 import { describeApiKeyStore } from '../../../contracts/api-key-store.contract.ts';
+import { collectionAt, emptyLogical } from '../../../support/buckets.ts';
 import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
 
 let mongo: MongoContext;
@@ -14,6 +15,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await emptyLogical(mongo.connection, 'api_key_usage');
   await mongo.connection.dropDatabase();
   await mongo.close();
 });
@@ -22,7 +24,7 @@ afterAll(async () => {
 describeApiKeyStore('mongodb', async () => {
   await store.init(); // idempotent: a second start must not fail on the existing collection
   await mongo.connection.collection('api_keys').deleteMany({});
-  await mongo.connection.collection('api_key_usage').deleteMany({});
+  await emptyLogical(mongo.connection, 'api_key_usage');
   return store;
 });
 
@@ -71,7 +73,7 @@ describe('mongodb API key store: what the contract cannot see', () => {
     const usedAt = new Date('2026-02-02T00:00:00Z');
     await store.touchLastUsed('key_raw', usedAt, '198.51.100.4');
     expect(await mongo.connection.collection('api_keys').findOne({ keyId: 'key_raw' })).toEqual(before);
-    expect(await mongo.connection.collection('api_key_usage').findOne({ _id: 'key_raw' as never })).toEqual({ _id: 'key_raw', lastUsedAt: usedAt, lastUsedFrom: '198.51.100.4' });
+    expect(await collectionAt(mongo.connection, store.usageLocation('key_raw')).findOne({ _id: 'key_raw' as never })).toEqual({ _id: 'key_raw', lastUsedAt: usedAt, lastUsedFrom: '198.51.100.4' });
     expect((await store.findById('key_raw'))?.lastUsedAt).toEqual(usedAt);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openMongo, type MongoContext } from '../../../../src/stores/mongo/mongo-connection.ts';
 import { MongoConnectedAppStore } from '../../../../src/stores/mongo/mongo-connected-app-store.ts';
 import { describeConnectedAppStore } from '../../../contracts/connected-app-store.contract.ts';
+import { collectionAt, emptyLogical } from '../../../support/buckets.ts';
 import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
 
 let mongo: MongoContext;
@@ -14,6 +15,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await emptyLogical(mongo.connection, 'connected_app_usage');
   await mongo.connection.dropDatabase();
   await mongo.close();
 });
@@ -22,7 +24,7 @@ afterAll(async () => {
 describeConnectedAppStore('mongodb', async () => {
   await store.init(); // idempotent: a second start must not fail on the existing collections
   await mongo.connection.collection('connected_apps').deleteMany({});
-  await mongo.connection.collection('connected_app_usage').deleteMany({});
+  await emptyLogical(mongo.connection, 'connected_app_usage');
   return store;
 });
 
@@ -39,7 +41,7 @@ describe('mongodb connected app store: what the contract cannot see', () => {
 
   it('stores the grant id as _id, dates as dates, and use in its own collection, never rewriting the grant', async () => {
     await mongo.connection.collection('connected_apps').deleteMany({});
-    await mongo.connection.collection('connected_app_usage').deleteMany({});
+    await emptyLogical(mongo.connection, 'connected_app_usage');
     const createdAt = new Date('2026-01-01T00:00:00Z');
     await store.upsert({
       id: 'grt_raw',
@@ -69,7 +71,7 @@ describe('mongodb connected app store: what the contract cannot see', () => {
     const usedAt = new Date('2026-02-02T00:00:00Z');
     await store.touchLastUsed('grt_raw', usedAt);
     expect(await grants.findOne({ _id: 'grt_raw' as never })).toEqual(before);
-    expect(await mongo.connection.collection('connected_app_usage').findOne({ _id: 'grt_raw' as never })).toEqual({ _id: 'grt_raw', lastUsedAt: usedAt });
+    expect(await collectionAt(mongo.connection, store.usageLocation('grt_raw')).findOne({ _id: 'grt_raw' as never })).toEqual({ _id: 'grt_raw', lastUsedAt: usedAt });
     expect((await store.findById('grt_raw'))?.lastUsedAt).toEqual(usedAt);
   });
 });
