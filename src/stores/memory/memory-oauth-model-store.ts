@@ -3,7 +3,12 @@ import type { Clock, OAuthModelStore, OAuthRecord } from '../../ports.ts';
 
 interface Entry {
   model: string;
-  payload: Record<string, unknown>;
+  /**
+   * The payload as JSON text: what a reader gets is its own copy, and a caller mutating what it
+   * saved or read changes nothing stored (oidc-provider's payloads are JSON; as the MongoDB
+   * store keeps them). Cheaper than structuredClone both ways.
+   */
+  payload: string;
   /** Epoch milliseconds; null: never expires. */
   expiresAt: number | null;
   consumedAt: Date | null;
@@ -55,7 +60,7 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
     const marker = this.consumed.get(key);
     const entry: Entry = {
       model,
-      payload: structuredClone(payload),
+      payload: JSON.stringify(payload),
       expiresAt: expiresAt === null ? null : expiresAt.getTime(),
       consumedAt: previous?.consumedAt ?? (marker && (marker.expiresAt === null || marker.expiresAt > this.clock.now().getTime()) ? new Date(marker.at) : null),
       uid: stringField(payload, 'uid'),
@@ -172,7 +177,7 @@ function removeFrom(index: Map<string, Set<string>>, indexKey: string, key: stri
 
 function toRecord(entry: Entry): OAuthRecord {
   return {
-    payload: structuredClone(entry.payload),
+    payload: JSON.parse(entry.payload) as Record<string, unknown>,
     expiresAt: entry.expiresAt === null ? null : new Date(entry.expiresAt),
     consumedAt: entry.consumedAt === null ? null : new Date(entry.consumedAt),
   };
