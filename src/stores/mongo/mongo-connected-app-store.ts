@@ -72,14 +72,13 @@ export class MongoConnectedAppStore implements ConnectedAppStore {
   }
 
   /**
-   * Replace the scopes of the live grant (one conditional update: a revoked grant never matches),
-   * else insert it. An insert refused by the primary key means the grant appeared meanwhile or is
-   * revoked: one more conditional update settles which, and a revoked grant is returned as is.
+   * Insert the grant; where its id is there already (a consent again, on the same grant), replace
+   * the scopes of the live grant (one conditional update: a revoked grant never matches), and a
+   * revoked grant is returned as is. Insert first: a new connection is the common case, and on
+   * FerretDB an insert is cheap where a conditional update decodes every connected app.
    */
   async upsert(app: ConnectedApp): Promise<ConnectedApp> {
     const { doc, inserted } = await this.serialized(app.id, async () => {
-      const live = await this.replaceScopes(app);
-      if (live) return { doc: live, inserted: false };
       try {
         await mongoCall(
           () => this.model.create(toDoc(app)),
