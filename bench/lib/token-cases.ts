@@ -119,6 +119,8 @@ export async function runTokenCases(deps: TokenCaseDeps, results: CaseResult[]):
     const written = await tessera.clone({ count: deps.grants, kind: 'growth' });
     info.seedSeconds.mongo = (Date.now() - started) / 1000;
     console.log(`${info.seedSeconds.mongo.toFixed(1)} s (${describe(written)})`);
+    info.pages = await timePages(tessera);
+    console.log(`bench: the pages with ${deps.grants.toLocaleString('en-US')} grants stored: sign-in and consent ${info.pages.firstMs.toFixed(0)} ms, then ${info.pages.consents} consents ${info.pages.consentMs.toFixed(1)} ms each (median; ${info.pages.consentP90Ms.toFixed(1)} ms p90)`);
     const base = { group: 'token-tessera' as const, target: tessera.target, usesStores: true, grants: deps.grants, ...tessera.profile };
     if (deps.wanted('r2')) {
       await each((connections) => chainCase({ ...base, id: `r2/${connections}`, label: 'Tessera refresh, FerretDB + Redis' }, tessera.endpoint, connections, 0, (count) => tesseraChains(tessera, count), deps.tmpDir));
@@ -180,6 +182,29 @@ async function startTokenTessera(deps: TokenCaseDeps, stores: 'external' | 'embe
     clone: (request) => (stores === 'embedded' ? target.command<Cloned>('clone-grants', { template, request }) : cloneGrantsInMongo(env['MONGODB_URI']!, template, request)),
     profile: profileFile ? { profileFile } : {},
   };
+}
+
+const PAGE_CONSENTS = 20;
+
+/**
+ * How long a person takes through the pages with the grants stored: a new browser's first
+ * connection (authorize, sign in, consent: the sign-in is an argon2id verification), then
+ * PAGE_CONSENTS more on its session (authorize, consent page, confirm — a grant and a connected
+ * app recorded —, resume), one at a time. Their codes are left to expire.
+ */
+async function timePages(tessera: TokenTessera): Promise<NonNullable<TokenRunInfo['pages']>> {
+  const browser = new OAuthBrowser();
+  let started = performance.now();
+  await mintCode(browser, tessera.baseUrl, tessera.fixture);
+  const firstMs = performance.now() - started;
+  const each: number[] = [];
+  for (let i = 0; i < PAGE_CONSENTS; i++) {
+    started = performance.now();
+    await mintCode(browser, tessera.baseUrl, tessera.fixture);
+    each.push(performance.now() - started);
+  }
+  each.sort((a, b) => a - b);
+  return { firstMs, consents: PAGE_CONSENTS, consentMs: each[Math.floor(each.length / 2)]!, consentP90Ms: each[Math.floor(each.length * 0.9)]! };
 }
 
 /** `count` new chains, copies of the template connection, each one's first refresh checked; their next refresh tokens. */

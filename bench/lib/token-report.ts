@@ -23,6 +23,8 @@ export interface TokenRunInfo {
   /** Seconds the bulk seeding of --grants took on FerretDB (and through the memory store ports), null when not done. */
   seedSeconds: { mongo: number | null; memory: number | null };
   mongo: string;
+  /** The pages on FerretDB after seeding (bench/lib/token-cases.ts timePages): a first connection with sign-in, then consents. */
+  pages?: { firstMs: number; consents: number; consentMs: number; consentP90Ms: number };
 }
 
 const storeUs = (r: CaseResult): number | null => {
