@@ -154,6 +154,16 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     };
   }
 
+  /** Drops an index of the one collection that nothing uses any more; absent already (or no collection), nothing happens. */
+  async dropIndexIfPresent(name: string): Promise<void> {
+    try {
+      await mongoCall(() => this.single.collection.dropIndex(name));
+    } catch (error) {
+      // IndexNotFound (27), NamespaceNotFound (26): already as wanted.
+      if (![26, 27].includes((error as { code?: number }).code ?? -1)) throw error;
+    }
+  }
+
   private bucket(index: number): Collection<T> {
     let found = this.physical[index];
     if (!found) {

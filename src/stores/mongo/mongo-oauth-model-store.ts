@@ -63,8 +63,6 @@ const REWRITTEN = new Set(['Session', 'Interaction']);
 // Session.findByUid and DeviceCode.findByUserCode: always within one model.
 oauthModelSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 oauthModelSchema.index({ model: 1, userCode: 1 }, { name: 'model_1_userCode_1' });
-// revokeByGrantId: every model at once.
-oauthModelSchema.index({ grantId: 1 }, { name: 'grantId_1' });
 // The rescue of a swept uid pointer, on MongoDB an indexed query.
 oauthSessionSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 
@@ -198,6 +196,9 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.stop();
     const now = () => this.clock.now();
     for (const collection of this.all()) this.expiry.push(await collection.init(this.capabilities, this.sweepEveryMs, now, this.legacyCheckMs));
+    // revokeByGrantId writes one tombstone; an index by grant, which deleting every record of a
+    // grant once used, would only cost every insert.
+    await this.records.dropIndexIfPresent(UNUSED_GRANT_INDEX);
   }
 
   /** Stops the sweeps (FerretDB); the connection is the caller's to close. */
@@ -384,6 +385,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 }
 
 const RECENT_MS = 1_000;
+const UNUSED_GRANT_INDEX = 'grantId_1';
 const RECENT_MAX = 10_000;
 
 /** Whether an insert went in; false when its _id is there already. */
