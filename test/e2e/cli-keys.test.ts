@@ -8,7 +8,7 @@
  * memory only and write stderr to the captured logs, so that the leak scan proves the key never
  * reaches stderr (or the server's logs when it is used).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,11 @@ import { runToExit, startTessera } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+
+// Every case launches the CLI, up to five times: ~0.6 s a launch (Node, the TypeScript, the
+// stores) on a quiet 2-core machine, and several times that on a busy one — beyond the default
+// 5 s for the longest case. Each launch is killed after 30 s (keysCreate, runToExit).
+jest.setTimeout(60_000);
 const KEY_PATTERN = /^tsr_live_[0-9A-Za-z]{38}$/;
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-keys-'));
