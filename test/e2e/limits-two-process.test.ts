@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
+import { verifyCall } from '../support/verify-call.ts';
 import type { VerifyAnswer } from '../../src/services/authentication/verification-service.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
@@ -68,12 +69,7 @@ async function createKey(base: string, bootstrap: string, name: string, limits: 
   return { id: String(created.body.id), key: recordSecret(String(created.body.key)) };
 }
 
-async function verify(base: string, body: Record<string, unknown>): Promise<VerifyAnswer> {
-  const res = await fetch(`${base}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`verify answered ${res.status}: ${text}`);
-  return JSON.parse(text) as VerifyAnswer;
-}
+const verify = (base: string, body: Record<string, unknown>): Promise<VerifyAnswer> => verifyCall(base, basic, body);
 
 /** BURST verifications at once, alternately to each instance. */
 function burst(instances: TesseraProcess[], body: Record<string, unknown>): Promise<VerifyAnswer[]> {

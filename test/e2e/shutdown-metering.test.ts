@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { DEFAULT_KEY_FORMAT, generateKey } from '../../src/domain/api-key-format.ts';
+import { verifyCall } from '../support/verify-call.ts';
 import type { VerifyAnswer } from '../../src/services/authentication/verification-service.ts';
 import { recordSecret } from '../support/log-capture.ts';
 import { startTessera, waitUntilReady, type TesseraProcess } from '../support/tessera-process.ts';
@@ -43,12 +44,7 @@ function writeSeed(bootstrap: string): string {
 /** Tessera's API with a bearer, its answers read as JSON objects. */
 const api = (...call: Parameters<typeof apiCall>) => apiCall<Record<string, unknown>>(...call);
 
-async function verify(base: string, body: Record<string, unknown>): Promise<VerifyAnswer> {
-  const res = await fetch(`${base}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`verify answered ${res.status}: ${text}`);
-  return JSON.parse(text) as VerifyAnswer;
-}
+const verify = (base: string, body: Record<string, unknown>): Promise<VerifyAnswer> => verifyCall(base, basic, body);
 
 /**
  * A verification whose headers Tessera has read — it answered 100 Continue, so it is handling the
