@@ -8,7 +8,7 @@
  * memory only and write stderr to the captured logs, so that the leak scan proves the key never
  * reaches stderr (or the server's logs when it is used).
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,11 +20,6 @@ import { runToExit, startTessera } from '../support/tessera-process.ts';
 import { mongoUriFor, redisUrl, uniqueName } from '../support/unique.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-// Every case launches the CLI, up to five times: ~0.6 s a launch (Node, the TypeScript, the
-// stores) on a quiet 2-core machine, and several times that on a busy one — beyond the default
-// 5 s for the longest case. Each launch is killed after 30 s (keysCreate, runToExit).
-jest.setTimeout(60_000);
 const KEY_PATTERN = /^tsr_live_[0-9A-Za-z]{38}$/;
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-keys-'));
@@ -215,16 +210,26 @@ describe('tessera balance credit', () => {
     expect(events.every((e) => (e.credential as { kind: string }).kind === 'cli' && e.actorUserId === null)).toBe(true);
   });
 
-  it('refuses an unknown organization (exit 1) and a count that is not a whole number (exit 2), crediting nothing', async () => {
-    const unknown = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_missing', '--credits', '5'], env, 'cli-balance-unknown');
-    expect({ code: unknown.code, said: /Organization not found/.test(unknown.output) }).toEqual({ code: 1, said: true });
-    for (const credits of ['-1', '1.5', 'ten']) {
+  // One launch of the CLI a case (each a Node process, ~0.5–1.2 s on a quiet machine).
+  describe('refuses', () => {
+    it('an unknown organization (exit 1)', async () => {
+      const unknown = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_missing', '--credits', '5'], env, 'cli-balance-unknown');
+      expect({ code: unknown.code, said: /Organization not found/.test(unknown.output) }).toEqual({ code: 1, said: true });
+    });
+
+    it.each(['-1', '1.5', 'ten'])('a count that is not a whole number: %s (exit 2)', async (credits) => {
       const bad = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', `--credits=${credits}`], env, 'cli-balance-bad');
-      expect({ credits, code: bad.code, said: bad.output.includes('--credits must be a whole number') }).toEqual({ credits, code: 2, said: true });
-    }
-    const zero = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', '--credits', '0'], env, 'cli-balance-zero');
-    expect({ code: zero.code, said: /credits must be 1–/.test(zero.output) }).toEqual({ code: 1, said: true });
-    const balances = await db.collection('org_balances').find({ _id: 'o_cli' as never }).toArray();
-    expect(balances.map((b) => b.credited)).toEqual([30]);
+      expect({ code: bad.code, said: bad.output.includes('--credits must be a whole number') }).toEqual({ code: 2, said: true });
+    });
+
+    it('no credits at all (exit 1)', async () => {
+      const zero = await runToExit('src/cli.ts', ['balance', 'credit', '--org', 'o_cli', '--credits', '0'], env, 'cli-balance-zero');
+      expect({ code: zero.code, said: /credits must be 1–/.test(zero.output) }).toEqual({ code: 1, said: true });
+    });
+
+    it('and none of the refusals above credited anything', async () => {
+      const balances = await db.collection('org_balances').find({ _id: 'o_cli' as never }).toArray();
+      expect(balances.map((b) => b.credited)).toEqual([30]);
+    });
   });
 });
