@@ -68,8 +68,8 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     this.client = connection.getClient();
     this.single = (connection.models[modelName] as Model<T> | undefined) ?? connection.model<T>(modelName, schema, collection);
     this.physical = new Array<Collection<T> | undefined>(layout.buckets);
-    const longest = this.bucketLocation(layout.buckets - 1).database;
-    if (this.spread && longest.length > MAX_DATABASE_NAME) {
+    const longest = this.spread ? this.bucketLocation(layout.buckets - 1).database : '';
+    if (longest.length > MAX_DATABASE_NAME) {
       throw new Error(`The database name "${this.main.databaseName}" is too long for FerretDB's buckets: "${longest}" has more than ${MAX_DATABASE_NAME} characters`);
     }
   }
@@ -207,19 +207,13 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
 
   /** By `_id`: its bucket, then (a document from before) the earlier layouts in use. */
   async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
-    const doc = await this.driverFind(this.of(_id), _id, projection);
-    if (doc) return doc;
-    for (const collection of this.earlierOf(_id)) {
-      const earlier = await this.driverFind(collection, _id, projection);
-      if (earlier) return earlier;
-    }
-    return null;
+    return (await this.driverFind(this.of(_id), _id, projection)) ?? this.findInEarlier(_id, projection);
   }
 
   /** By `_id` in the earlier layouts in use only (none without buckets). */
-  async findInEarlier(_id: string): Promise<T | null> {
+  async findInEarlier(_id: string, projection?: Record<string, 1>): Promise<T | null> {
     for (const collection of this.earlierOf(_id)) {
-      const doc = await this.driverFind(collection, _id);
+      const doc = await this.driverFind(collection, _id, projection);
       if (doc) return doc;
     }
     return null;

@@ -46,17 +46,12 @@ export class UsageCollection {
   }
 
   /** `queue`: FerretDB's write queue (ferret-write-queue.ts), null on MongoDB; it also decides the layout. */
-  async init(queue: KeyedQueue | null, layout = { buckets: queue ? FERRETDB_BUCKETS : 1, perDatabase: FERRETDB_PER_DATABASE }): Promise<void> {
+  async init(queue: KeyedQueue | null): Promise<void> {
     this.watch?.stop();
+    const layout = { buckets: queue ? FERRETDB_BUCKETS : 1, perDatabase: FERRETDB_PER_DATABASE };
     this.documents = new BucketedCollection(this.connection, this.modelName, this.collection, this.schema, layout);
     this.watch = await this.documents.open();
     this.queue = queue;
-  }
-
-  /** Stops watching for earlier layouts (FerretDB). */
-  stop(): void {
-    this.watch?.stop();
-    this.watch = null;
   }
 
   private get docs(): BucketedCollection<UsageDoc> {

@@ -5,6 +5,7 @@ import { openMongo, type MongoContext } from '../../../../src/stores/mongo/mongo
 import { bucketOf, type Location } from '../../../../src/stores/mongo/bucketed-collection.ts';
 import { MongoOAuthModelStore } from '../../../../src/stores/mongo/mongo-oauth-model-store.ts';
 import { describeOAuthModelStore } from '../../../contracts/oauth-model-store.contract.ts';
+import { collectionAt, emptyLogical } from '../../../support/buckets.ts';
 import { FrozenClock } from '../../../support/frozen-clock.ts';
 import { mongoUriFor, uniqueName } from '../../../support/unique.ts';
 
@@ -22,16 +23,15 @@ const raw = (name: Collection) => mongo.connection.collection(name);
 const ids = async (name: Collection): Promise<string[]> =>
   (await raw(name).find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray()).map((d) => String(d._id));
 
-const at = (location: Location) => mongo.connection.getClient().db(location.database).collection(location.collection);
+const at = (location: Location) => collectionAt(mongo.connection, location);
 
 /** The previous release's bucket of this key in the deployment's database (256 of them). */
 const previousBucket = (collection: Collection, _id: string) => raw(`${collection}_b${bucketOf(_id, 256).toString(16).padStart(2, '0')}` as Collection);
 
+const LOGICAL = ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const;
+
 async function emptyCollections(): Promise<void> {
-  for (const name of ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const) await raw(name).deleteMany({});
-  // Only the databases the buckets were written in exist.
-  const databases = new Set((await mongo.connection.getClient().db().admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name));
-  for (const location of Object.values(bucketed.locations()).flat()) if (databases.has(location.database)) await at(location).deleteMany({});
+  for (const name of LOGICAL) await emptyLogical(mongo.connection, name);
   for (const { name } of await mongo.connection.db!.listCollections({}, { nameOnly: true }).toArray()) if (/_b[0-9a-f]{2}$/.test(name)) await mongo.connection.db!.dropCollection(name);
 }
 
@@ -48,7 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   store.stop();
   bucketed.stop();
-  for (const database of new Set(Object.values(bucketed.locations()).flat().map((l) => l.database))) await mongo.connection.getClient().db(database).dropDatabase();
+  for (const name of LOGICAL) await emptyLogical(mongo.connection, name);
   await mongo.connection.dropDatabase();
   await mongo.close();
 });
