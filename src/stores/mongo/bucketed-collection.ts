@@ -193,8 +193,11 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   private earlierOf(_id: string): Array<Collection<T>> {
     if (!this.spread) return [];
     const earlier: Array<Collection<T>> = [];
-    const previousName = `${this.name}_b${bucketOf(_id, PREVIOUS_BUCKETS).toString(16).padStart(2, '0')}`;
-    if (this.previous === null || this.previous.has(previousName)) earlier.push(this.main.collection<T>(previousName));
+    // Most misses meet no earlier layout at all: the previous bucket's name is made only where one exists.
+    if (this.previous === null || this.previous.size > 0) {
+      const previousName = `${this.name}_b${bucketOf(_id, PREVIOUS_BUCKETS).toString(16).padStart(2, '0')}`;
+      if (this.previous === null || this.previous.has(previousName)) earlier.push(this.main.collection<T>(previousName));
+    }
     if (this.legacyInUse) earlier.push(this.single.collection as unknown as Collection<T>);
     return earlier;
   }
