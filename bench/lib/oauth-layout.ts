@@ -32,7 +32,7 @@ export async function openOAuthLayout(mongoUri: string): Promise<OAuthLayout> {
   const mongo = await openMongo(mongoUri, { timeoutMs: 10_000 });
   // Only asked where it keeps things: never initialised, so it starts no sweeps.
   const store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities);
-  const recordsOf = (_id: string): Location => store.recordLocation(_id.slice(0, _id.indexOf(':')), _id.slice(_id.indexOf(':') + 1));
+  const recordsOf = (_id: string): Location => store.recordLocation(_id);
   const client = mongo.connection.getClient();
   const collection = (location: Location) => client.db(location.database).collection<Doc>(location.collection);
   const apps = new MongoConnectedAppStore(mongo.connection);

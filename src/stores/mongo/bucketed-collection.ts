@@ -56,19 +56,22 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   private readonly client: MongoClient;
   private readonly single: Model<T>;
   private readonly physical: Array<Collection<T> | undefined>;
+  /** The key a document is placed by: its `_id`, or the record it belongs beside. */
+  private readonly homeOf: (_id: string) => string;
   /** Whether the one collection held documents when last checked (read until known). */
   private legacyInUse = true;
   /** The previous release's buckets that exist, by name (read until known). */
   private previous: Set<string> | null = null;
 
-  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, layout: BucketLayout) {
+  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, layout: BucketLayout, options: BucketOptions = {}) {
     this.layout = layout;
+    this.homeOf = options.homeOf ?? ((_id) => _id);
     this.name = collection;
     this.main = connection.db!;
     this.client = connection.getClient();
     this.single = (connection.models[modelName] as Model<T> | undefined) ?? connection.model<T>(modelName, schema, collection);
     this.physical = new Array<Collection<T> | undefined>(layout.buckets);
-    const longest = this.spread ? this.bucketLocation(layout.buckets - 1).database : '';
+    const longest = this.spread ? bucketLocation(this.main.databaseName, collection, layout, layout.buckets - 1).database : '';
     if (longest.length > MAX_DATABASE_NAME) {
       throw new Error(`The database name "${this.main.databaseName}" is too long for FerretDB's buckets: "${longest}" has more than ${MAX_DATABASE_NAME} characters`);
     }
@@ -81,17 +84,16 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   /** Where the bucket of this `_id` is. */
   locate(_id: string): Location {
     if (!this.spread) return { database: this.main.databaseName, collection: this.name };
-    return this.bucketLocation(bucketOf(_id, this.layout.buckets));
+    return this.bucketLocation(bucketOf(this.homeOf(_id), this.layout.buckets));
   }
 
   private bucketLocation(bucket: number): Location {
-    const database = `${this.main.databaseName}_${this.name}_${Math.floor(bucket / this.layout.perDatabase).toString(16)}`;
-    return { database, collection: `b${bucket.toString(16).padStart(3, '0')}` };
+    return bucketLocation(this.main.databaseName, this.name, this.layout, bucket);
   }
 
   /** The collection a document of this `_id` lives in. */
   private of(_id: string): Collection<T> {
-    return this.spread ? this.bucket(bucketOf(_id, this.layout.buckets)) : (this.single.collection as unknown as Collection<T>);
+    return this.spread ? this.bucket(bucketOf(this.homeOf(_id), this.layout.buckets)) : (this.single.collection as unknown as Collection<T>);
   }
 
   /**
@@ -213,8 +215,9 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     return (await this.driverFind(this.of(_id), _id, projection)) ?? this.findInEarlier(_id, projection);
   }
 
-  /** By `_id` in the earlier layouts in use only (none without buckets). */
+  /** By `_id` in the earlier layouts in use only (none without buckets; never what is kept beside a record, which they never held). */
   async findInEarlier(_id: string, projection?: Record<string, 1>): Promise<T | null> {
+    if (this.homeOf(_id) !== _id) return null;
     for (const collection of this.earlierOf(_id)) {
       const doc = await this.driverFind(collection, _id, projection);
       if (doc) return doc;
@@ -254,8 +257,9 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   }
 
   /**
-   * By `_id`, many at once: one query per bucket they fall in (MongoDB: one, by `$in`), then the
-   * earlier layouts for those not found. Of one `_id` in two places, its bucket's document wins.
+   * By `_id`, many at once: one query per bucket they fall in (MongoDB: one, by `$in`; a record
+   * and what is kept beside it, one), then the earlier layouts for those not found. Of one `_id`
+   * in two places, its bucket's document wins.
    */
   async findByIds(ids: string[]): Promise<T[]> {
     const byBucket = new Map<Collection<T>, string[]>();
@@ -282,6 +286,20 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     if (!this.spread) return [this.locate('')];
     return Array.from({ length: this.layout.buckets }, (_, bucket) => this.bucketLocation(bucket));
   }
+}
+
+export interface BucketOptions {
+  /**
+   * The key a document is placed by, where documents belong beside another one (a record's
+   * tombstone beside the record: one query reads both). The `_id` itself unless given.
+   */
+  homeOf?: (_id: string) => string;
+}
+
+/** Bucket `bucket` of a layout: `<db>_<collection>_<n>`, collection `bXXX`. */
+export function bucketLocation(mainDatabase: string, collection: string, layout: BucketLayout, bucket: number): Location {
+  const database = `${mainDatabase}_${collection}_${Math.floor(bucket / layout.perDatabase).toString(16)}`;
+  return { database, collection: `b${bucket.toString(16).padStart(3, '0')}` };
 }
 
 /** MongoDB's limit, which FerretDB keeps. */
