@@ -7,8 +7,13 @@
  * The successor pair is kept in the ephemeral store (Redis), encrypted with a key derived from the
  * old refresh token itself: only a caller presenting that token (and the same client credentials)
  * can read it back, and only a presentation that arrived within the window is given it.
+ *
+ * The client is authenticated here only to be given a kept pair; a presentation that rotates is
+ * authenticated by the provider (once), and its answer is kept only when the provider
+ * authenticated the client: an answer to anyone else — a stolen token without the client's
+ * secret — must not change what the connector's own duplicates get.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import { systemClock } from '../domain/clock.ts';
 import { clientCredentials } from '../http/client-credentials.ts';
@@ -31,6 +36,8 @@ interface StoredOutcome {
   sealed?: string;
   /** End of the window (ms since the epoch): a later presentation is reuse. */
   until: number;
+  /** How the key was derived: keyFor; absent, the HKDF of an earlier release (a pair kept across an upgrade). */
+  key?: 'expand';
 }
 
 const LOCK_MS = 15_000;
@@ -55,10 +62,6 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     const params = ctx.state.oauthForm as URLSearchParams | undefined;
     const token = params?.get('refresh_token');
     if (!params || params.get('grant_type') !== 'refresh_token' || !token) return next();
-    const credentials = clientCredentials(ctx.get('Authorization') || undefined, params);
-    const client = credentials ? await options.clients.authenticate(credentials) : null;
-    if (client === null) return next(); // the provider answers invalid_client
-    const clientId = client.id;
 
     const id = createHash('sha256').update(token).digest('hex');
     const outcomeKey = `refresh:${id}`;
@@ -71,7 +74,7 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     for (;;) {
       // The answer, or the lock to make it, in one step: a first presentation takes the lock.
       const first = await ephemeral.readOrLock(outcomeKey, lockKey, LOCK_MS);
-      if (first.locked) return rotateLocked(ctx, next, token, clientId, outcomeKey, lockKey);
+      if (first.locked) return rotateLocked(ctx, next, token, outcomeKey, lockKey);
       let outcome = parseOutcome(first.value);
       // An answer from past the window (the token rotated, or failed, long ago): the provider
       // decides again, one presentation at a time.
@@ -80,14 +83,14 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
           await ephemeral.delete(lockKey).catch(() => undefined);
           throw error;
         });
-        if (!shareable(outcome)) return rotateLocked(ctx, next, token, clientId, outcomeKey, lockKey);
+        if (!shareable(outcome)) return rotateLocked(ctx, next, token, outcomeKey, lockKey);
         await ephemeral.delete(lockKey).catch(() => undefined);
       }
       if (shareable(outcome)) {
-        if (!outcome.sealed || outcome.clientId !== clientId) return next();
+        if (!outcome.sealed || (await authenticatedClientId(ctx, params)) !== outcome.clientId) return next(); // the provider answers
         ctx.status = 200;
         ctx.set('Pragma', 'no-cache');
-        ctx.body = JSON.parse(unseal(token, outcome.sealed)) as unknown;
+        ctx.body = JSON.parse(unseal(outcome.key === 'expand' ? keyFor(token) : earlierKeyFor(token), outcome.sealed)) as unknown;
         return;
       }
       // Another request is rotating this token right now: wait for its answer.
@@ -99,21 +102,31 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
     }
   };
 
+  /** The client the request's credentials authenticate, if they do. */
+  async function authenticatedClientId(ctx: Context, params: URLSearchParams): Promise<string | null> {
+    const credentials = clientCredentials(ctx.get('Authorization') || undefined, params);
+    const client = credentials ? await options.clients.authenticate(credentials) : null;
+    return client?.id ?? null;
+  }
+
   /**
    * The presentation holding the lock rotates; its answer is kept for the window (and as long
-   * again as a duplicate may wait for it) and the lock released with it. A failure the caller may
-   * retry (5xx) is not kept: the token was not consumed, the lock is released, and the next
-   * presentation rotates.
+   * again as a duplicate may wait for it) and the lock released with it. Not kept, the lock only
+   * released: a failure the caller may retry (5xx: the token was not consumed, the next
+   * presentation rotates), and an answer to a client the provider did not authenticate.
    */
-  async function rotateLocked(ctx: Context, next: Next, token: string, clientId: string, outcomeKey: string, lockKey: string): Promise<void> {
+  async function rotateLocked(ctx: Context, next: Next, token: string, outcomeKey: string, lockKey: string): Promise<void> {
     let released = false;
     try {
       await next();
       const body = ctx.body as Record<string, unknown> | undefined;
       const succeeded = ctx.status === 200 && typeof body?.refresh_token === 'string';
-      if (!succeeded && ctx.status >= 500) return;
+      // oidc-provider names the client (ctx.oidc.client) before it checks the credentials, and
+      // answers invalid_client (401) when they are wrong: a rotation implies it authenticated.
+      const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId;
+      if (clientId === undefined || ctx.status === 401 || body?.error === 'invalid_client' || (!succeeded && ctx.status >= 500)) return;
       const until = clock.now().getTime() + windowMs;
-      const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(token, JSON.stringify(body)), until } : { clientId, until };
+      const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(keyFor(token), JSON.stringify(body)), until, key: 'expand' } : { clientId, until };
       await ephemeral.setAndUnlock(outcomeKey, JSON.stringify(stored), windowMs + LOCK_MS, lockKey);
       released = true;
     } finally {
@@ -130,20 +143,32 @@ function parseOutcome(value: string | null): StoredOutcome | null {
   return value === null ? null : (JSON.parse(value) as StoredOutcome);
 }
 
+/**
+ * HKDF-Expand of one block (RFC 5869 §2.3) keyed by the refresh token itself, which is already a
+ * strong secret (256 random bits), so the extract step is skipped (§3.3): HMAC-SHA256 over the
+ * label and the block counter.
+ */
 function keyFor(token: string): Buffer {
+  return createHmac('sha256', token).update(KEY_INFO).digest();
+}
+
+const KEY_INFO = Buffer.from('tessera-refresh-replay successor-pair\x01', 'latin1');
+
+/** The key an earlier release sealed with: HKDF-SHA256 with a salt. */
+function earlierKeyFor(token: string): Buffer {
   return Buffer.from(hkdfSync('sha256', token, 'tessera-refresh-replay', 'successor-pair', 32));
 }
 
-function seal(token: string, plaintext: string): string {
+function seal(key: Buffer, plaintext: string): string {
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', keyFor(token), iv);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
 }
 
-function unseal(token: string, sealed: string): string {
+function unseal(key: Buffer, sealed: string): string {
   const raw = Buffer.from(sealed, 'base64');
-  const decipher = createDecipheriv('aes-256-gcm', keyFor(token), raw.subarray(0, 12));
+  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
   decipher.setAuthTag(raw.subarray(12, 28));
   return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
 }

@@ -4,6 +4,7 @@
  * get the first answer; after the window, and after a failed first attempt, a presentation must
  * reach the provider (which rotates, or detects reuse) — never hang on a lock nobody will release.
  */
+import { createCipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import type { Context, Next } from 'koa';
 import { refreshReplay } from '../../../src/oauth/refresh-replay.ts';
@@ -21,6 +22,9 @@ const WAIT_MS = 300;
 
 interface FakeContext {
   state: { oauthForm: URLSearchParams };
+  /** Who the request says it is (the stand-in provider names it, as oidc-provider does). */
+  presented: string;
+  oidc?: { client?: { clientId: string } };
   status: number;
   body: unknown;
   headers: Record<string, string>;
@@ -33,6 +37,7 @@ function tokenRequest(client: { id: string; secret: string }, refreshToken = REF
   const headers: Record<string, string> = {};
   return {
     state: { oauthForm: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }) },
+    presented: client.id,
     status: 404,
     body: undefined,
     headers,
@@ -43,7 +48,11 @@ function tokenRequest(client: { id: string; secret: string }, refreshToken = REF
   };
 }
 
-/** A stand-in for oidc-provider's token endpoint: each call rotates (a new pair) after a moment. */
+/**
+ * A stand-in for oidc-provider's token endpoint: each call rotates (a new pair) after a moment.
+ * Like oidc-provider it names the client the request presents (ctx.oidc.client) before it checks
+ * the credentials; its answers say whether they were right.
+ */
 function fakeProvider(answer: (call: number) => { status: number; body: unknown } | Error = (n) => ({ status: 200, body: { access_token: `access-${n}`, refresh_token: `refresh-${n}`, token_type: 'Bearer' } })) {
   let calls = 0;
   let inFlight = 0;
@@ -56,6 +65,7 @@ function fakeProvider(answer: (call: number) => { status: number; body: unknown 
     inFlight--;
     const result = answer(call);
     if (result instanceof Error) throw result;
+    ctx.oidc = { client: { clientId: ctx.presented } };
     ctx.status = result.status;
     ctx.body = result.body;
   };
@@ -169,6 +179,48 @@ describe('refresh replay window', () => {
     const other = await run(tokenRequest(OTHER), provider.next);
     expect(provider.calls()).toBe(2);
     expect(other.body).toEqual(expect.objectContaining({ access_token: 'access-2' }));
+    await close();
+  });
+
+  it('a presentation the provider refuses as invalid_client leaves nothing kept: the connector’s own rotation after it is shared with its duplicates', async () => {
+    const { run, close } = await setup(30);
+    const provider = fakeProvider((n) =>
+      n === 1 ? { status: 401, body: { error: 'invalid_client' } } : { status: 200, body: { access_token: `access-${n}`, refresh_token: `refresh-${n}` } },
+    );
+    // Someone holding the token without the client's secret.
+    const stolen = await run(tokenRequest({ id: CLIENT.id, secret: recordSecret('w'.repeat(30)) }), provider.next);
+    expect(stolen.status).toBe(401);
+    const [a, b] = await Promise.all([run(tokenRequest(CLIENT), provider.next), run(tokenRequest(CLIENT), provider.next)]);
+    expect(provider.calls()).toBe(2);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(b.body).toEqual(a.body);
+    await close();
+  });
+
+  it('a kept pair is given only to the client’s own credentials: a wrong secret goes to the provider', async () => {
+    const { run, close } = await setup(30);
+    const provider = fakeProvider();
+    await run(tokenRequest(CLIENT), provider.next);
+    const wrong = await run(tokenRequest({ id: CLIENT.id, secret: recordSecret('w'.repeat(30)) }), provider.next);
+    expect(provider.calls()).toBe(2);
+    expect(wrong.body).toEqual(expect.objectContaining({ access_token: 'access-2' }));
+    await close();
+  });
+
+  it('a pair an earlier release kept (sealed with its HKDF key) is still given within the window', async () => {
+    const { clock, run, ephemeral, close } = await setup(30);
+    const provider = fakeProvider();
+    const pair = { access_token: 'access-earlier', refresh_token: 'refresh-earlier', token_type: 'Bearer' };
+    const key = Buffer.from(hkdfSync('sha256', REFRESH_TOKEN, 'tessera-refresh-replay', 'successor-pair', 32));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const data = Buffer.concat([cipher.update(JSON.stringify(pair), 'utf8'), cipher.final()]);
+    const sealed = Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
+    const outcomeKey = `refresh:${createHash('sha256').update(REFRESH_TOKEN).digest('hex')}`;
+    await ephemeral.set(outcomeKey, JSON.stringify({ clientId: CLIENT.id, sealed, until: clock.now().getTime() + 30_000 }), 45_000);
+    const again = await run(tokenRequest(CLIENT), provider.next);
+    expect(provider.calls()).toBe(0);
+    expect(again.body).toEqual(pair);
     await close();
   });
 
