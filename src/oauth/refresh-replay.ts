@@ -159,8 +159,25 @@ function earlierKeyFor(token: string): Buffer {
   return Buffer.from(hkdfSync('sha256', token, 'tessera-refresh-replay', 'successor-pair', 32));
 }
 
+/**
+ * A GCM nonce by the deterministic construction (NIST SP 800-38D §8.2.1): a fixed field drawn
+ * once per process, then an invocation counter — unique for this process's seals without a draw
+ * from the system's generator each time. Each key seals one pair anyway (its token rotates once).
+ */
+const nextIv: () => Buffer = (() => {
+  const fixed = randomBytes(4);
+  let counter = 0n;
+  return () => {
+    counter += 1n;
+    const iv = Buffer.allocUnsafe(12);
+    fixed.copy(iv, 0);
+    iv.writeBigUInt64BE(counter, 4);
+    return iv;
+  };
+})();
+
 function seal(key: Buffer, plaintext: string): string {
-  const iv = randomBytes(12);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
