@@ -157,6 +157,12 @@ export interface AuditStore {
  * invalidation. Redis in production, an in-process equivalent in the embedded mode.
  */
 export interface EphemeralStore {
+  /**
+   * Whether what it holds leaves this process (Redis: other instances, the network, whoever may
+   * read the server): a secret is sealed before it is put there. False for the in-process store,
+   * which holds no more than the process itself does.
+   */
+  readonly shared: boolean;
   ping(): Promise<void>;
   get(key: string): Promise<string | null>;
   /** ttlMs omitted: kept until deleted. */

@@ -4,9 +4,11 @@
  * of treating it as reuse; after the window, reuse revokes the whole grant (oidc-provider's rule,
  * RFC 9700 §4.14.2).
  *
- * The successor pair is kept in the ephemeral store (Redis), encrypted with a key derived from the
- * old refresh token itself: only a caller presenting that token (and the same client credentials)
- * can read it back, and only a presentation that arrived within the window is given it.
+ * The successor pair is kept in the ephemeral store. Where that store is shared (Redis) the pair is
+ * encrypted with a key derived from the old refresh token itself: only a caller presenting that
+ * token (and the same client credentials) can read it back. In-process (the embedded memory
+ * store) it is kept as it is, as the provider's own records are. Only a presentation that arrived
+ * within the window is given it.
  *
  * The client is authenticated here only to be given a kept pair; a presentation that rotates is
  * authenticated by the provider (once), and its answer is kept only when the provider
@@ -32,8 +34,10 @@ export interface RefreshReplayOptions {
 
 interface StoredOutcome {
   clientId: string;
-  /** base64 of iv | tag | ciphertext; absent when the first request failed. */
+  /** base64 of iv | tag | ciphertext (a shared store); absent when the first request failed. */
   sealed?: string;
+  /** The answer's JSON (the in-process store); absent when the first request failed. */
+  pair?: string;
   /** End of the window (ms since the epoch): a later presentation is reuse. */
   until: number;
   /** How the key was derived: keyFor; absent, the HKDF of an earlier release (a pair kept across an upgrade). */
@@ -87,10 +91,11 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
         await ephemeral.delete(lockKey).catch(() => undefined);
       }
       if (shareable(outcome)) {
-        if (!outcome.sealed || (await authenticatedClientId(ctx, params)) !== outcome.clientId) return next(); // the provider answers
+        const kept = outcome.pair ?? outcome.sealed;
+        if (kept === undefined || (await authenticatedClientId(ctx, params)) !== outcome.clientId) return next(); // the provider answers
         ctx.status = 200;
         ctx.set('Pragma', 'no-cache');
-        ctx.body = JSON.parse(unseal(outcome.key === 'expand' ? keyFor(token) : earlierKeyFor(token), outcome.sealed)) as unknown;
+        ctx.body = JSON.parse(outcome.pair ?? unseal(outcome.key === 'expand' ? keyFor(token) : earlierKeyFor(token), kept)) as unknown;
         return;
       }
       // Another request is rotating this token right now: wait for its answer.
@@ -126,7 +131,11 @@ export function refreshReplay(options: RefreshReplayOptions): Middleware {
       const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId;
       if (clientId === undefined || ctx.status === 401 || body?.error === 'invalid_client' || (!succeeded && ctx.status >= 500)) return;
       const until = clock.now().getTime() + windowMs;
-      const stored: StoredOutcome = succeeded ? { clientId, sealed: seal(keyFor(token), JSON.stringify(body)), until, key: 'expand' } : { clientId, until };
+      const stored: StoredOutcome = !succeeded
+        ? { clientId, until }
+        : ephemeral.shared
+          ? { clientId, sealed: seal(keyFor(token), JSON.stringify(body)), until, key: 'expand' }
+          : { clientId, pair: JSON.stringify(body), until };
       await ephemeral.setAndUnlock(outcomeKey, JSON.stringify(stored), windowMs + LOCK_MS, lockKey);
       released = true;
     } finally {

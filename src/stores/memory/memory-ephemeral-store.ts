@@ -12,6 +12,7 @@ interface Entry {
  * instance" is this one. Expiry is checked on read and swept periodically so memory stays bounded.
  */
 export class MemoryEphemeralStore implements EphemeralStore {
+  readonly shared: boolean = false;
   private readonly entries = new Map<string, Entry>();
   private readonly bus = new EventEmitter();
   private readonly sweeper: NodeJS.Timeout;

@@ -137,6 +137,7 @@ function admissionResult(admission: Admission, reply: number[]): AdmissionResult
  * answers 503, instead of waiting on a queue. The client reconnects in the background forever.
  */
 export class RedisEphemeralStore implements EphemeralStore {
+  readonly shared: boolean = true;
   readonly health: HealthCheck;
   private readonly client: Redis;
   private subscriber: Redis | null = null;

@@ -91,9 +91,14 @@ class LaggingStore extends MemoryEphemeralStore {
   }
 }
 
-async function setup(windowSeconds: number) {
+/** The same, as a store other processes read (Redis): what it keeps must be sealed. */
+class SharedLaggingStore extends LaggingStore {
+  override readonly shared = true;
+}
+
+async function setup(windowSeconds: number, options: { shared?: boolean } = {}) {
   const clock = new FrozenClock(new Date());
-  const ephemeral = new LaggingStore(clock);
+  const ephemeral = options.shared ? new SharedLaggingStore(clock) : new LaggingStore(clock);
   const clients = new MemoryClientStore();
   for (const c of [CLIENT, OTHER]) {
     await clients.insert({
@@ -205,6 +210,21 @@ describe('refresh replay window', () => {
     expect(provider.calls()).toBe(2);
     expect(wrong.body).toEqual(expect.objectContaining({ access_token: 'access-2' }));
     await close();
+  });
+
+  it('keeps the pair sealed where the store is shared, so that nothing of it can be read there; in-process, as it is', async () => {
+    const outcomeKey = `refresh:${createHash('sha256').update(REFRESH_TOKEN).digest('hex')}`;
+    for (const shared of [true, false]) {
+      const { run, ephemeral, close } = await setup(30, { shared });
+      const provider = fakeProvider();
+      const first = await run(tokenRequest(CLIENT), provider.next);
+      const kept = (await ephemeral.get(outcomeKey)) ?? '';
+      expect(kept.includes('access-1') || kept.includes('refresh-1')).toBe(!shared);
+      // Either way, a duplicate gets the pair.
+      const again = await run(tokenRequest(CLIENT), provider.next);
+      expect({ calls: provider.calls(), body: again.body }).toEqual({ calls: 1, body: first.body });
+      await close();
+    }
   });
 
   it('a pair an earlier release kept (sealed with its HKDF key) is still given within the window', async () => {
