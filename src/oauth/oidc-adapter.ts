@@ -6,9 +6,8 @@ import { clientMetadata } from './client-metadata.ts';
 /**
  * The models oidc-provider consumes (those built with its consumable mixin). Only their records
  * carry `consumed`, so only they are read with their consumption; every other model (a Grant, a
- * Session, an AccessToken) is read without it (store.peek: no marker to decode, nor to look for in
- * an earlier release's collections). Their consumption is exactly-once: a second redemption
- * revokes the grant.
+ * Session, an AccessToken) is read without it, one store read fewer. Their consumption is
+ * exactly-once: a second redemption revokes the grant.
  */
 const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'PreAuthorizedCode']);
 

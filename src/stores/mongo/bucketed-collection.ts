@@ -56,23 +56,20 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   private readonly client: MongoClient;
   private readonly single: Model<T>;
   private readonly physical: Array<Collection<T> | undefined>;
-  /** The key a document is placed by: its `_id`, or the record it belongs beside. */
-  private readonly homeOf: (_id: string) => string;
   /** Whether the one collection held documents when last checked (read until known). */
   private legacyInUse = true;
   /** The previous release's buckets that exist, by name (read until known). */
   private previous: Set<string> | null = null;
   private readonly databases = new Map<string, Db>();
 
-  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, layout: BucketLayout, options: BucketOptions = {}) {
+  constructor(connection: Connection, modelName: string, collection: string, schema: Schema<T>, layout: BucketLayout) {
     this.layout = layout;
-    this.homeOf = options.homeOf ?? ((_id) => _id);
     this.name = collection;
     this.main = connection.db!;
     this.client = connection.getClient();
     this.single = (connection.models[modelName] as Model<T> | undefined) ?? connection.model<T>(modelName, schema, collection);
     this.physical = new Array<Collection<T> | undefined>(layout.buckets);
-    const longest = this.spread ? bucketLocation(this.main.databaseName, collection, layout, layout.buckets - 1).database : '';
+    const longest = this.spread ? this.bucketLocation(layout.buckets - 1).database : '';
     if (longest.length > MAX_DATABASE_NAME) {
       throw new Error(`The database name "${this.main.databaseName}" is too long for FerretDB's buckets: "${longest}" has more than ${MAX_DATABASE_NAME} characters`);
     }
@@ -85,16 +82,17 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   /** Where the bucket of this `_id` is. */
   locate(_id: string): Location {
     if (!this.spread) return { database: this.main.databaseName, collection: this.name };
-    return this.bucketLocation(bucketOf(this.homeOf(_id), this.layout.buckets));
+    return this.bucketLocation(bucketOf(_id, this.layout.buckets));
   }
 
   private bucketLocation(bucket: number): Location {
-    return bucketLocation(this.main.databaseName, this.name, this.layout, bucket);
+    const database = `${this.main.databaseName}_${this.name}_${Math.floor(bucket / this.layout.perDatabase).toString(16)}`;
+    return { database, collection: `b${bucket.toString(16).padStart(3, '0')}` };
   }
 
   /** The collection a document of this `_id` lives in. */
   private of(_id: string): Collection<T> {
-    return this.spread ? this.bucket(bucketOf(this.homeOf(_id), this.layout.buckets)) : (this.single.collection as unknown as Collection<T>);
+    return this.spread ? this.bucket(bucketOf(_id, this.layout.buckets)) : (this.single.collection as unknown as Collection<T>);
   }
 
   /**
@@ -213,12 +211,12 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
 
   /** By `_id`: its bucket, then (a document from before) the earlier layouts in use. */
   async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
-    return (await this.driverFind(this.of(_id), _id, projection)) ?? this.findInEarlier(_id, projection);
+    const doc = projection ? await this.driverFind(this.of(_id), _id, projection) : ((await this.readAt(this.locate(_id), [_id]))[0] ?? null);
+    return doc ?? this.findInEarlier(_id, projection);
   }
 
-  /** By `_id` in the earlier layouts in use only (none without buckets; never what is kept beside a record, which they never held). */
+  /** By `_id` in the earlier layouts in use only (none without buckets). */
   async findInEarlier(_id: string, projection?: Record<string, 1>): Promise<T | null> {
-    if (this.homeOf(_id) !== _id) return null;
     for (const collection of this.earlierOf(_id)) {
       const doc = await this.driverFind(collection, _id, projection);
       if (doc) return doc;
@@ -258,9 +256,8 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   }
 
   /**
-   * By `_id`, many at once: one query per bucket they fall in (MongoDB: one, by `$in`; a record
-   * and what is kept beside it, one), then the earlier layouts for those not found. Of one `_id`
-   * in two places, its bucket's document wins.
+   * By `_id`, many at once: one query per bucket they fall in (MongoDB: one, by `$in`), then the
+   * earlier layouts for those not found. Of one `_id` in two places, its bucket's document wins.
    */
   async findByIds(ids: string[]): Promise<T[]> {
     const byPlace = new Map<string, { location: Location; ids: string[] }>();
@@ -272,21 +269,26 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
       else byPlace.set(place, { location, ids: [_id] });
     }
     const found = new Map<string, T>();
-    for (const { location, ids: some } of byPlace.values()) {
-      // One id by equality: MongoDB answers that from its `_id` index, FerretDB scans less than for $in.
-      const filter = some.length === 1 ? { _id: some[0] } : { _id: { $in: some } };
-      // The find command itself rather than a cursor: no more documents than ids (each `_id` is
-      // unique), so one batch always holds them, and a cursor's machinery cost 20–40 µs of CPU a
-      // read (bench/README.md). The server may stop as soon as it has them all.
-      const reply = await mongoCall(() => this.database(location.database).command({ find: location.collection, filter, limit: some.length, singleBatch: true }));
-      for (const doc of (reply as FindReply<T>).cursor.firstBatch) found.set(doc._id, doc);
-    }
+    for (const { location, ids: some } of byPlace.values()) for (const doc of await this.readAt(location, some)) found.set(doc._id, doc);
     for (const _id of ids) {
       if (found.has(_id)) continue;
       const doc = await this.findInEarlier(_id);
       if (doc) found.set(_id, doc);
     }
     return [...found.values()];
+  }
+
+  /**
+   * Documents of these ids in one collection: the find command itself rather than a cursor — no
+   * more documents than ids (each `_id` is unique), so one batch always holds them, and a
+   * cursor's machinery cost 20–40 µs of CPU a read (bench/README.md). One id is an equality:
+   * MongoDB answers it from its `_id` index, FerretDB without decoding every document (an `$in`
+   * it decodes them all).
+   */
+  private async readAt(location: Location, ids: string[]): Promise<T[]> {
+    const filter = ids.length === 1 ? { _id: ids[0] } : { _id: { $in: ids } };
+    const reply = await mongoCall(() => this.database(location.database).command({ find: location.collection, filter, limit: ids.length, singleBatch: true }));
+    return (reply as FindReply<T>).cursor.firstBatch;
   }
 
   private database(name: string): Db {
@@ -300,20 +302,6 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     if (!this.spread) return [this.locate('')];
     return Array.from({ length: this.layout.buckets }, (_, bucket) => this.bucketLocation(bucket));
   }
-}
-
-export interface BucketOptions {
-  /**
-   * The key a document is placed by, where documents belong beside another one (a record's
-   * tombstone beside the record: one query reads both). The `_id` itself unless given.
-   */
-  homeOf?: (_id: string) => string;
-}
-
-/** Bucket `bucket` of a layout: `<db>_<collection>_<n>`, collection `bXXX`. */
-export function bucketLocation(mainDatabase: string, collection: string, layout: BucketLayout, bucket: number): Location {
-  const database = `${mainDatabase}_${collection}_${Math.floor(bucket / layout.perDatabase).toString(16)}`;
-  return { database, collection: `b${bucket.toString(16).padStart(3, '0')}` };
 }
 
 interface FindReply<T> {

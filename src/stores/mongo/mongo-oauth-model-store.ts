@@ -5,7 +5,6 @@ import { ConflictError } from '../../errors/index.ts';
 import type { Clock, OAuthModelStore, OAuthRecord } from '../../ports.ts';
 import { BucketedCollection, FERRETDB_PER_DATABASE, type BucketLayout, type Location } from './bucketed-collection.ts';
 import type { ExpiryHandle } from './expiry.ts';
-import { RetiredCollection } from './retired-collection.ts';
 import type { MongoCapabilities } from './mongo-connection.ts';
 
 /**
@@ -19,11 +18,9 @@ import type { MongoCapabilities } from './mongo-connection.ts';
  * - a record is written by an INSERT (a new id, which tokens, codes and new grants always are),
  *   and rewritten in place only when oidc-provider saves an existing one again (an interaction
  *   or a session as it progresses);
- * - what happens to a record later is a document of its own, INSERTed beside the record — in its
- *   collection and bucket, `<key>#<what>` — so that one query by `_id $in` reads a record with
- *   all of it: its consumption marker (`#consumed`), its tombstone (`#ended`: destroyed) and, for
- *   a grant, the tombstone of every record of the grant (`Grant:<id>#revoked`). A record saved
- *   after its tombstone (its `savedAt` is later) lives again;
+ * - destroy and revokeByGrantId INSERT a tombstone (`oauth_ended`, by the record's key or by
+ *   `grant:<id>`) that reads check, instead of deleting: a record saved after its tombstone (its
+ *   `savedAt` is later) lives again;
  * - findByUid reads a pointer (`oauth_lookups`, by `<model>:uid:<uid>`) to the record's key;
  * - the records oidc-provider saves again and again — interactions, browser sessions — live in a
  *   collection of their own (`oauth_sessions`), whose size follows sign-ins, not the tokens and
@@ -48,32 +45,6 @@ interface OAuthModelDoc {
   savedAt?: number;
 }
 
-/**
- * That a record was consumed (`<key>#consumed`), written by an INSERT: the unique `_id` makes the
- * first consume win and every other fail, atomically on MongoDB and on FerretDB alike (FerretDB
- * 1.x applies updates as a read and a whole-document rewrite outside any transaction, so an
- * update-based consume could succeed twice). The record itself is never rewritten by consumption.
- *
- * A marker lives as long as its record would: it gets the record's expiry and is extended when
- * the record is upserted again (once consumed, always consumed). destroy and revokeByGrantId
- * leave it (see destroy), so only expiry removes it. A marker still present counts, even one
- * whose own time has passed: erring towards "consumed" never lets a code be redeemed twice.
- */
-interface ConsumedDoc {
-  _id: string;
-  at: Date;
-  expiresAt: Date | null;
-}
-
-/** A record (`<key>#ended`) or every record of a grant (`Grant:<id>#revoked`) ended at `at`: what was saved before is gone. */
-interface EndedDoc {
-  _id: string;
-  at: number;
-  expiresAt: Date | null;
-}
-
-type StoredDoc = OAuthModelDoc | ConsumedDoc | EndedDoc;
-
 const oauthModelFields = {
     _id: { type: String, required: true },
     model: { type: String, required: true },
@@ -94,6 +65,49 @@ oauthModelSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 oauthModelSchema.index({ model: 1, userCode: 1 }, { name: 'model_1_userCode_1' });
 // The rescue of a swept uid pointer, on MongoDB an indexed query.
 oauthSessionSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
+
+/**
+ * That a record was consumed lives in its own collection, one marker per record, written by an
+ * INSERT: the unique _id makes the first consume win and every other fail, atomically on MongoDB
+ * and on FerretDB alike (FerretDB 1.x applies updates as a read and a whole-document rewrite
+ * outside any transaction, so an update-based consume could succeed twice). The record itself is
+ * never rewritten by consumption.
+ *
+ * A marker lives as long as its record would: it gets the record's expiry and is extended when
+ * the record is upserted again (once consumed, always consumed). destroy and revokeByGrantId
+ * leave it (see destroy), so only expiry removes it. A marker still present counts, even one
+ * whose own time has passed: erring towards "consumed" never lets a code be redeemed twice.
+ */
+interface ConsumedDoc {
+  _id: string;
+  at: Date;
+  expiresAt: Date | null;
+}
+
+const consumedSchema = new Schema<ConsumedDoc>(
+  {
+    _id: { type: String, required: true },
+    at: { type: Date, required: true },
+    expiresAt: { type: Date, default: null },
+  },
+  { collection: 'oauth_consumed', versionKey: false, strict: 'throw' },
+);
+
+/** A record (by its key) or a grant (`grant:<id>`) ended at `at`: what was saved before is gone. */
+interface EndedDoc {
+  _id: string;
+  at: number;
+  expiresAt: Date | null;
+}
+
+const endedSchema = new Schema<EndedDoc>(
+  {
+    _id: { type: String, required: true },
+    at: { type: Number, required: true },
+    expiresAt: { type: Date, default: null },
+  },
+  { collection: 'oauth_ended', versionKey: false, strict: 'throw' },
+);
 
 /** `<model>:uid:<uid>` → the key of the record that had that uid when it was first saved. */
 interface LookupDoc {
@@ -123,18 +137,11 @@ function stamp(): number {
 }
 
 /**
- * On FerretDB: records, with their markers and tombstones, over 4,096 collections — they grow
- * with every connected app's tokens; uid pointers and sessions, which grow with sign-ins, over
- * 256. On MongoDB: one collection each, read by its `_id` index.
+ * On FerretDB: records and consumption markers, which grow with every connected app's tokens,
+ * over 4,096 collections; tombstones, uid pointers and sessions, which grow with sign-ins and
+ * revocations, over 256. On MongoDB: one collection each, read by its `_id` index.
  */
-const FERRETDB_BUCKETS = { records: 4096, sessions: 256, lookups: 256 } as const;
-
-/**
- * The collections an earlier release kept markers and tombstones in, apart from their records
- * (read while they exist and drained into the records' buckets: retired-collection.ts), with
- * the layout it spread them over on FerretDB.
- */
-const RETIRED = { consumed: { name: 'oauth_consumed', buckets: 4096 }, ended: { name: 'oauth_ended', buckets: 256 } } as const;
+const FERRETDB_BUCKETS = { records: 4096, consumed: 4096, sessions: 256, ended: 256, lookups: 256 } as const;
 
 type Logical = keyof typeof FERRETDB_BUCKETS;
 
@@ -145,20 +152,8 @@ export interface MongoOAuthModelStoreOptions {
   buckets?: number;
   /** Buckets per database (FERRETDB_PER_DATABASE unless set). */
   perDatabase?: number;
-  /** How often the earlier layouts are checked for documents and places (bucketed-collection.ts, retired-collection.ts). */
+  /** How often the buckets check whether the one collection from before holds documents (bucketed-collection.ts). */
   legacyCheckMs?: number;
-  /** How often one place of the retired collections is drained (DRAIN_EVERY_MS unless set). */
-  drainEveryMs?: number;
-}
-
-/** A record as read with everything kept beside it. */
-interface Home {
-  doc: OAuthModelDoc | null;
-  consumed: ConsumedDoc | null;
-  /** When the record was destroyed, if it was. */
-  endedAt: number | null;
-  /** For a grant: when every record of it was revoked, if they were. */
-  revokedAt: number | null;
 }
 
 export class MongoOAuthModelStore implements OAuthModelStore {
@@ -166,13 +161,12 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   private readonly clock: Clock;
   private readonly sweepEveryMs: number;
   private readonly legacyCheckMs: number | undefined;
-  private readonly drainEveryMs: number;
-  private readonly records: BucketedCollection<StoredDoc>;
-  private readonly sessions: BucketedCollection<StoredDoc>;
+  private readonly records: BucketedCollection<OAuthModelDoc>;
+  private readonly sessions: BucketedCollection<OAuthModelDoc>;
+  private readonly consumed: BucketedCollection<ConsumedDoc>;
+  private readonly ended: BucketedCollection<EndedDoc>;
   private readonly lookups: BucketedCollection<LookupDoc>;
-  private readonly retired: { consumed: RetiredCollection<ConsumedDoc>; ended: RetiredCollection<EndedDoc> };
   private expiry: ExpiryHandle[] = [];
-  private drains: Array<{ stop(): void }> = [];
   /**
    * Records this instance has just found live, for the consume that follows in the same request
    * (oidc-provider reads a code or a refresh token, then consumes it): the existence check is not
@@ -181,52 +175,44 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    */
   private readonly recent = new Map<string, { expiresAt: Date | null; until: number; consumed: boolean }>();
   /**
-   * Grants read a moment ago to check a token of theirs, for oidc-provider's read of the same
-   * grant that follows in the request (a refresh and a code exchange read the token, then its
-   * grant): taken once, within GRANT_READ_MS, and forgotten on any write of the grant here.
-   * Whether a token is revoked is never taken from here: every token read reads its grant's
-   * tombstone.
+   * Grants read with a code or refresh token of theirs, for oidc-provider's read of the same
+   * grant that follows in the request (a code exchange and a refresh read the token, then its
+   * grant): read at once with the token's grant tombstone, taken once within GRANT_READ_MS, and
+   * forgotten on any write of the grant here. Whether a token's grant is revoked is never taken
+   * from here: every token read reads it.
    */
-  private readonly grantsRead = new Map<string, { home: Home; until: number }>();
+  private readonly grantsRead = new Map<string, { doc: OAuthModelDoc | null; endedAt: number | null; revokedAt: number | null; until: number }>();
 
   constructor(connection: Connection, capabilities: MongoCapabilities, clock: Clock = systemClock, options: MongoOAuthModelStoreOptions = {}) {
     this.capabilities = capabilities;
     this.clock = clock;
     this.sweepEveryMs = options.sweepEveryMs ?? 60_000;
     this.legacyCheckMs = options.legacyCheckMs;
-    this.drainEveryMs = options.drainEveryMs ?? DRAIN_EVERY_MS;
-    const ferret = capabilities.server === 'ferretdb';
-    const perDatabase = options.perDatabase ?? FERRETDB_PER_DATABASE;
-    const layout = (logical: Logical): BucketLayout => ({ buckets: options.buckets ?? (ferret ? FERRETDB_BUCKETS[logical] : 1), perDatabase });
-    const beside = { homeOf };
-    this.records = new BucketedCollection(connection, 'OAuthModel', 'oauth_models', oauthModelSchema as unknown as Schema<StoredDoc>, layout('records'), beside);
-    this.sessions = new BucketedCollection(connection, 'OAuthSession', 'oauth_sessions', oauthSessionSchema as unknown as Schema<StoredDoc>, layout('sessions'), beside);
+    const layout = (logical: Logical): BucketLayout => ({
+      buckets: options.buckets ?? (capabilities.server === 'ferretdb' ? FERRETDB_BUCKETS[logical] : 1),
+      perDatabase: options.perDatabase ?? FERRETDB_PER_DATABASE,
+    });
+    this.records = new BucketedCollection(connection, 'OAuthModel', 'oauth_models', oauthModelSchema, layout('records'));
+    this.sessions = new BucketedCollection(connection, 'OAuthSession', 'oauth_sessions', oauthSessionSchema, layout('sessions'));
+    this.consumed = new BucketedCollection(connection, 'OAuthConsumed', 'oauth_consumed', consumedSchema, layout('consumed'));
+    this.ended = new BucketedCollection(connection, 'OAuthEnded', 'oauth_ended', endedSchema, layout('ended'));
     this.lookups = new BucketedCollection(connection, 'OAuthLookup', 'oauth_lookups', lookupSchema, layout('lookups'));
-    const retiredLayout = (buckets: number): BucketLayout | null => (options.buckets ?? (ferret ? buckets : 1)) > 1 ? { buckets: options.buckets ?? buckets, perDatabase } : null;
-    this.retired = {
-      consumed: new RetiredCollection(connection, RETIRED.consumed.name, retiredLayout(RETIRED.consumed.buckets)),
-      ended: new RetiredCollection(connection, RETIRED.ended.name, retiredLayout(RETIRED.ended.buckets)),
-    };
   }
 
-  /** Idempotent: creates the collections and indexes, starts expiry and the drains of what earlier releases kept apart (again). */
+  /** Idempotent: creates the collections and indexes and starts expiry (again). */
   async init(): Promise<void> {
     this.stop();
     const now = () => this.clock.now();
     for (const collection of this.all()) this.expiry.push(await collection.init(this.capabilities, this.sweepEveryMs, now, this.legacyCheckMs));
-    const checkMs = this.legacyCheckMs ?? LEGACY_CHECK_MS;
-    this.drains.push(await this.retired.consumed.open((docs) => this.moveConsumed(docs), checkMs, this.drainEveryMs));
-    this.drains.push(await this.retired.ended.open((docs) => this.moveEnded(docs), checkMs, this.drainEveryMs));
     // revokeByGrantId writes one tombstone; an index by grant, which deleting every record of a
     // grant once used, would only cost every insert.
     await this.records.dropIndexIfPresent(UNUSED_GRANT_INDEX);
   }
 
-  /** Stops the sweeps (FerretDB) and the drains; the connection is the caller's to close. */
+  /** Stops the sweeps (FerretDB); the connection is the caller's to close. */
   stop(): void {
-    for (const handle of [...this.expiry, ...this.drains]) handle.stop();
+    for (const handle of this.expiry) handle.stop();
     this.expiry = [];
-    this.drains = [];
   }
 
   /** How expired documents are deleted: by the server (TTL index) or by this process's sweeps. */
@@ -236,30 +222,19 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   /** The physical collections of each logical one (tests). */
   locations(): Record<Logical, Location[]> {
-    return { records: this.records.locations(), sessions: this.sessions.locations(), lookups: this.lookups.locations() };
+    return { records: this.records.locations(), sessions: this.sessions.locations(), consumed: this.consumed.locations(), ended: this.ended.locations(), lookups: this.lookups.locations() };
   }
 
-  /** Where the record of this key (`<model>:<id>`) is kept, with its markers and tombstones (the benchmark's seeding writes there). */
+  /** Where the record of this key (`<model>:<id>`) is kept (the benchmark's seeding writes there). */
   recordLocation(key: string): Location {
-    return this.collectionOf(modelOf(key)).locate(key);
-  }
-
-  /** Where an earlier release kept this key's marker or tombstone in buckets of their own (tests seed there); null without buckets. */
-  retiredLocation(kind: keyof typeof RETIRED, _id: string): Location | null {
-    return this.retired[kind].bucketOf(_id);
-  }
-
-  /** Drains what earlier releases kept apart into the records' buckets now (what the timers do a place at a time). */
-  async drainRetired(): Promise<void> {
-    await this.retired.consumed.drainAll((docs) => this.moveConsumed(docs));
-    await this.retired.ended.drainAll((docs) => this.moveEnded(docs));
+    return this.collectionOf(key.slice(0, key.indexOf(':'))).locate(key);
   }
 
   /** Deletes expired records, markers, tombstones and pointers now (what the timers do in sweep mode). */
-  async sweep(): Promise<{ records: number; sessions: number; lookups: number }> {
-    const [records, sessions, lookups] = this.expiry;
-    if (!records || !sessions || !lookups) throw new Error('MongoOAuthModelStore.sweep() before init()');
-    return { records: await records.sweep(), sessions: await sessions.sweep(), lookups: await lookups.sweep() };
+  async sweep(): Promise<{ records: number; sessions: number; consumed: number; ended: number; lookups: number }> {
+    const [records, sessions, consumed, ended, lookups] = this.expiry;
+    if (!records || !sessions || !consumed || !ended || !lookups) throw new Error('MongoOAuthModelStore.sweep() before init()');
+    return { records: await records.sweep(), sessions: await sessions.sweep(), consumed: await consumed.sweep(), ended: await ended.sweep(), lookups: await lookups.sweep() };
   }
 
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
@@ -274,28 +249,27 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (grantId !== undefined) doc.grantId = grantId;
     if (uid !== undefined) await this.point(uidKey(model, uid), _id, expiresAt);
     // A new record (every token and code, a new grant, a new session) is one insert.
-    const home = this.collectionOf(model);
-    if (await inserted(() => home.insert(doc))) return;
-    await home.replace(_id, doc);
+    const records = this.collectionOf(model);
+    if (await inserted(() => records.insert(doc))) return;
+    await records.replace(_id, doc);
     // A consumed record stays consumed for as long as it now lives.
-    const retiredMarker = await this.retired.consumed.findById(_id);
-    if (retiredMarker) await this.moveConsumed([retiredMarker]);
-    await home.update(`${_id}${CONSUMED}`, { $set: { expiresAt } });
+    await this.consumed.update(_id, { $set: { expiresAt } });
   }
 
   async find(model: string, id: string): Promise<OAuthRecord | null> {
     const _id = recordKey(model, id);
-    const home = this.takeGrantRead(_id) ?? (await this.readHome(_id, true));
-    const doc = await this.liveOf(home);
+    const read = this.takeGrantRead(_id);
+    if (read) return read.doc ? toRecord(read.doc, await this.consumed.findById(_id)) : null;
+    const [doc, marker] = await Promise.all([this.liveById(_id, REDEEMED.has(model)), this.consumed.findById(_id)]);
     if (!doc) return null;
     if (this.recent.size >= RECENT_MAX) this.recent.clear();
-    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed: home.consumed !== null });
-    return toRecord(doc, home.consumed);
+    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed: marker !== null });
+    return toRecord(doc, marker);
   }
 
   async peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null> {
     const _id = recordKey(model, id);
-    const doc = await this.liveOf(this.takeGrantRead(_id) ?? (await this.readHome(_id, false)));
+    const doc = this.takeGrantRead(_id)?.doc ?? (await this.liveById(_id));
     if (!doc) return null;
     const { consumedAt: _consumed, ...rest } = toRecord(doc, null);
     return rest;
@@ -304,16 +278,14 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   /** The pointer first; where a pointer was swept before its record, the indexed query (MongoDB) or scan. */
   async findByUid(model: string, uid: string): Promise<OAuthRecord | null> {
     const pointer = await this.lookups.findById(uidKey(model, uid));
-    const home = pointer ? await this.readHome(pointer.key, true) : await this.homeBy({ model, uid });
-    const doc = home ? await this.liveOf(home) : null;
-    if (!home || !doc || doc.model !== model || doc.uid !== uid) return null;
-    return toRecord(doc, home.consumed);
+    const doc = pointer ? await this.liveById(pointer.key) : await this.liveBy({ model, uid });
+    if (!doc || doc.model !== model || doc.uid !== uid) return null;
+    return toRecord(doc, await this.consumed.findById(doc._id));
   }
 
   async findByUserCode(model: string, userCode: string): Promise<OAuthRecord | null> {
-    const home = await this.homeBy({ model, userCode });
-    const doc = home ? await this.liveOf(home) : null;
-    return home && doc ? toRecord(doc, home.consumed) : null;
+    const doc = await this.liveBy({ model, userCode });
+    return doc ? toRecord(doc, await this.consumed.findById(doc._id)) : null;
   }
 
   /**
@@ -326,17 +298,13 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.grantsRead.delete(_id);
     const seen = this.recent.get(_id);
     this.recent.delete(_id);
-    const fresh = seen !== undefined && seen.until > Date.now() && this.unexpired(seen) ? seen : null;
-    let expiresAt = fresh?.expiresAt ?? null;
-    if (fresh) {
-      if (fresh.consumed) return false;
-    } else {
-      const home = await this.readHome(_id, true);
-      const doc = await this.liveOf(home);
-      if (!doc || home.consumed) return false;
-      expiresAt = dateOrNull(doc.expiresAt);
-    }
-    return inserted(() => this.collectionOf(model).insert({ _id: `${_id}${CONSUMED}`, at, expiresAt }));
+    const fresh = seen !== undefined && seen.until > Date.now() && this.live(seen) ? seen : null;
+    const doc = fresh ?? (await this.liveById(_id));
+    if (!doc) return false;
+    // A marker of an earlier layout (FerretDB) still counts: once consumed, always consumed.
+    // The find just before looked for markers everywhere; else the earlier layouts are asked.
+    if (fresh ? fresh.consumed : (await this.consumed.findInEarlier(_id)) !== null) return false;
+    return inserted(() => this.consumed.insert({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
   }
 
   /*
@@ -349,53 +317,29 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.recent.delete(_id);
     this.grantsRead.delete(_id);
     const doc = await this.stored(_id);
-    await this.end(`${_id}${ENDED}`, doc ? dateOrNull(doc.expiresAt) : null);
+    await this.end(_id, doc ? dateOrNull(doc.expiresAt) : null);
   }
 
   /**
-   * Every record of the grant ends with one tombstone beside the grant, read with each record's
-   * grant. It lives as long as the grant would have (its refresh tokens cannot outlive it).
+   * Every record of the grant ends with one tombstone, read with each record. It lives as long
+   * as the grant would have (its refresh tokens cannot outlive it).
    */
   async revokeByGrantId(grantId: string): Promise<void> {
     this.recent.clear();
-    const key = recordKey('Grant', grantId);
-    this.grantsRead.delete(key);
-    const grant = (await this.records.findById(key, { expiresAt: 1 })) as Pick<OAuthModelDoc, 'expiresAt'> | null;
-    await this.end(`${key}${REVOKED}`, grant ? dateOrNull(grant.expiresAt) : null);
+    this.grantsRead.delete(recordKey('Grant', grantId));
+    const grant = await this.records.findById(recordKey('Grant', grantId), { expiresAt: 1 });
+    await this.end(grantKey(grantId), grant ? dateOrNull(grant.expiresAt) : null);
   }
 
   private all(): Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>> {
-    return [this.records, this.sessions, this.lookups] as unknown as Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>>;
+    return [this.records, this.sessions, this.consumed, this.ended, this.lookups] as unknown as Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>>;
   }
 
-  /**
-   * A tombstone at this instant; one already there (a record saved and ended again) is moved on.
-   * With `at` given (a tombstone moved from a retired collection), the later of the two stays.
-   */
-  private async end(_id: string, expiresAt: Date | null, at?: number): Promise<void> {
-    const home = this.collectionOf(modelOf(_id));
-    const tombstone: EndedDoc = { _id, at: at ?? stamp(), expiresAt };
-    if (await inserted(() => home.insert(tombstone))) return;
-    if (at !== undefined) {
-      const existing = (await home.findById(_id)) as EndedDoc | null;
-      if (existing && existing.at >= at) return;
-    }
-    await home.replace(_id, tombstone);
-  }
-
-  /** Markers kept apart by an earlier release, moved beside their records (the first marker of a record stays). */
-  private async moveConsumed(docs: ConsumedDoc[]): Promise<void> {
-    for (const doc of docs) {
-      await inserted(() => this.collectionOf(modelOf(doc._id)).insert({ _id: `${doc._id}${CONSUMED}`, at: doc.at, expiresAt: dateOrNull(doc.expiresAt) }));
-    }
-  }
-
-  /** Tombstones kept apart by an earlier release — of a record by its key, of a grant's records by `grant:<id>` — moved beside their records. */
-  private async moveEnded(docs: EndedDoc[]): Promise<void> {
-    for (const doc of docs) {
-      const _id = doc._id.startsWith(RETIRED_GRANT_PREFIX) ? `${recordKey('Grant', doc._id.slice(RETIRED_GRANT_PREFIX.length))}${REVOKED}` : `${doc._id}${ENDED}`;
-      await this.end(_id, dateOrNull(doc.expiresAt), doc.at);
-    }
+  /** A tombstone at this instant; one already there (a record saved and ended again) is moved on. */
+  private async end(_id: string, expiresAt: Date | null): Promise<void> {
+    const at = stamp();
+    if (await inserted(() => this.ended.insert({ _id, at, expiresAt }))) return;
+    await this.ended.replace(_id, { at, expiresAt });
   }
 
   /** A lookup pointer, written once: the record it names is checked on every read. */
@@ -405,91 +349,79 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (existing && existing.key !== key) await this.lookups.replace(_id, { key, expiresAt });
   }
 
-  /**
-   * A record with everything kept beside it: one query by `_id $in` in its bucket — plus, where
-   * they may still hold something, the retired collections (and for a session saved before
-   * sessions moved, the records).
-   */
-  private async readHome(key: string, withConsumption: boolean): Promise<Home> {
-    const model = modelOf(key);
-    const ids = [key, `${key}${ENDED}`, `${key}${CONSUMED}`];
-    if (model === 'Grant') ids.push(`${key}${REVOKED}`);
-    const [docs, retired] = await Promise.all([this.collectionOf(model).findByIds(ids), this.readRetired(key, withConsumption)]);
-    const home: Home = { doc: null, consumed: retired.consumed, endedAt: retired.endedAt, revokedAt: retired.revokedAt };
-    for (const doc of docs) {
-      const what = doc._id.slice(key.length);
-      if (what === '') home.doc = doc as OAuthModelDoc;
-      else if (what === CONSUMED) home.consumed = doc as ConsumedDoc;
-      else if (what === ENDED) home.endedAt = later(home.endedAt, (doc as EndedDoc).at);
-      else if (what === REVOKED) home.revokedAt = later(home.revokedAt, (doc as EndedDoc).at);
-    }
-    if (!home.doc && REWRITTEN.has(model)) home.doc = (await this.records.findById(key)) as OAuthModelDoc | null;
-    return home;
-  }
-
-  /** A grant read with a token of it a moment ago, once (grantsRead); never for whether a token is revoked. */
-  private takeGrantRead(key: string): Home | null {
-    const read = this.grantsRead.get(key);
-    if (!read) return null;
-    this.grantsRead.delete(key);
-    return read.until > Date.now() ? read.home : null;
-  }
-
-  /** What the retired collections say of this key: nothing, and no round trip, where none of their places exists. */
-  private async readRetired(key: string, withConsumption: boolean): Promise<Omit<Home, 'doc'>> {
-    const { consumed, ended } = this.retired;
-    const grantKey = modelOf(key) === 'Grant' ? `${RETIRED_GRANT_PREFIX}${key.slice('Grant:'.length)}` : null;
-    const [marker, endedDoc, revokedDoc] = await Promise.all([
-      withConsumption && consumed.mayHold(key) ? consumed.findById(key) : null,
-      ended.mayHold(key) ? ended.findById(key) : null,
-      grantKey !== null && ended.mayHold(grantKey) ? ended.findById(grantKey) : null,
-    ]);
-    return { consumed: marker, endedAt: endedDoc?.at ?? null, revokedAt: revokedDoc?.at ?? null };
-  }
-
-  /**
-   * The record if it is live: unexpired, saved after any tombstone of its own or of its grant —
-   * which it names (tokens, codes), or is. The grant read to check is kept for the read of the
-   * same grant that follows (grantsRead).
-   */
-  private async liveOf(home: Home): Promise<OAuthModelDoc | null> {
-    const { doc } = home;
-    if (!doc || !this.unexpired(doc)) return null;
-    const savedAt = doc.savedAt ?? 0;
-    if (endedSince(home.endedAt, savedAt) || endedSince(home.revokedAt, savedAt)) return null;
-    const grantKey = doc.grantId === undefined ? null : recordKey('Grant', doc.grantId);
-    if (grantKey === null || grantKey === doc._id) return doc;
-    const grant = await this.readHome(grantKey, true);
-    if (this.grantsRead.size >= RECENT_MAX) this.grantsRead.clear();
-    this.grantsRead.set(grantKey, { home: grant, until: Date.now() + GRANT_READ_MS });
-    return endedSince(grant.revokedAt, savedAt) ? null : doc;
+  /** The record by primary key, expiry and tombstones checked here (an expiry filter in the query would be one more scan on FerretDB). */
+  private async liveById(_id: string, readGrant = false): Promise<OAuthModelDoc | null> {
+    const [doc, ended] = await Promise.all([this.stored(_id), this.endedAt(_id)]);
+    return doc ? this.unended(doc, ended, readGrant) : null;
   }
 
   /** The stored document by key, wherever its model lives (a session from before the move, in the records). */
   private async stored(_id: string): Promise<OAuthModelDoc | null> {
-    const model = modelOf(_id);
-    const doc = (await this.collectionOf(model).findById(_id)) as OAuthModelDoc | null;
+    const model = _id.slice(0, _id.indexOf(':'));
+    const doc = await this.collectionOf(model).findById(_id);
     if (doc || !REWRITTEN.has(model)) return doc;
-    return (await this.records.findById(_id)) as OAuthModelDoc | null;
+    return this.records.findById(_id);
   }
 
-  private collectionOf(model: string): BucketedCollection<StoredDoc> {
+  private collectionOf(model: string): BucketedCollection<OAuthModelDoc> {
     return REWRITTEN.has(model) ? this.sessions : this.records;
   }
 
-  /** A lookup by a secondary field (never on a hot path: userCode, a swept uid pointer), then what is kept beside it. */
-  private async homeBy(filter: Filter<OAuthModelDoc>): Promise<Home | null> {
-    const query = { ...filter, ...this.unexpiredFilter() } as Filter<StoredDoc>;
+  /** A lookup by a secondary field (never on a hot path: userCode, a swept uid pointer). */
+  private async liveBy(filter: Filter<OAuthModelDoc>): Promise<OAuthModelDoc | null> {
+    const query = { ...filter, ...this.unexpired() };
     const doc = (REWRITTEN.has(String(filter.model)) ? await this.sessions.findOne(query) : null) ?? (await this.records.findOne(query));
-    return doc ? this.readHome(doc._id, true) : null;
+    return doc ? this.unended(doc, await this.endedAt(doc._id)) : null;
+  }
+
+  /**
+   * The record if it is live: unexpired, saved after any tombstone of its own or of its grant.
+   * With `readGrant`, the grant it names is read at the same time as its grant's tombstone, for
+   * the read of it that follows (grantsRead).
+   */
+  private async unended(doc: OAuthModelDoc, endedAt: number | null, readGrant = false): Promise<OAuthModelDoc | null> {
+    const savedAt = doc.savedAt ?? 0;
+    if (!this.live(doc) || (endedAt !== null && endedAt >= savedAt)) return null;
+    // Its grant: the one it names, and for a Grant, itself.
+    const grants = [...new Set([doc.grantId, doc.model === 'Grant' ? doc._id.slice('Grant:'.length) : undefined].filter((g) => g !== undefined))];
+    const named = readGrant && doc.grantId !== undefined && doc.model !== 'Grant' ? doc.grantId : null;
+    const [ends, grant] = await Promise.all([
+      Promise.all(grants.map((g) => this.endedAt(grantKey(g)))),
+      named === null ? null : Promise.all([this.stored(recordKey('Grant', named)), this.endedAt(recordKey('Grant', named))]),
+    ]);
+    if (named !== null && grant !== null) {
+      if (this.grantsRead.size >= RECENT_MAX) this.grantsRead.clear();
+      this.grantsRead.set(recordKey('Grant', named), { doc: grant[0], endedAt: grant[1], revokedAt: ends[grants.indexOf(named)] ?? null, until: Date.now() + GRANT_READ_MS });
+    }
+    return ends.some((at) => at !== null && at >= savedAt) ? null : doc;
+  }
+
+  /**
+   * A grant read with a token of it a moment ago (grantsRead), once: the stored grant if it is
+   * live, null if not; undefined when there is no such read to take.
+   */
+  private takeGrantRead(_id: string): { doc: OAuthModelDoc | null } | undefined {
+    const read = this.grantsRead.get(_id);
+    if (!read) return undefined;
+    this.grantsRead.delete(_id);
+    const { doc } = read;
+    if (read.until <= Date.now() || (doc?.grantId !== undefined && recordKey('Grant', doc.grantId) !== _id)) return undefined;
+    const savedAt = doc?.savedAt ?? 0;
+    const ended = [read.endedAt, read.revokedAt].some((at) => at !== null && at >= savedAt);
+    return { doc: doc && this.live(doc) && !ended ? doc : null };
+  }
+
+  private async endedAt(_id: string): Promise<number | null> {
+    const doc = await this.ended.findById(_id);
+    return doc ? doc.at : null;
   }
 
   /** Expiry is a rule of reading: TTL indexes and sweeps only collect the garbage, later. */
-  private unexpired(doc: { expiresAt?: Date | null }): boolean {
+  private live(doc: Pick<OAuthModelDoc, 'expiresAt'>): boolean {
     return doc.expiresAt === null || doc.expiresAt === undefined || new Date(doc.expiresAt).getTime() > this.clock.now().getTime();
   }
 
-  private unexpiredFilter(): Filter<OAuthModelDoc> {
+  private unexpired(): Filter<OAuthModelDoc> {
     return { $or: [{ expiresAt: null }, { expiresAt: { $gt: this.clock.now() } }] };
   }
 }
@@ -497,30 +429,10 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 const RECENT_MS = 1_000;
 /** A grant read with its token serves the read of it that follows in the same request, and no later one. */
 const GRANT_READ_MS = 100;
+/** The models whose redemption reads their grant right after them (oidc-provider's code exchange, refresh, device flow). */
+const REDEEMED = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 const UNUSED_GRANT_INDEX = 'grantId_1';
 const RECENT_MAX = 10_000;
-/** How often the earlier layouts are checked (as bucketed-collection.ts does). */
-const LEGACY_CHECK_MS = 5_000;
-/** One place of a retired collection drained every second at most: a background task, never in a request's way. */
-const DRAIN_EVERY_MS = 1_000;
-
-/** What is kept beside a record, by the suffix of its `_id`. */
-const CONSUMED = '#consumed';
-const ENDED = '#ended';
-const REVOKED = '#revoked';
-/** An earlier release's tombstone of every record of a grant: `grant:<id>`. */
-const RETIRED_GRANT_PREFIX = 'grant:';
-
-/** A record, or the record a marker or tombstone belongs beside: everything before `#`. */
-function homeOf(_id: string): string {
-  const mark = _id.indexOf('#');
-  return mark < 0 ? _id : _id.slice(0, mark);
-}
-
-const modelOf = (key: string): string => key.slice(0, key.indexOf(':'));
-const later = (a: number | null, b: number): number => (a === null || b > a ? b : a);
-/** Whether a tombstone at `endedAt` ends what was saved at `savedAt` (saved after it, a record lives again). */
-const endedSince = (endedAt: number | null, savedAt: number): boolean => endedAt !== null && endedAt >= savedAt;
 
 /** Whether an insert went in; false when its _id is there already. */
 async function inserted(insert: () => Promise<unknown>): Promise<boolean> {
@@ -534,6 +446,7 @@ async function inserted(insert: () => Promise<unknown>): Promise<boolean> {
 }
 
 const recordKey = (model: string, id: string): string => `${model}:${id}`;
+const grantKey = (grantId: string): string => `grant:${grantId}`;
 const uidKey = (model: string, uid: string): string => `${model}:uid:${uid}`;
 
 function stringField(payload: Record<string, unknown>, name: string): string | undefined {

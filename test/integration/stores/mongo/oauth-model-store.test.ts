@@ -33,19 +33,15 @@ const LOGICAL = ['oauth_models', 'oauth_sessions', 'oauth_consumed', 'oauth_ende
 
 async function emptyCollections(): Promise<void> {
   for (const name of LOGICAL) await emptyLogical(mongo.connection, name);
-  // Earlier releases' places: buckets in the deployment's database, and the retired collections (read while they exist).
-  for (const { name } of await mongo.connection.db!.listCollections({}, { nameOnly: true }).toArray()) {
-    if (/_b[0-9a-f]{2}(_drained)?$/.test(name) || /^oauth_(consumed|ended)(_drained)?$/.test(name)) await mongo.connection.db!.dropCollection(name);
-  }
+  for (const { name } of await mongo.connection.db!.listCollections({}, { nameOnly: true }).toArray()) if (/_b[0-9a-f]{2}$/.test(name)) await mongo.connection.db!.dropCollection(name);
 }
 
 beforeAll(async () => {
   mongo = await openMongo(mongoUriFor(uniqueName('oauth_models')), { timeoutMs: 5_000 });
   // A sweep interval no case outlasts: sweeps here happen when a case asks for them.
-  // Nor drains: both layouts share the database, and drains happen when a case asks for them.
-  store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 1, drainEveryMs: 3_600_000 });
+  store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 1 });
   // The one collection from before the buckets is checked for documents when a case inits.
-  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000, drainEveryMs: 3_600_000 });
+  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
   await store.init();
   await bucketed.init();
 });
@@ -89,7 +85,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     );
     // Revocation is a tombstone: no index by grant to keep up on every insert.
     expect(records.map((i) => i.name)).not.toContain('grantId_1');
-    for (const indexes of [records, ...(await Promise.all((['oauth_sessions', 'oauth_lookups'] as const).map((name) => raw(name).indexes())))]) {
+    for (const indexes of [records, ...(await Promise.all((['oauth_sessions', 'oauth_consumed', 'oauth_ended', 'oauth_lookups'] as const).map((name) => raw(name).indexes())))]) {
       const expiry = indexes.find((i) => JSON.stringify(i.key) === JSON.stringify({ expiresAt: 1 }));
       expect(expiry).toBeDefined();
       expect(expiry?.expireAfterSeconds).toBe(mongo.capabilities.ttlIndexes ? 0 : undefined);
@@ -127,7 +123,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     });
   });
 
-  it('writes a new record with one insert, and ends records with tombstones beside them, never an update or a delete in place', async () => {
+  it('writes a new record with one insert, and ends records with tombstones, never an update or a delete in place', async () => {
     // FerretDB 1.x scans the whole collection for an update or a delete, by _id too: the hot
     // paths insert and read by _id only (docs/queries.md).
     const expiresAt = new Date(clock.now().getTime() + 60_000);
@@ -137,9 +133,10 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     await store.upsert('Interaction', 'i9', { returnTo: '/x' }, expiresAt);
     await store.destroy('Interaction', 'i9');
     await store.revokeByGrantId('g9');
-    expect(await ids('oauth_models')).toEqual(['AccessToken:a9', 'Grant:g9', 'Grant:g9#revoked', 'RefreshToken:r9']);
-    expect(await ids('oauth_sessions')).toEqual(['Interaction:i9', 'Interaction:i9#ended']);
-    expect(await raw('oauth_models').findOne({ _id: 'Grant:g9#revoked' as never })).toEqual({ _id: 'Grant:g9#revoked', at: expect.any(Number), expiresAt });
+    expect(await ids('oauth_models')).toEqual(['AccessToken:a9', 'Grant:g9', 'RefreshToken:r9']);
+    expect(await ids('oauth_sessions')).toEqual(['Interaction:i9']);
+    expect(await ids('oauth_ended')).toEqual(['Interaction:i9', 'grant:g9']);
+    expect(await raw('oauth_ended').findOne({ _id: 'grant:g9' as never })).toEqual({ _id: 'grant:g9', at: expect.any(Number), expiresAt });
     for (const [model, id] of [['Grant', 'g9'], ['AccessToken', 'a9'], ['RefreshToken', 'r9'], ['Interaction', 'i9']] as const) expect(await store.find(model, id)).toBeNull();
     // Saved again after its tombstone, a record lives again.
     await store.upsert('Interaction', 'i9', { returnTo: '/y' }, expiresAt);
@@ -188,105 +185,40 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await bucketed.find('RefreshToken', 'prev')).toBeNull();
   });
 
-  it('reads a token with its marker and tombstone in one query and its grant in one more, which serves the grant read that follows once', async () => {
+  it('reads a refresh token’s grant with the grant’s tombstone, for the read of the grant that follows (once); whether the grant was revoked is read every time', async () => {
     const monitored = await mongoose.createConnection(mongoUriFor(mongo.connection.db!.databaseName), { monitorCommands: true }).asPromise();
     const commands: string[] = [];
     monitored.getClient().on('commandStarted', (event) => {
       if (['find', 'insert', 'update', 'delete'].includes(event.commandName)) commands.push(event.commandName);
     });
-    const counted = new MongoOAuthModelStore(monitored, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000, drainEveryMs: 3_600_000 });
+    const counted = new MongoOAuthModelStore(monitored, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
     try {
       await counted.init();
       const expiresAt = new Date(clock.now().getTime() + 60_000);
       await counted.upsert('Grant', 'gc', { accountId: 'usr_1' }, expiresAt);
       await counted.upsert('RefreshToken', 'rc', { grantId: 'gc' }, expiresAt);
       commands.length = 0;
-      // A refresh as oidc-provider makes it: the token, its grant, the consumption.
+      // A refresh as oidc-provider makes it: the token (its record, tombstone and marker), its
+      // grant, the consumption.
       expect(await counted.find('RefreshToken', 'rc')).toMatchObject({ payload: { grantId: 'gc' }, consumedAt: null });
-      expect(commands).toEqual(['find', 'find']);
-      expect(await counted.find('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' }, consumedAt: null });
+      // The token's three reads, then its grant's tombstone with the grant and the grant's own tombstone.
+      expect(commands).toEqual(Array(6).fill('find'));
+      expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
       expect(await counted.consume('RefreshToken', 'rc', clock.now())).toBe(true);
-      expect(commands).toEqual(['find', 'find', 'insert']);
-      // Taken once: the next read of the grant reads it.
-      expect(await counted.find('Grant', 'gc')).not.toBeNull();
-      expect(commands).toEqual(['find', 'find', 'insert', 'find']);
+      expect(commands).toEqual([...Array(6).fill('find'), 'insert']);
+      // Taken once: the next read of the grant reads it (the grant, its tombstone, its grant tombstone).
+      expect(await counted.peek('Grant', 'gc')).not.toBeNull();
+      expect(commands).toEqual([...Array(6).fill('find'), 'insert', ...Array(3).fill('find')]);
 
-      // Whether a token is revoked is read every time: revoked by another instance, at once refused.
-      await counted.upsert('AccessToken', 'ac', { grantId: 'gc' }, expiresAt);
-      expect(await counted.peek('AccessToken', 'ac')).not.toBeNull();
+      // Revoked by another instance just after a token of the grant was read here: refused at once.
+      await counted.upsert('RefreshToken', 'rd', { grantId: 'gc' }, expiresAt);
+      expect(await counted.find('RefreshToken', 'rd')).not.toBeNull();
       await bucketed.revokeByGrantId('gc');
-      expect(await counted.peek('AccessToken', 'ac')).toBeNull();
-      expect(await counted.find('RefreshToken', 'rc')).toBeNull();
+      expect(await counted.find('RefreshToken', 'rd')).toBeNull();
+      expect(await counted.peek('Grant', 'gc')).toBeNull();
     } finally {
       counted.stop();
       await monitored.close();
-    }
-  });
-
-  it('reads the markers and tombstones an earlier release kept apart, in every layout, and drains them beside their records', async () => {
-    const expiresAt = new Date(clock.now().getTime() + 60_000);
-    const later = Date.now() * 1000 + 1_000_000; // after any record saved here
-    await bucketed.upsert('Grant', 'g-v3', { accountId: 'usr_1' }, expiresAt);
-    await bucketed.upsert('AccessToken', 'a-v3', { grantId: 'g-v3' }, expiresAt);
-    await bucketed.upsert('RefreshToken', 'r-v3', { grantId: 'g-live' }, expiresAt);
-    await bucketed.upsert('AccessToken', 'a-v2', { grantId: 'g-live' }, expiresAt);
-    await bucketed.upsert('AuthorizationCode', 'c-v1', { grantId: 'g-live' }, expiresAt);
-    await bucketed.upsert('AccessToken', 'a-interrupted', { grantId: 'g-live' }, expiresAt);
-    const retired = (kind: 'consumed' | 'ended', _id: string) => at(bucketed.retiredLocation(kind, _id)!);
-    // Buckets in databases of their own (the release before this one) …
-    await retired('consumed', 'RefreshToken:r-v3').insertOne({ _id: 'RefreshToken:r-v3' as never, at: clock.now(), expiresAt });
-    await retired('ended', 'grant:g-v3').insertOne({ _id: 'grant:g-v3' as never, at: later, expiresAt });
-    // … 256 in the deployment's database, the one collection, and a drain interrupted after its rename.
-    await previousBucket('oauth_ended', 'AccessToken:a-v2').insertOne({ _id: 'AccessToken:a-v2' as never, at: later, expiresAt });
-    await raw('oauth_consumed').insertOne({ _id: 'AuthorizationCode:c-v1' as never, at: clock.now(), expiresAt });
-    const interrupted = bucketed.retiredLocation('ended', 'AccessToken:a-interrupted')!;
-    await at({ ...interrupted, collection: `${interrupted.collection}_drained` }).insertOne({ _id: 'AccessToken:a-interrupted' as never, at: later, expiresAt });
-    await bucketed.init(); // lists the places there are
-
-    const expectAsKept = async () => {
-      expect((await bucketed.find('RefreshToken', 'r-v3'))?.consumedAt).toEqual(clock.now());
-      expect(await bucketed.consume('RefreshToken', 'r-v3', clock.now())).toBe(false);
-      expect(await bucketed.peek('AccessToken', 'a-v3')).toBeNull();
-      expect(await bucketed.find('Grant', 'g-v3')).toBeNull();
-      expect(await bucketed.peek('AccessToken', 'a-v2')).toBeNull();
-      expect(await bucketed.consume('AuthorizationCode', 'c-v1', clock.now())).toBe(false);
-      expect(await bucketed.peek('AccessToken', 'a-interrupted')).toBeNull();
-    };
-    await expectAsKept();
-
-    await bucketed.drainRetired();
-    const main = mongo.connection.db!.databaseName;
-    const left = async (database: string) =>
-      (await mongo.connection.getClient().db(database).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((name) => /^(oauth_(consumed|ended)|b[0-9a-f]{3})/.test(name));
-    expect(await left(main)).toEqual([]);
-    for (const kind of ['consumed', 'ended'] as const) expect(await left(bucketed.retiredLocation(kind, 'x')!.database)).toEqual([]);
-    const beside = async (key: string) => at(bucketed.recordLocation(key)).findOne({ _id: key as never });
-    expect(await beside('RefreshToken:r-v3#consumed')).toEqual({ _id: 'RefreshToken:r-v3#consumed', at: clock.now(), expiresAt });
-    expect(await beside('Grant:g-v3#revoked')).toEqual({ _id: 'Grant:g-v3#revoked', at: later, expiresAt });
-    expect(await beside('AccessToken:a-v2#ended')).toEqual({ _id: 'AccessToken:a-v2#ended', at: later, expiresAt });
-    expect(await beside('AuthorizationCode:c-v1#consumed')).toMatchObject({ at: clock.now() });
-    expect(await beside('AccessToken:a-interrupted#ended')).toMatchObject({ at: later });
-    await expectAsKept();
-  });
-
-  it('notices on its timer a retired place an earlier instance writes after start, reads it, and drains it', async () => {
-    const watching = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 50, drainEveryMs: 50 });
-    try {
-      await watching.init();
-      const expiresAt = new Date(clock.now().getTime() + 60_000);
-      await watching.upsert('RefreshToken', 'r-late', { grantId: 'g-late' }, expiresAt);
-      expect(await watching.find('RefreshToken', 'r-late')).not.toBeNull();
-      const place = watching.retiredLocation('ended', 'grant:g-late')!;
-      await at(place).insertOne({ _id: 'grant:g-late' as never, at: Date.now() * 1000 + 1_000_000, expiresAt });
-      const until = Date.now() + 5_000;
-      const names = async () => (await mongo.connection.getClient().db(place.database).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
-      while ((await names()).includes(place.collection) || (await at(watching.recordLocation('Grant:g-late')).countDocuments({ _id: 'Grant:g-late#revoked' as never })) === 0) {
-        if (Date.now() > until) throw new Error('the retired place was never drained');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      expect(await watching.find('RefreshToken', 'r-late')).toBeNull();
-    } finally {
-      watching.stop();
     }
   });
 
@@ -335,11 +267,11 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     const at = clock.now();
     expect(await store.consume('AuthorizationCode', 'c1', at)).toBe(true);
     expect(await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual(before);
-    expect(await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1#consumed' as never })).toEqual({ _id: 'AuthorizationCode:c1#consumed', at, expiresAt });
+    expect(await raw('oauth_consumed').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual({ _id: 'AuthorizationCode:c1', at, expiresAt });
     await store.destroy('AuthorizationCode', 'c1');
     expect(await store.find('AuthorizationCode', 'c1')).toBeNull();
-    // The marker stays until it expires.
-    expect(await ids('oauth_models')).toEqual(['AuthorizationCode:c1', 'AuthorizationCode:c1#consumed', 'AuthorizationCode:c1#ended']);
+    expect(await ids('oauth_ended')).toEqual(['AuthorizationCode:c1']);
+    expect(await ids('oauth_consumed')).toEqual(['AuthorizationCode:c1']); // until it expires
   });
 
   it('keeps the markers of revoked records until they expire: consumption is never undone', async () => {
@@ -353,7 +285,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     await store.revokeByGrantId('g1');
     expect(await store.find('RefreshToken', 'r1')).toBeNull();
     expect(await store.find('RefreshToken', 'r2')).not.toBeNull();
-    expect((await ids('oauth_models')).filter((id) => id.endsWith('#consumed'))).toEqual(['RefreshToken:r1#consumed', 'RefreshToken:r2#consumed']);
+    expect(await ids('oauth_consumed')).toEqual(['RefreshToken:r1', 'RefreshToken:r2']);
     await store.upsert('RefreshToken', 'r1', { grantId: 'g1' }, expiresAt);
     expect(await store.consume('RefreshToken', 'r1', clock.now())).toBe(false);
   });
@@ -370,12 +302,14 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
 
     clock.advance(1_000);
     await store.sweep();
-    expect(await ids('oauth_models')).toEqual(['Grant:forever', 'Grant:forever#consumed', 'RefreshToken:extended', 'RefreshToken:extended#consumed']);
+    expect(await ids('oauth_models')).toEqual(['Grant:forever', 'RefreshToken:extended']);
+    expect(await ids('oauth_consumed')).toEqual(['Grant:forever', 'RefreshToken:extended']);
     expect((await store.find('RefreshToken', 'extended'))?.consumedAt).not.toBeNull();
 
     clock.advance(9_000);
     await store.sweep();
-    expect(await ids('oauth_models')).toEqual(['Grant:forever', 'Grant:forever#consumed']);
+    expect(await ids('oauth_models')).toEqual(['Grant:forever']);
+    expect(await ids('oauth_consumed')).toEqual(['Grant:forever']);
   });
 
   it('sweeps on its own timer where the server has no TTL indexes', async () => {
@@ -390,7 +324,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
       expect(await sweeping.consume('AuthorizationCode', 'timer', sweepClock.now())).toBe(true);
       sweepClock.advance(1_000);
       const until = Date.now() + 5_000;
-      while ((await raw('oauth_models').countDocuments({})) > 0) {
+      while ((await raw('oauth_models').countDocuments({})) > 0 || (await raw('oauth_consumed').countDocuments({})) > 0) {
         if (Date.now() > until) throw new Error('the sweep never ran');
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
