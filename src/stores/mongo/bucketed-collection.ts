@@ -191,15 +191,16 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
   }
 
   /** Where an earlier layout may hold this `_id`, in the order to look. */
-  private earlierOf(_id: string): Array<Collection<T>> {
+  private earlierOf(_id: string): Location[] {
     if (!this.spread) return [];
-    const earlier: Array<Collection<T>> = [];
+    const main = this.main.databaseName;
+    const earlier: Location[] = [];
     // Most misses meet no earlier layout at all: the previous bucket's name is made only where one exists.
     if (this.previous === null || this.previous.size > 0) {
       const previousName = `${this.name}_b${bucketOf(_id, PREVIOUS_BUCKETS).toString(16).padStart(2, '0')}`;
-      if (this.previous === null || this.previous.has(previousName)) earlier.push(this.main.collection<T>(previousName));
+      if (this.previous === null || this.previous.has(previousName)) earlier.push({ database: main, collection: previousName });
     }
-    if (this.legacyInUse) earlier.push(this.single.collection as unknown as Collection<T>);
+    if (this.legacyInUse) earlier.push({ database: main, collection: this.name });
     return earlier;
   }
 
@@ -211,21 +212,16 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
 
   /** By `_id`: its bucket, then (a document from before) the earlier layouts in use. */
   async findById(_id: string, projection?: Record<string, 1>): Promise<T | null> {
-    const doc = projection ? await this.driverFind(this.of(_id), _id, projection) : ((await this.readAt(this.locate(_id), [_id]))[0] ?? null);
-    return doc ?? this.findInEarlier(_id, projection);
+    return (await this.readAt(this.locate(_id), [_id], projection))[0] ?? this.findInEarlier(_id, projection);
   }
 
   /** By `_id` in the earlier layouts in use only (none without buckets). */
   async findInEarlier(_id: string, projection?: Record<string, 1>): Promise<T | null> {
-    for (const collection of this.earlierOf(_id)) {
-      const doc = await this.driverFind(collection, _id, projection);
+    for (const location of this.earlierOf(_id)) {
+      const [doc] = await this.readAt(location, [_id], projection);
       if (doc) return doc;
     }
     return null;
-  }
-
-  private driverFind(collection: Collection<T>, _id: string, projection?: Record<string, 1>): Promise<T | null> {
-    return mongoCall(() => collection.findOne({ _id } as Filter<T>, projection ? { projection } : {}) as Promise<T | null>);
   }
 
   /** A query by another field: every bucket in turn, then the earlier layouts (never on a hot path). */
@@ -285,9 +281,10 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
    * MongoDB answers it from its `_id` index, FerretDB without decoding every document (an `$in`
    * it decodes them all).
    */
-  private async readAt(location: Location, ids: string[]): Promise<T[]> {
+  private async readAt(location: Location, ids: string[], projection?: Record<string, 1>): Promise<T[]> {
     const filter = ids.length === 1 ? { _id: ids[0] } : { _id: { $in: ids } };
-    const reply = await mongoCall(() => this.database(location.database).command({ find: location.collection, filter, limit: ids.length, singleBatch: true }));
+    const command = { find: location.collection, filter, limit: ids.length, singleBatch: true, ...(projection ? { projection } : {}) };
+    const reply = await mongoCall(() => this.database(location.database).command(command));
     return (reply as FindReply<T>).cursor.firstBatch;
   }
 

@@ -175,9 +175,10 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    */
   private readonly recent = new Map<string, { expiresAt: Date | null; until: number; consumed: boolean }>();
   /**
-   * Grants read with a code or refresh token of theirs, for oidc-provider's read of the same
-   * grant that follows in the request (a code exchange and a refresh read the token, then its
-   * grant): read at once with the token's grant tombstone, taken once within GRANT_READ_MS, and
+   * Grants read with a record of theirs that find() reads, for oidc-provider's read of the same
+   * grant that follows in the request (the adapter finds only what oidc-provider consumes: a code
+   * exchange and a refresh read the token, then its grant): read at once with the token's grant
+   * tombstone, taken once within GRANT_READ_MS, and
    * forgotten on any write of the grant here. Whether a token's grant is revoked is never taken
    * from here: every token read reads it.
    */
@@ -260,7 +261,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const _id = recordKey(model, id);
     const read = this.takeGrantRead(_id);
     if (read) return read.doc ? toRecord(read.doc, await this.consumed.findById(_id)) : null;
-    const [doc, marker] = await Promise.all([this.liveById(_id, REDEEMED.has(model)), this.consumed.findById(_id)]);
+    const [doc, marker] = await Promise.all([this.liveById(_id, true), this.consumed.findById(_id)]);
     if (!doc) return null;
     if (this.recent.size >= RECENT_MAX) this.recent.clear();
     this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed: marker !== null });
@@ -269,7 +270,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   async peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null> {
     const _id = recordKey(model, id);
-    const doc = this.takeGrantRead(_id)?.doc ?? (await this.liveById(_id));
+    const read = this.takeGrantRead(_id);
+    const doc = read ? read.doc : await this.liveById(_id);
     if (!doc) return null;
     const { consumedAt: _consumed, ...rest } = toRecord(doc, null);
     return rest;
@@ -380,8 +382,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * the read of it that follows (grantsRead).
    */
   private async unended(doc: OAuthModelDoc, endedAt: number | null, readGrant = false): Promise<OAuthModelDoc | null> {
-    const savedAt = doc.savedAt ?? 0;
-    if (!this.live(doc) || (endedAt !== null && endedAt >= savedAt)) return null;
+    if (!this.liveGiven(doc, endedAt)) return null;
     // Its grant: the one it names, and for a Grant, itself.
     const grants = [...new Set([doc.grantId, doc.model === 'Grant' ? doc._id.slice('Grant:'.length) : undefined].filter((g) => g !== undefined))];
     const named = readGrant && doc.grantId !== undefined && doc.model !== 'Grant' ? doc.grantId : null;
@@ -393,7 +394,13 @@ export class MongoOAuthModelStore implements OAuthModelStore {
       if (this.grantsRead.size >= RECENT_MAX) this.grantsRead.clear();
       this.grantsRead.set(recordKey('Grant', named), { doc: grant[0], endedAt: grant[1], revokedAt: ends[grants.indexOf(named)] ?? null, until: Date.now() + GRANT_READ_MS });
     }
-    return ends.some((at) => at !== null && at >= savedAt) ? null : doc;
+    return this.liveGiven(doc, ...ends) ? doc : null;
+  }
+
+  /** Unexpired, and saved after each of these tombstones (a record saved after its tombstone lives again). */
+  private liveGiven(doc: OAuthModelDoc, ...ends: Array<number | null>): boolean {
+    const savedAt = doc.savedAt ?? 0;
+    return this.live(doc) && ends.every((at) => at === null || at < savedAt);
   }
 
   /**
@@ -406,9 +413,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.grantsRead.delete(_id);
     const { doc } = read;
     if (read.until <= Date.now() || (doc?.grantId !== undefined && recordKey('Grant', doc.grantId) !== _id)) return undefined;
-    const savedAt = doc?.savedAt ?? 0;
-    const ended = [read.endedAt, read.revokedAt].some((at) => at !== null && at >= savedAt);
-    return { doc: doc && this.live(doc) && !ended ? doc : null };
+    return { doc: doc && this.liveGiven(doc, read.endedAt, read.revokedAt) ? doc : null };
   }
 
   private async endedAt(_id: string): Promise<number | null> {
@@ -429,8 +434,6 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 const RECENT_MS = 1_000;
 /** A grant read with its token serves the read of it that follows in the same request, and no later one. */
 const GRANT_READ_MS = 100;
-/** The models whose redemption reads their grant right after them (oidc-provider's code exchange, refresh, device flow). */
-const REDEEMED = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 const UNUSED_GRANT_INDEX = 'grantId_1';
 const RECENT_MAX = 10_000;
 
