@@ -303,6 +303,11 @@ export interface OAuthModelStore {
    * one returns true (an insert into a unique index, which is atomic on MongoDB and FerretDB).
    */
   consume(model: string, id: string, at: Date): Promise<boolean>;
+  /**
+   * Ends the record. A Grant ends with every record of it, as revokeByGrantId: oidc-provider
+   * destroys a grant only as it revokes it (helpers/revoke.js), and nothing of a grant is of use
+   * without it.
+   */
   destroy(model: string, id: string): Promise<void>;
   /** Deletes every record (of every model) whose payload.grantId is `grantId`. */
   revokeByGrantId(grantId: string): Promise<void>;

@@ -54,7 +54,8 @@ export type Doc = Record<string, unknown> & { _id: string };
 /**
  * The copy of an OAuth record's stored document (src/stores/mongo/mongo-oauth-model-store.ts):
  * `<model>:<jti>`, the payload as JSON text, grantId copied out of it, expiresAt and the write's
- * stamp (savedAt, µs) moved — the fields in the template's order.
+ * stamp (savedAt, µs) moved, and the copy of its grant it carries made of the copied grant — the
+ * fields in the template's order.
  */
 export function cloneModelDoc(doc: Doc, clone: Clone, edit: (payload: Record<string, unknown>) => void = () => undefined): { doc: Doc; payload: Record<string, unknown> } {
   const payload = clonePayload(JSON.parse(doc['payload'] as string) as Record<string, unknown>, clone);
@@ -63,5 +64,11 @@ export function cloneModelDoc(doc: Doc, clone: Clone, edit: (payload: Record<str
   const copy: Doc = { ...doc, _id: `${model}:${String(payload['jti'])}`, payload: JSON.stringify(payload), expiresAt: shifted(doc['expiresAt'] as Date | null, clone) };
   if (typeof doc['grantId'] === 'string') copy['grantId'] = newId(clone, doc['grantId']);
   if (typeof doc['savedAt'] === 'number') copy['savedAt'] = doc['savedAt'] + clone.shiftS * 1e6;
+  // The copy of its grant that a code or refresh token carries: that of the copied grant.
+  const grant = doc['grant'] as { payload: string; expiresAt: Date | null; savedAt: number } | undefined;
+  if (grant) {
+    const grantPayload = clonePayload(JSON.parse(grant.payload) as Record<string, unknown>, clone);
+    copy['grant'] = { payload: JSON.stringify(grantPayload), expiresAt: shifted(grant.expiresAt, clone), savedAt: grant.savedAt + clone.shiftS * 1e6 };
+  }
   return { doc: copy, payload };
 }

@@ -71,6 +71,8 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
     }
 
     async destroy(id: string): Promise<void> {
+      // A grant destroyed is a grant revoked (helpers/revoke.js destroys it only then): one path.
+      if (this.name === 'Grant') return deps.revokeGrant(id);
       await deps.store.destroy(this.name, id);
     }
 

@@ -348,6 +348,41 @@ export function describeOAuthModelStore(name: string, open: () => Promise<Opened
         expect((await store.find('AuthorizationCode', id))?.consumedAt).not.toBeNull();
         expect(await store.consume('AuthorizationCode', id, clock.now())).toBe(false);
       });
+
+      it('ends a Grant with every record of it, and nothing of another grant', async () => {
+        const grant = newId('grant');
+        const other = newId('grant');
+        await store.upsert('Grant', grant, { accountId: 'usr_1' }, inAnHour());
+        await store.upsert('Grant', other, { accountId: 'usr_1' }, inAnHour());
+        const code = newId();
+        const refresh = newId();
+        const theirs = newId();
+        await store.upsert('AuthorizationCode', code, { grantId: grant }, inAnHour());
+        await store.upsert('RefreshToken', refresh, { grantId: grant }, inAnHour());
+        await store.upsert('RefreshToken', theirs, { grantId: other }, inAnHour());
+        expect(await store.find('RefreshToken', refresh)).not.toBeNull();
+
+        await store.destroy('Grant', grant);
+
+        expect(await store.find('Grant', grant)).toBeNull();
+        expect(await store.peek('Grant', grant)).toBeNull();
+        expect(await store.find('AuthorizationCode', code)).toBeNull();
+        expect(await store.find('RefreshToken', refresh)).toBeNull();
+        expect(await store.consume('RefreshToken', refresh, clock.now())).toBe(false);
+        expect(await store.find('RefreshToken', theirs)).not.toBeNull();
+        expect((await store.peek('Grant', other))?.payload).toEqual({ accountId: 'usr_1' });
+      });
+
+      it('serves a grant saved again as it now is to the records written before', async () => {
+        const grant = newId('grant');
+        await store.upsert('Grant', grant, { scope: 'a' }, inAnHour());
+        const refresh = newId();
+        await store.upsert('RefreshToken', refresh, { grantId: grant }, inAnHour());
+        await store.upsert('Grant', grant, { scope: 'a b' }, inAnHour());
+        expect((await store.find('RefreshToken', refresh))?.payload).toEqual({ grantId: grant });
+        expect((await store.peek('Grant', grant))?.payload).toEqual({ scope: 'a b' });
+        expect((await store.find('Grant', grant))?.payload).toEqual({ scope: 'a b' });
+      });
     });
 
     describe('revokeByGrantId', () => {

@@ -139,7 +139,7 @@ export class ConnectedAppsService {
 
   private async endGrant(grantId: string): Promise<void> {
     await this.deps.connectedApps.revoke(grantId, this.deps.clock.now());
-    await this.deps.oauth.revokeByGrantId(grantId);
+    // The grant and every record of it (OAuthModelStore.destroy).
     await this.deps.oauth.destroy('Grant', grantId);
     await this.deps.markers.markGrant(grantId);
     await this.deps.events.publish({ kind: 'grant', id: grantId, final: true });

@@ -101,8 +101,10 @@ export class MemoryOAuthModelStore implements OAuthModelStore {
     return true;
   }
 
+  /** A Grant ends with every record of it (the OAuthModelStore contract, ports.ts). */
   async destroy(model: string, id: string): Promise<void> {
     this.remove(recordKey(model, id));
+    if (model === 'Grant') await this.revokeByGrantId(id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -20,7 +20,8 @@ import type { MongoCapabilities } from './mongo-connection.ts';
  *   or a session as it progresses);
  * - destroy and revokeByGrantId INSERT a tombstone (`oauth_ended`, by the record's key or by
  *   `grant:<id>`) that reads check, instead of deleting: a record saved after its tombstone (its
- *   `savedAt` is later) lives again;
+ *   `savedAt` is later) lives again. A Grant destroyed ends by `grant:<id>`, with every record of
+ *   it (oidc-provider destroys a grant only as it revokes it: helpers/revoke.js);
  * - findByUid reads a pointer (`oauth_lookups`, by `<model>:uid:<uid>`) to the record's key;
  * - the records oidc-provider saves again and again — interactions, browser sessions — live in a
  *   collection of their own (`oauth_sessions`), whose size follows sign-ins, not the tokens and
@@ -43,6 +44,23 @@ interface OAuthModelDoc {
   expiresAt: Date | null;
   /** When it was written (ordering against tombstones, µs since the epoch); absent on older records. */
   savedAt?: number;
+  /** A code's or refresh token's grant as it was when the record was written (GrantCopy); absent on older records. */
+  grant?: GrantCopy;
+}
+
+/**
+ * The Grant record a code or refresh token names, copied into it when it is written: redeeming it
+ * reads the grant's tombstone, as it always does, and takes the grant from the copy unless that
+ * tombstone exists — instead of two more reads. A copy can only be stale where the grant changed
+ * after it was taken, and every change of a grant writes that tombstone first: revokeByGrantId
+ * and destroy end the grant there (`at`), and saving an existing grant again marks it there
+ * (SAVED_AGAIN, which ends nothing). Grants are written once in practice (oauth/interactions.ts makes a
+ * new one at every consent), so the tombstone exists only for ended grants.
+ */
+interface GrantCopy {
+  payload: string;
+  expiresAt: Date | null;
+  savedAt: number;
 }
 
 const oauthModelFields = {
@@ -54,12 +72,15 @@ const oauthModelFields = {
     userCode: { type: String },
     expiresAt: { type: Date, default: null },
     savedAt: { type: Number },
+    grant: { type: new Schema<GrantCopy>({ payload: { type: String, required: true }, expiresAt: { type: Date, default: null }, savedAt: { type: Number, required: true } }, { _id: false }) },
 };
 const oauthModelSchema = new Schema<OAuthModelDoc>(oauthModelFields, { collection: 'oauth_models', versionKey: false, strict: 'throw' });
 const oauthSessionSchema = new Schema<OAuthModelDoc>(oauthModelFields, { collection: 'oauth_sessions', versionKey: false, strict: 'throw' });
 
 /** The models oidc-provider rewrites as they progress. */
 const REWRITTEN = new Set(['Session', 'Interaction']);
+/** The models whose redemption reads their grant: they carry a copy of it (GrantCopy). */
+const CARRY_GRANT = new Set(['AuthorizationCode', 'RefreshToken']);
 // Session.findByUid and DeviceCode.findByUserCode: always within one model.
 oauthModelSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 oauthModelSchema.index({ model: 1, userCode: 1 }, { name: 'model_1_userCode_1' });
@@ -183,6 +204,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * from here: every token read reads it.
    */
   private readonly grantsRead = new Map<string, { doc: OAuthModelDoc | null; endedAt: number | null; revokedAt: number | null; until: number }>();
+  /** Live grants this instance wrote or read lately, by grant id: what the codes and refresh tokens it writes next carry (GrantCopy). */
+  private readonly grantCopies = new Map<string, { copy: GrantCopy; until: number }>();
 
   constructor(connection: Connection, capabilities: MongoCapabilities, clock: Clock = systemClock, options: MongoOAuthModelStoreOptions = {}) {
     this.capabilities = capabilities;
@@ -241,6 +264,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
     const _id = recordKey(model, id);
     this.grantsRead.delete(_id);
+    if (model === 'Grant') this.grantCopies.delete(id);
     const doc: OAuthModelDoc = { _id, model, payload: JSON.stringify(payload), expiresAt, savedAt: stamp() };
     const uid = stringField(payload, 'uid');
     const userCode = stringField(payload, 'userCode');
@@ -248,10 +272,18 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (uid !== undefined) doc.uid = uid;
     if (userCode !== undefined) doc.userCode = userCode;
     if (grantId !== undefined) doc.grantId = grantId;
+    const copy = grantId !== undefined && CARRY_GRANT.has(model) ? this.grantCopy(grantId) : undefined;
+    if (copy) doc.grant = copy;
     if (uid !== undefined) await this.point(uidKey(model, uid), _id, expiresAt);
     // A new record (every token and code, a new grant, a new session) is one insert.
     const records = this.collectionOf(model);
-    if (await inserted(() => records.insert(doc))) return;
+    if (await inserted(() => records.insert(doc))) {
+      if (model === 'Grant') this.keepGrantCopy(doc);
+      return;
+    }
+    // A grant saved again is marked where its tombstone goes, before it changes: copies of it are
+    // not taken from then on (GrantCopy). One there already (an ended grant) does the same.
+    if (model === 'Grant') await inserted(() => this.ended.insert({ _id: grantKey(id), at: SAVED_AGAIN, expiresAt }));
     await records.replace(_id, doc);
     // A consumed record stays consumed for as long as it now lives.
     await this.consumed.update(_id, { $set: { expiresAt } });
@@ -315,6 +347,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * consumed, always consumed (markers carry their record's expiry, so they do not pile up).
    */
   async destroy(model: string, id: string): Promise<void> {
+    if (model === 'Grant') return this.revokeByGrantId(id);
     const _id = recordKey(model, id);
     this.recent.delete(_id);
     this.grantsRead.delete(_id);
@@ -323,12 +356,13 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   }
 
   /**
-   * Every record of the grant ends with one tombstone, read with each record. It lives as long
-   * as the grant would have (its refresh tokens cannot outlive it).
+   * Every record of the grant, the Grant too, ends with one tombstone, read with each record. It
+   * lives as long as the grant would have (its refresh tokens cannot outlive it).
    */
   async revokeByGrantId(grantId: string): Promise<void> {
     this.recent.clear();
     this.grantsRead.delete(recordKey('Grant', grantId));
+    this.grantCopies.delete(grantId);
     const grant = await this.records.findById(recordKey('Grant', grantId), { expiresAt: 1 });
     await this.end(grantKey(grantId), grant ? dateOrNull(grant.expiresAt) : null);
   }
@@ -382,19 +416,44 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * the read of it that follows (grantsRead).
    */
   private async unended(doc: OAuthModelDoc, endedAt: number | null, readGrant = false): Promise<OAuthModelDoc | null> {
+    const named = readGrant && doc.grantId !== undefined && doc.model !== 'Grant' ? doc.grantId : null;
+    // What an earlier read left of the grant is not served past this one.
+    if (named !== null) this.grantsRead.delete(recordKey('Grant', named));
     if (!this.liveGiven(doc, endedAt)) return null;
     // Its grant: the one it names, and for a Grant, itself.
     const grants = [...new Set([doc.grantId, doc.model === 'Grant' ? doc._id.slice('Grant:'.length) : undefined].filter((g) => g !== undefined))];
-    const named = readGrant && doc.grantId !== undefined && doc.model !== 'Grant' ? doc.grantId : null;
-    const [ends, grant] = await Promise.all([
-      Promise.all(grants.map((g) => this.endedAt(grantKey(g)))),
-      named === null ? null : Promise.all([this.stored(recordKey('Grant', named)), this.endedAt(recordKey('Grant', named))]),
-    ]);
-    if (named !== null && grant !== null) {
+    // A record carrying its grant (GrantCopy) needs only the grant's tombstone, which it reads anyway.
+    const [ends, read] = await Promise.all([Promise.all(grants.map((g) => this.endedAt(grantKey(g)))), named === null || doc.grant ? null : this.readGrant(named)]);
+    if (!this.liveGiven(doc, ...ends)) return null;
+    if (doc.model === 'Grant') this.keepGrantCopy(doc, endedAt, ...ends);
+    if (named !== null) {
+      const revokedAt = ends[grants.indexOf(named)] ?? null;
+      // The copy serves unless that tombstone exists: then the grant changed, and is read.
+      const [grant, grantEndedAt] = read ?? (doc.grant && revokedAt === null ? [fromCopy(named, doc.grant), null] : await this.readGrant(named));
+      if (grant) this.keepGrantCopy(grant, grantEndedAt, revokedAt);
       if (this.grantsRead.size >= RECENT_MAX) this.grantsRead.clear();
-      this.grantsRead.set(recordKey('Grant', named), { doc: grant[0], endedAt: grant[1], revokedAt: ends[grants.indexOf(named)] ?? null, until: Date.now() + GRANT_READ_MS });
+      this.grantsRead.set(recordKey('Grant', named), { doc: grant, endedAt: grantEndedAt, revokedAt, until: Date.now() + GRANT_READ_MS });
     }
-    return this.liveGiven(doc, ...ends) ? doc : null;
+    return doc;
+  }
+
+  /** A Grant record and its own tombstone (one that an earlier release wrote, by the record's key). */
+  private readGrant(grantId: string): Promise<[OAuthModelDoc | null, number | null]> {
+    return Promise.all([this.stored(recordKey('Grant', grantId)), this.endedAt(recordKey('Grant', grantId))]);
+  }
+
+  /** Keeps a Grant found live, for the codes and refresh tokens written next to carry. */
+  private keepGrantCopy(grant: OAuthModelDoc, ...ends: Array<number | null>): void {
+    if (grant.savedAt === undefined || !this.liveGiven(grant, ...ends)) return;
+    if (this.grantCopies.size >= RECENT_MAX) this.grantCopies.clear();
+    this.grantCopies.set(grant._id.slice('Grant:'.length), { copy: { payload: grant.payload, expiresAt: dateOrNull(grant.expiresAt), savedAt: grant.savedAt }, until: Date.now() + GRANT_COPY_MS });
+  }
+
+  private grantCopy(grantId: string): GrantCopy | undefined {
+    const kept = this.grantCopies.get(grantId);
+    if (kept && kept.until > Date.now()) return kept.copy;
+    this.grantCopies.delete(grantId);
+    return undefined;
   }
 
   /** Unexpired, and saved after each of these tombstones (a record saved after its tombstone lives again). */
@@ -432,6 +491,14 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 }
 
 const RECENT_MS = 1_000;
+/**
+ * How long a grant this instance wrote or read is copied into the codes and refresh tokens it
+ * writes: a code is written in the request after the consent that wrote its grant, a refresh
+ * token in the request that read it. (Any age would be right: a copy is checked on every read.)
+ */
+const GRANT_COPY_MS = 60_000;
+/** The tombstone of a grant saved again: it ends nothing (every record is saved after it), and it makes readers read the grant. */
+const SAVED_AGAIN = -1;
 /** A grant read with its token serves the read of it that follows in the same request, and no later one. */
 const GRANT_READ_MS = 100;
 const UNUSED_GRANT_INDEX = 'grantId_1';
@@ -458,6 +525,11 @@ function stringField(payload: Record<string, unknown>, name: string): string | u
 }
 
 const dateOrNull = (value: Date | null | undefined): Date | null => (value == null ? null : new Date(value));
+
+/** The Grant record a copy was taken from, as stored. */
+function fromCopy(grantId: string, copy: GrantCopy): OAuthModelDoc {
+  return { _id: recordKey('Grant', grantId), model: 'Grant', payload: copy.payload, expiresAt: copy.expiresAt, savedAt: copy.savedAt };
+}
 
 function toRecord(doc: OAuthModelDoc, marker: ConsumedDoc | null): OAuthRecord {
   return {

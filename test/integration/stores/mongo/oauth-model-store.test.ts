@@ -185,13 +185,14 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await bucketed.find('RefreshToken', 'prev')).toBeNull();
   });
 
-  it('reads a refresh token’s grant with the grant’s tombstone, for the read of the grant that follows (once); whether the grant was revoked is read every time', async () => {
+  it('reads a refresh token’s grant from the copy it carries, checked by the grant’s tombstone on every read; without a copy, with that tombstone (once)', async () => {
     const monitored = await mongoose.createConnection(mongoUriFor(mongo.connection.db!.databaseName), { monitorCommands: true }).asPromise();
     const commands: string[] = [];
     monitored.getClient().on('commandStarted', (event) => {
       if (['find', 'insert', 'update', 'delete'].includes(event.commandName)) commands.push(event.commandName);
     });
     const counted = new MongoOAuthModelStore(monitored, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+    const finds = (n: number): string[] => Array<string>(n).fill('find');
     try {
       await counted.init();
       const expiresAt = new Date(clock.now().getTime() + 60_000);
@@ -199,16 +200,32 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
       await counted.upsert('RefreshToken', 'rc', { grantId: 'gc' }, expiresAt);
       commands.length = 0;
       // A refresh as oidc-provider makes it: the token (its record, tombstone and marker), its
-      // grant, the consumption.
+      // grant, the consumption. The token carries its grant: only the grant's tombstone is read.
       expect(await counted.find('RefreshToken', 'rc')).toMatchObject({ payload: { grantId: 'gc' }, consumedAt: null });
-      // The token's three reads, then its grant's tombstone with the grant and the grant's own tombstone.
-      expect(commands).toEqual(Array(6).fill('find'));
+      expect(commands).toEqual(finds(4));
       expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
       expect(await counted.consume('RefreshToken', 'rc', clock.now())).toBe(true);
-      expect(commands).toEqual([...Array(6).fill('find'), 'insert']);
+      expect(commands).toEqual([...finds(4), 'insert']);
       // Taken once: the next read of the grant reads it (the grant, its tombstone, its grant tombstone).
       expect(await counted.peek('Grant', 'gc')).not.toBeNull();
-      expect(commands).toEqual([...Array(6).fill('find'), 'insert', ...Array(3).fill('find')]);
+      expect(commands).toEqual([...finds(4), 'insert', ...finds(3)]);
+
+      // A token written by an instance holding no copy of its grant (or by an earlier release):
+      // its grant is read with the grant's tombstone, for the read of the grant that follows.
+      await bucketed.upsert('RefreshToken', 're', { grantId: 'gc' }, expiresAt);
+      commands.length = 0;
+      expect(await counted.find('RefreshToken', 're')).not.toBeNull();
+      expect(commands).toEqual(finds(6));
+      expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
+      expect(commands).toEqual(finds(6));
+
+      // The grant saved again by another instance after the copy was taken: the grant is read.
+      await counted.upsert('RefreshToken', 'rf', { grantId: 'gc' }, expiresAt);
+      await bucketed.upsert('Grant', 'gc', { accountId: 'usr_2' }, expiresAt);
+      commands.length = 0;
+      expect(await counted.find('RefreshToken', 'rf')).not.toBeNull();
+      expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_2' } });
+      expect(commands).toEqual(finds(6));
 
       // Revoked by another instance just after a token of the grant was read here: refused at once.
       await counted.upsert('RefreshToken', 'rd', { grantId: 'gc' }, expiresAt);
@@ -219,6 +236,23 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     } finally {
       counted.stop();
       await monitored.close();
+    }
+  });
+
+  it('ends the records carrying a copy of their grant when another instance destroys the grant', async () => {
+    const other = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+    try {
+      const expiresAt = new Date(clock.now().getTime() + 60_000);
+      await bucketed.upsert('Grant', 'gx', { accountId: 'usr_1' }, expiresAt);
+      await bucketed.upsert('AuthorizationCode', 'cx', { grantId: 'gx' }, expiresAt);
+      await bucketed.upsert('RefreshToken', 'rx', { grantId: 'gx' }, expiresAt);
+      expect(await bucketed.find('RefreshToken', 'rx')).not.toBeNull();
+      await other.destroy('Grant', 'gx');
+      expect(await bucketed.find('AuthorizationCode', 'cx')).toBeNull();
+      expect(await bucketed.find('RefreshToken', 'rx')).toBeNull();
+      expect(await bucketed.peek('Grant', 'gx')).toBeNull();
+    } finally {
+      other.stop();
     }
   });
 
