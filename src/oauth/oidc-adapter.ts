@@ -17,6 +17,13 @@ export interface AdapterDeps {
   clock: Clock;
   /** Ends a grant everywhere: its records, its connected app, and every instance's caches. */
   revokeGrant: (grantId: string) => Promise<void>;
+  /**
+   * Consumable models that oidc-provider consumes on every use before it answers (refresh tokens,
+   * where it rotates them all): they are read without their consumption, one store read fewer,
+   * since consume() — the atomic decision here — answers a second use as the provider's check of
+   * `consumed` would: the grant revoked, invalid_grant.
+   */
+  consumedOnEveryUse?: ReadonlySet<string>;
 }
 
 /**
@@ -49,7 +56,7 @@ export function adapterFactory(deps: AdapterDeps): new (name: string) => Adapter
         const client = await deps.clients.findById(id);
         return client && !client.disabled ? (clientMetadata(client) as AdapterPayload) : undefined;
       }
-      if (!CONSUMABLE.has(this.name)) return withConsumed(await deps.store.peek(this.name, id));
+      if (!CONSUMABLE.has(this.name) || deps.consumedOnEveryUse?.has(this.name)) return withConsumed(await deps.store.peek(this.name, id));
       return withConsumed(await deps.store.find(this.name, id));
     }
 

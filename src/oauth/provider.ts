@@ -54,7 +54,14 @@ export function createProvider(options: ProviderOptions): Provider {
   const now = () => Math.floor(options.clock.now().getTime() / 1000);
 
   const configuration: Configuration = {
-    adapter: adapterFactory({ store: options.store, clients: options.clients, clock: options.clock, revokeGrant: options.revokeGrant }),
+    adapter: adapterFactory({
+      store: options.store,
+      clients: options.clients,
+      clock: options.clock,
+      revokeGrant: options.revokeGrant,
+      // rotateRefreshToken (below) is true: every use of a refresh token consumes it.
+      consumedOnEveryUse: new Set(['RefreshToken']),
+    }),
     jwks: options.jwks as Configuration['jwks'],
     cookies: { keys: options.cookieKeys },
     routes: OAUTH_ROUTES,
@@ -81,7 +88,8 @@ export function createProvider(options: ProviderOptions): Provider {
       if (!user || user.disabled) return undefined;
       return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, name: user.name ?? undefined }) };
     },
-    // Rotate on every use; the chain ends `refreshTokenLifetimeDays` after its first token.
+    // Rotate on every use; the chain ends `refreshTokenLifetimeDays` after its first token. The
+    // adapter relies on it (consumedOnEveryUse, above).
     rotateRefreshToken: true,
     ttl: {
       AccessToken: options.accessTokenTtlSeconds,

@@ -194,7 +194,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
    * read again within RECENT_MS. A record ended in that instant only gets a marker it no longer
    * needs; the insert still decides who consumes.
    */
-  private readonly recent = new Map<string, { expiresAt: Date | null; until: number; consumed: boolean }>();
+  private readonly recent = new Map<string, { expiresAt: Date | null; until: number; consumed: boolean | undefined }>();
   /**
    * Grants read with a record of theirs that find() reads, for oidc-provider's read of the same
    * grant that follows in the request (the adapter finds only what oidc-provider consumes: a code
@@ -295,16 +295,18 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (read) return read.doc ? toRecord(read.doc, await this.consumed.findById(_id)) : null;
     const [doc, marker] = await Promise.all([this.liveById(_id, true), this.consumed.findById(_id)]);
     if (!doc) return null;
-    if (this.recent.size >= RECENT_MAX) this.recent.clear();
-    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed: marker !== null });
+    this.remember(_id, doc, marker !== null);
     return toRecord(doc, marker);
   }
 
+  /** As find without the marker; a code or refresh token read so is read with its grant, as find reads it. */
   async peek(model: string, id: string): Promise<Omit<OAuthRecord, 'consumedAt'> | null> {
     const _id = recordKey(model, id);
     const read = this.takeGrantRead(_id);
-    const doc = read ? read.doc : await this.liveById(_id);
+    const redeemable = !read && CARRY_GRANT.has(model);
+    const doc = read ? read.doc : await this.liveById(_id, redeemable);
     if (!doc) return null;
+    if (redeemable) this.remember(_id, doc, undefined);
     const { consumedAt: _consumed, ...rest } = toRecord(doc, null);
     return rest;
   }
@@ -336,8 +338,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const doc = fresh ?? (await this.liveById(_id));
     if (!doc) return false;
     // A marker of an earlier layout (FerretDB) still counts: once consumed, always consumed.
-    // The find just before looked for markers everywhere; else the earlier layouts are asked.
-    if (fresh ? fresh.consumed : (await this.consumed.findInEarlier(_id)) !== null) return false;
+    // A find just before looked for markers everywhere; else the earlier layouts are asked.
+    if (fresh?.consumed ?? (await this.consumed.findInEarlier(_id)) !== null) return false;
     return inserted(() => this.consumed.insert({ _id, at, expiresAt: dateOrNull(doc.expiresAt) }));
   }
 
@@ -369,6 +371,12 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   private all(): Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>> {
     return [this.records, this.sessions, this.consumed, this.ended, this.lookups] as unknown as Array<BucketedCollection<{ _id: string; expiresAt?: Date | null }>>;
+  }
+
+  /** A record just found live, for the consume that follows (recent); `consumed` unknown where its marker was not read. */
+  private remember(_id: string, doc: OAuthModelDoc, consumed: boolean | undefined): void {
+    if (this.recent.size >= RECENT_MAX) this.recent.clear();
+    this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed });
   }
 
   /** A tombstone at this instant; one already there (a record saved and ended again) is moved on. */

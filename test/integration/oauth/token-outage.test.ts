@@ -150,20 +150,24 @@ describe('a store failure in the middle of a refresh', () => {
     const tokens = await connectAndExchange(app.url, app.fixture);
     // MongoDB goes away just as the provider reads the refresh token (after Tessera's own checks
     // passed): the one read fails as mongoCall reports a lost server.
+    // (The adapter reads a refresh token with find or peek: whichever reads it first fails.)
     const store = app.tessera.stores.oauth as OAuthModelStore;
-    const find = store.find.bind(store);
+    const { find, peek } = { find: store.find.bind(store), peek: store.peek.bind(store) };
     let failures = 0;
-    store.find = async (model, id) => {
+    const failFirst = <R>(read: (model: string, id: string) => Promise<R>) => async (model: string, id: string): Promise<R> => {
       if (model === 'RefreshToken' && failures === 0) {
         failures++;
         throw new UnavailableError('The store of record is unreachable');
       }
-      return find(model, id);
+      return read(model, id);
     };
+    store.find = failFirst(find);
+    store.peek = failFirst(peek);
     try {
       expectRetryLater(await refresh(tokens.refresh_token));
     } finally {
       store.find = find;
+      store.peek = peek;
     }
     expect(failures).toBe(1);
 

@@ -8,7 +8,7 @@ import { MemoryClientStore } from '../../../src/stores/memory/memory-client-stor
 import { MemoryOAuthModelStore } from '../../../src/stores/memory/memory-oauth-model-store.ts';
 import { FrozenClock } from '../../support/frozen-clock.ts';
 
-function adapters() {
+function adapters(consumedOnEveryUse?: ReadonlySet<string>) {
   const clock = new FrozenClock(new Date('2026-11-30T10:00:00Z'));
   const store = new MemoryOAuthModelStore(clock);
   const calls: string[] = [];
@@ -31,6 +31,7 @@ function adapters() {
       revoked.push(grantId);
       await store.revokeByGrantId(grantId);
     },
+    ...(consumedOnEveryUse ? { consumedOnEveryUse } : {}),
   });
   return { Adapter, calls, revoked };
 }
@@ -60,6 +61,25 @@ describe('the oidc-provider adapter', () => {
     await expect(refreshTokens.consume('r2')).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(revoked).toEqual(['g2']);
     expect(await refreshTokens.find('r2')).toBeUndefined();
+  });
+
+  it('reads a model consumed on every use without its consumption: its consume decides, revoking the grant of a second use', async () => {
+    const { Adapter, calls, revoked } = adapters(new Set(['RefreshToken']));
+    const refreshTokens = new Adapter('RefreshToken');
+    const codes = new Adapter('AuthorizationCode');
+    await refreshTokens.upsert('r4', { grantId: 'g4' }, 60);
+    await codes.upsert('c4', { grantId: 'g4' }, 60);
+    await refreshTokens.consume('r4');
+    await codes.consume('c4');
+    calls.length = 0;
+
+    // Consumed, yet read as it is; a code is still read with its consumption.
+    expect(await refreshTokens.find('r4')).toEqual({ grantId: 'g4' });
+    expect(await codes.find('c4')).toEqual({ grantId: 'g4', consumed: expect.any(Number) });
+    expect(calls).toEqual(['peek RefreshToken', 'find AuthorizationCode']);
+    await expect(refreshTokens.consume('r4')).rejects.toMatchObject({ error: 'invalid_grant', error_detail: 'refresh token already used' });
+    expect(revoked).toEqual(['g4']);
+    expect(await refreshTokens.find('r4')).toBeUndefined();
   });
 
   it('does not revoke on a second consume of a model whose consumption is not single-use', async () => {

@@ -210,6 +210,16 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
       expect(await counted.peek('Grant', 'gc')).not.toBeNull();
       expect(commands).toEqual([...finds(4), 'insert', ...finds(3)]);
 
+      // Read without its marker (oidc-adapter.ts: a refresh token, which every use consumes): the
+      // token and its tombstone, then the grant's; the consume that follows inserts at once.
+      await counted.upsert('RefreshToken', 'rp', { grantId: 'gc' }, expiresAt);
+      commands.length = 0;
+      expect(await counted.peek('RefreshToken', 'rp')).toMatchObject({ payload: { grantId: 'gc' } });
+      expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
+      expect(await counted.consume('RefreshToken', 'rp', clock.now())).toBe(true);
+      expect(await counted.consume('RefreshToken', 'rp', clock.now())).toBe(false);
+      expect(commands).toEqual([...finds(3), 'insert', ...finds(3), 'insert']);
+
       // A token written by an instance holding no copy of its grant (or by an earlier release):
       // its grant is read with the grant's tombstone, for the read of the grant that follows.
       await bucketed.upsert('RefreshToken', 're', { grantId: 'gc' }, expiresAt);
