@@ -169,7 +169,8 @@ export class BucketedCollection<T extends { _id: string; expiresAt?: Date | null
     let found = this.physical[index];
     if (!found) {
       const { database, collection } = this.bucketLocation(index);
-      found = this.physical[index] = this.client.db(database).collection<T>(collection);
+      // From the database's one Db: making a Db copies every client option (MongoClient.db).
+      found = this.physical[index] = this.database(database).collection<T>(collection);
     }
     return found;
   }

@@ -21,7 +21,8 @@ import type { MongoCapabilities } from './mongo-connection.ts';
  * - destroy and revokeByGrantId INSERT a tombstone (`oauth_ended`, by the record's key or by
  *   `grant:<id>`) that reads check, instead of deleting: a record saved after its tombstone (its
  *   `savedAt` is later) lives again. A Grant destroyed ends by `grant:<id>`, with every record of
- *   it (oidc-provider destroys a grant only as it revokes it: helpers/revoke.js);
+ *   it (oidc-provider destroys a grant only as it revokes it: helpers/revoke.js). Tokens and
+ *   codes, which are never saved twice, are ended in place instead (ENDED_HERE);
  * - findByUid reads a pointer (`oauth_lookups`, by `<model>:uid:<uid>`) to the record's key;
  * - the records oidc-provider saves again and again — interactions, browser sessions — live in a
  *   collection of their own (`oauth_sessions`), whose size follows sign-ins, not the tokens and
@@ -46,6 +47,10 @@ interface OAuthModelDoc {
   savedAt?: number;
   /** A code's or refresh token's grant as it was when the record was written (GrantCopy); absent on older records. */
   grant?: GrantCopy;
+  /** Ended by `endedAt` written into it (ENDED_HERE); absent: by a tombstone (`oauth_ended`), as records of earlier releases are. */
+  endsHere?: true;
+  /** When it was ended (µs since the epoch), for a record that ends here. */
+  endedAt?: number;
 }
 
 /**
@@ -72,6 +77,8 @@ const oauthModelFields = {
     userCode: { type: String },
     expiresAt: { type: Date, default: null },
     savedAt: { type: Number },
+    endsHere: { type: Boolean },
+    endedAt: { type: Number },
     grant: { type: new Schema<GrantCopy>({ payload: { type: String, required: true }, expiresAt: { type: Date, default: null }, savedAt: { type: Number, required: true } }, { _id: false }) },
 };
 const oauthModelSchema = new Schema<OAuthModelDoc>(oauthModelFields, { collection: 'oauth_models', versionKey: false, strict: 'throw' });
@@ -81,6 +88,14 @@ const oauthSessionSchema = new Schema<OAuthModelDoc>(oauthModelFields, { collect
 const REWRITTEN = new Set(['Session', 'Interaction']);
 /** The models whose redemption reads their grant: they carry a copy of it (GrantCopy). */
 const CARRY_GRANT = new Set(['AuthorizationCode', 'RefreshToken']);
+/**
+ * The models whose records are ended in place — `endedAt` set in the record — rather than by a
+ * tombstone: each read of one is then one document, not two. Their records are never rewritten
+ * (an id is saved once), so the update cannot race another write of the record on FerretDB, and
+ * ending one is rare (a revocation, a reuse), so that its scan of the bucket there costs little.
+ * Records of earlier releases still end by tombstones (they lack `endsHere`).
+ */
+const ENDED_HERE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken']);
 // Session.findByUid and DeviceCode.findByUserCode: always within one model.
 oauthModelSchema.index({ model: 1, uid: 1 }, { name: 'model_1_uid_1' });
 oauthModelSchema.index({ model: 1, userCode: 1 }, { name: 'model_1_userCode_1' });
@@ -272,6 +287,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (uid !== undefined) doc.uid = uid;
     if (userCode !== undefined) doc.userCode = userCode;
     if (grantId !== undefined) doc.grantId = grantId;
+    if (ENDED_HERE.has(model)) doc.endsHere = true;
     const copy = grantId !== undefined && CARRY_GRANT.has(model) ? this.grantCopy(grantId) : undefined;
     if (copy) doc.grant = copy;
     if (uid !== undefined) await this.point(uidKey(model, uid), _id, expiresAt);
@@ -294,7 +310,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const read = this.takeGrantRead(_id);
     if (read) return read.doc ? toRecord(read.doc, await this.consumed.findById(_id)) : null;
     const [doc, marker] = await Promise.all([this.liveById(_id, true), this.consumed.findById(_id)]);
-    if (!doc) return null;
+    if (!doc) return this.forget(_id);
     this.remember(_id, doc, marker !== null);
     return toRecord(doc, marker);
   }
@@ -305,7 +321,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     const read = this.takeGrantRead(_id);
     const redeemable = !read && CARRY_GRANT.has(model);
     const doc = read ? read.doc : await this.liveById(_id, redeemable);
-    if (!doc) return null;
+    if (!doc) return this.forget(_id);
     if (redeemable) this.remember(_id, doc, undefined);
     const { consumedAt: _consumed, ...rest } = toRecord(doc, null);
     return rest;
@@ -354,7 +370,8 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.recent.delete(_id);
     this.grantsRead.delete(_id);
     const doc = await this.stored(_id);
-    await this.end(_id, doc ? dateOrNull(doc.expiresAt) : null);
+    if (doc?.endsHere) await this.collectionOf(model).update(_id, { $set: { endedAt: stamp() } });
+    else await this.end(_id, doc ? dateOrNull(doc.expiresAt) : null);
   }
 
   /**
@@ -379,6 +396,12 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     this.recent.set(_id, { expiresAt: dateOrNull(doc.expiresAt), until: Date.now() + RECENT_MS, consumed });
   }
 
+  /** A record found gone is not consumed on an earlier read of it. */
+  private forget(_id: string): null {
+    this.recent.delete(_id);
+    return null;
+  }
+
   /** A tombstone at this instant; one already there (a record saved and ended again) is moved on. */
   private async end(_id: string, expiresAt: Date | null): Promise<void> {
     const at = stamp();
@@ -395,8 +418,17 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   /** The record by primary key, expiry and tombstones checked here (an expiry filter in the query would be one more scan on FerretDB). */
   private async liveById(_id: string, readGrant = false): Promise<OAuthModelDoc | null> {
+    if (ENDED_HERE.has(_id.slice(0, _id.indexOf(':')))) {
+      const doc = await this.stored(_id);
+      return doc ? this.unended(doc, await this.ownEnd(doc), readGrant) : null;
+    }
     const [doc, ended] = await Promise.all([this.stored(_id), this.endedAt(_id)]);
     return doc ? this.unended(doc, ended, readGrant) : null;
+  }
+
+  /** When the record itself ended: written into it, or (an earlier release's record) its tombstone. */
+  private ownEnd(doc: OAuthModelDoc): number | null | Promise<number | null> {
+    return doc.endsHere ? (doc.endedAt ?? null) : this.endedAt(doc._id);
   }
 
   /** The stored document by key, wherever its model lives (a session from before the move, in the records). */
@@ -415,7 +447,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   private async liveBy(filter: Filter<OAuthModelDoc>): Promise<OAuthModelDoc | null> {
     const query = { ...filter, ...this.unexpired() };
     const doc = (REWRITTEN.has(String(filter.model)) ? await this.sessions.findOne(query) : null) ?? (await this.records.findOne(query));
-    return doc ? this.unended(doc, await this.endedAt(doc._id)) : null;
+    return doc ? this.unended(doc, await this.ownEnd(doc)) : null;
   }
 
   /**

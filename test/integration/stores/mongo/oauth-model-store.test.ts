@@ -199,35 +199,36 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
       await counted.upsert('Grant', 'gc', { accountId: 'usr_1' }, expiresAt);
       await counted.upsert('RefreshToken', 'rc', { grantId: 'gc' }, expiresAt);
       commands.length = 0;
-      // A refresh as oidc-provider makes it: the token (its record, tombstone and marker), its
-      // grant, the consumption. The token carries its grant: only the grant's tombstone is read.
+      // A redemption as oidc-provider makes it: the token (its record, which says whether it
+      // ended, and its marker), its grant, the consumption. The token carries its grant: only the
+      // grant's tombstone is read.
       expect(await counted.find('RefreshToken', 'rc')).toMatchObject({ payload: { grantId: 'gc' }, consumedAt: null });
-      expect(commands).toEqual(finds(4));
+      expect(commands).toEqual(finds(3));
       expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
       expect(await counted.consume('RefreshToken', 'rc', clock.now())).toBe(true);
-      expect(commands).toEqual([...finds(4), 'insert']);
+      expect(commands).toEqual([...finds(3), 'insert']);
       // Taken once: the next read of the grant reads it (the grant, its tombstone, its grant tombstone).
       expect(await counted.peek('Grant', 'gc')).not.toBeNull();
-      expect(commands).toEqual([...finds(4), 'insert', ...finds(3)]);
+      expect(commands).toEqual([...finds(3), 'insert', ...finds(3)]);
 
       // Read without its marker (oidc-adapter.ts: a refresh token, which every use consumes): the
-      // token and its tombstone, then the grant's; the consume that follows inserts at once.
+      // token, then its grant's tombstone; the consume that follows inserts at once.
       await counted.upsert('RefreshToken', 'rp', { grantId: 'gc' }, expiresAt);
       commands.length = 0;
       expect(await counted.peek('RefreshToken', 'rp')).toMatchObject({ payload: { grantId: 'gc' } });
       expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
       expect(await counted.consume('RefreshToken', 'rp', clock.now())).toBe(true);
       expect(await counted.consume('RefreshToken', 'rp', clock.now())).toBe(false);
-      expect(commands).toEqual([...finds(3), 'insert', ...finds(3), 'insert']);
+      expect(commands).toEqual([...finds(2), 'insert', ...finds(2), 'insert']);
 
       // A token written by an instance holding no copy of its grant (or by an earlier release):
       // its grant is read with the grant's tombstone, for the read of the grant that follows.
       await bucketed.upsert('RefreshToken', 're', { grantId: 'gc' }, expiresAt);
       commands.length = 0;
       expect(await counted.find('RefreshToken', 're')).not.toBeNull();
-      expect(commands).toEqual(finds(6));
+      expect(commands).toEqual(finds(5));
       expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_1' } });
-      expect(commands).toEqual(finds(6));
+      expect(commands).toEqual(finds(5));
 
       // The grant saved again by another instance after the copy was taken: the grant is read.
       await counted.upsert('RefreshToken', 'rf', { grantId: 'gc' }, expiresAt);
@@ -235,7 +236,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
       commands.length = 0;
       expect(await counted.find('RefreshToken', 'rf')).not.toBeNull();
       expect(await counted.peek('Grant', 'gc')).toMatchObject({ payload: { accountId: 'usr_2' } });
-      expect(commands).toEqual(finds(6));
+      expect(commands).toEqual(finds(5));
 
       // Revoked by another instance just after a token of the grant was read here: refused at once.
       await counted.upsert('RefreshToken', 'rd', { grantId: 'gc' }, expiresAt);
@@ -246,6 +247,37 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     } finally {
       counted.stop();
       await monitored.close();
+    }
+  });
+
+  it('ends a token or code in place, for every instance; one of an earlier release by its tombstone', async () => {
+    const tombstones = async (key: string): Promise<number> =>
+      (await Promise.all(bucketed.locations().ended.map((location) => at(location).countDocuments({ _id: key } as never)))).reduce((a, b) => a + b, 0);
+    const other = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+    try {
+      const expiresAt = new Date(clock.now().getTime() + 60_000);
+      for (const model of ['AccessToken', 'AuthorizationCode', 'RefreshToken']) {
+        await bucketed.upsert(model, 'e1', { grantId: 'ge' }, expiresAt);
+        expect(await bucketed.find(model, 'e1')).not.toBeNull();
+        await other.destroy(model, 'e1');
+        expect(await bucketed.find(model, 'e1')).toBeNull();
+        expect(await bucketed.peek(model, 'e1')).toBeNull();
+        expect(await other.consume(model, 'e1', clock.now())).toBe(false);
+        // Nothing went to the tombstones; saved again, it lives again.
+        expect(await tombstones(`${model}:e1`)).toBe(0);
+        await bucketed.upsert(model, 'e1', { grantId: 'ge', again: true }, expiresAt);
+        expect((await other.find(model, 'e1'))?.payload).toEqual({ grantId: 'ge', again: true });
+      }
+      // A refresh token of an earlier release (no endsHere) ends by its tombstone, which is read.
+      const legacy = { _id: 'RefreshToken:old1', model: 'RefreshToken', payload: '{"grantId":"ge"}', grantId: 'ge', expiresAt, savedAt: 1 };
+      await at(bucketed.recordLocation('RefreshToken:old1')).insertOne(legacy as never);
+      expect(await bucketed.find('RefreshToken', 'old1')).not.toBeNull();
+      await other.destroy('RefreshToken', 'old1');
+      expect(await tombstones('RefreshToken:old1')).toBe(1);
+      expect(await bucketed.find('RefreshToken', 'old1')).toBeNull();
+      expect(await bucketed.peek('RefreshToken', 'old1')).toBeNull();
+    } finally {
+      other.stop();
     }
   });
 
@@ -312,9 +344,11 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     expect(await store.consume('AuthorizationCode', 'c1', at)).toBe(true);
     expect(await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual(before);
     expect(await raw('oauth_consumed').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual({ _id: 'AuthorizationCode:c1', at, expiresAt });
+    // Ended in place (a code is never saved twice): the record says when; no tombstone.
     await store.destroy('AuthorizationCode', 'c1');
     expect(await store.find('AuthorizationCode', 'c1')).toBeNull();
-    expect(await ids('oauth_ended')).toEqual(['AuthorizationCode:c1']);
+    expect(await raw('oauth_models').findOne({ _id: 'AuthorizationCode:c1' as never })).toEqual({ ...before, endedAt: expect.any(Number) });
+    expect(await ids('oauth_ended')).toEqual([]);
     expect(await ids('oauth_consumed')).toEqual(['AuthorizationCode:c1']); // until it expires
   });
 
