@@ -82,6 +82,21 @@ describe('the oidc-provider adapter', () => {
     expect(await refreshTokens.find('r4')).toBeUndefined();
   });
 
+  it('revokes a grant that oidc-provider destroys (it destroys one only as it revokes it), and destroys other records alone', async () => {
+    const { Adapter, calls, revoked } = adapters();
+    const grants = new Adapter('Grant');
+    const accessTokens = new Adapter('AccessToken');
+    await grants.upsert('g5', { accountId: 'usr_1' }, 60);
+    await accessTokens.upsert('a5', { grantId: 'g6' }, 60);
+    calls.length = 0;
+    await grants.destroy('g5');
+    await accessTokens.destroy('a5');
+    expect(revoked).toEqual(['g5']);
+    // The grant's records end through revokeGrant, not a destroy of the Grant alone.
+    expect(calls).toEqual(['destroy AccessToken']);
+    expect(await accessTokens.find('a5')).toBeUndefined();
+  });
+
   it('does not revoke on a second consume of a model whose consumption is not single-use', async () => {
     const { Adapter, revoked } = adapters();
     const sessions = new Adapter('Session');
