@@ -31,6 +31,8 @@
  *                       kept for the ratios only when listed)
  *   --grants <n>        existing grants seeded into the stores of (r1)(r2)(x) (1000); (r2) and
  *                       (x) are compared with the last run at another count (bench/tmp/token-growth.json)
+ *   --grants <n>,<m>    (r2) and (x) against each count, a database each, their runs alternating
+ *                       --rounds times (2), compared within this run by their medians; (r1): <n>
  *   --token-connections <list>  the connection counts of each token case (1,20)
  *   --no-write          print only; leave bench/results.md and results.svg alone (the figures
  *                       of every run are also kept in bench/tmp/last-run.json)
@@ -81,6 +83,7 @@ const { values: args } = parseArgs({
     'tessera-target': { type: 'string', default: 'tessera.ts' },
     loader: { type: 'string', default: 'wrk' },
     grants: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '2' },
     'token-connections': { type: 'string', default: TOKEN_CONNECTIONS.join(',') },
   },
   strict: true,
@@ -92,7 +95,9 @@ const DURATION = positive(args.duration, 'duration');
 const WARMUP = positive(args.warmup, 'warmup', true);
 const CONNECTIONS = positive(args.connections, 'connections');
 const TOKENS = positive(args.tokens, 'tokens');
-const GRANTS = positive(args.grants, 'grants', true);
+const GRANT_COUNTS = args.grants.split(',').map((n) => positive(n.trim(), 'grants', true));
+const GRANTS = GRANT_COUNTS[0]!;
+const ROUNDS = positive(args.rounds, 'rounds');
 const TOKEN_CONNECTION_COUNTS = args['token-connections'].split(',').map((n) => positive(n.trim(), 'token-connections'));
 /** Every result, as each case finishes: a later failure still prints and saves them. */
 const results: CaseResult[] = [];
@@ -404,6 +409,8 @@ async function main(): Promise<void> {
       },
       mongoLabel: () => settingsMongo,
       grants: GRANTS,
+      grantCounts: GRANT_COUNTS,
+      rounds: ROUNDS,
       connections: TOKEN_CONNECTION_COUNTS,
       profile: args.profile,
       tmpDir: TMP_DIR,
@@ -422,7 +429,8 @@ async function main(): Promise<void> {
 
   // Only plain runs go into the growth comparison: a profiled, --set or what-if run measures something else.
   const plain = !args.profile && Object.keys(OVERRIDES).length === 0 && args['tessera-target'] === 'tessera.ts';
-  const growth = tokens && plain ? recordGrowth(GROWTH_FILE, results, GRANTS, machine.date, commit, { warmupSeconds: WARMUP, durationSeconds: DURATION }) : readGrowth(GROWTH_FILE);
+  // A run of several counts compares them itself (token-report.ts, withinRunGrowth).
+  const growth = GRANT_COUNTS.length > 1 ? {} : tokens && plain ? recordGrowth(GROWTH_FILE, results, GRANTS, machine.date, commit, { warmupSeconds: WARMUP, durationSeconds: DURATION }) : readGrowth(GROWTH_FILE);
   printResults(results, growth);
 
   const settings: Settings = {

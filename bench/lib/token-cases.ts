@@ -66,6 +66,13 @@ export interface TokenCaseDeps {
   /** The label of the MongoDB-wire server, for the report. */
   mongoLabel(): string;
   grants: number;
+  /**
+   * The grant counts (r2) and (x) run against: `grants` alone, or several — each in a database
+   * of its own, seeded first — whose cases then alternate, `rounds` times, so that the counts are
+   * compared within one run (the machine's speed drifts between runs).
+   */
+  grantCounts?: number[];
+  rounds?: number;
   connections: number[];
   profile: boolean;
   tmpDir: string;
@@ -111,24 +118,36 @@ export async function runTokenCases(deps: TokenCaseDeps, results: CaseResult[]):
   }
 
   if (deps.wanted('r2') || deps.wanted('x')) {
-    const tessera = await startTokenTessera(deps, 'external', 'r2x');
-    // The code's template first: on FerretDB the pages slow down as the collections grow.
-    const codeTemplate = deps.wanted('x') ? await templateCode(tessera) : null;
-    process.stdout.write(`bench: seeding ${deps.grants.toLocaleString('en-US')} grants into FerretDB/MongoDB (bulk inserts)… `);
-    const started = Date.now();
-    const written = await tessera.clone({ count: deps.grants, kind: 'growth' });
-    info.seedSeconds.mongo = (Date.now() - started) / 1000;
-    console.log(`${info.seedSeconds.mongo.toFixed(1)} s (${describe(written)})`);
-    info.pages = await timePages(tessera);
-    console.log(`bench: the pages with ${deps.grants.toLocaleString('en-US')} grants stored: sign-in and consent ${info.pages.firstMs.toFixed(0)} ms, then ${info.pages.consents} consents ${info.pages.consentMs.toFixed(1)} ms each (median; ${info.pages.consentP90Ms.toFixed(1)} ms p90)`);
-    const base = { group: 'token-tessera' as const, target: tessera.target, usesStores: true, grants: deps.grants, ...tessera.profile };
-    if (deps.wanted('r2')) {
-      await each((connections) => chainCase({ ...base, id: `r2/${connections}`, label: 'Tessera refresh, FerretDB + Redis' }, tessera.endpoint, connections, 0, (count) => tesseraChains(tessera, count), deps.tmpDir));
+    const counts = deps.grantCounts ?? [deps.grants];
+    const several = counts.length > 1;
+    const stages: Array<{ tessera: TokenTessera; codeTemplate: CodeTemplate | null; base: Omit<CaseBase, 'id' | 'label'>; suffix: string }> = [];
+    for (const grants of counts) {
+      const tessera = await startTokenTessera(deps, 'external', several ? `r2x${grants}` : 'r2x');
+      // The code's template first: on FerretDB the pages slow down as the collections grow.
+      const codeTemplate = deps.wanted('x') ? await templateCode(tessera) : null;
+      process.stdout.write(`bench: seeding ${grants.toLocaleString('en-US')} grants into FerretDB/MongoDB (bulk inserts)… `);
+      const started = Date.now();
+      const written = await tessera.clone({ count: grants, kind: 'growth' });
+      info.seedSeconds.mongo = (Date.now() - started) / 1000;
+      console.log(`${info.seedSeconds.mongo.toFixed(1)} s (${describe(written)})`);
+      info.pages = await timePages(tessera);
+      console.log(`bench: the pages with ${grants.toLocaleString('en-US')} grants stored: sign-in and consent ${info.pages.firstMs.toFixed(0)} ms, then ${info.pages.consents} consents ${info.pages.consentMs.toFixed(1)} ms each (median; ${info.pages.consentP90Ms.toFixed(1)} ms p90)`);
+      stages.push({ tessera, codeTemplate, base: { group: 'token-tessera' as const, target: tessera.target, usesStores: true, grants, ...tessera.profile }, suffix: several ? `@${grants}` : '' });
     }
-    if (codeTemplate) {
-      await each((connections) => codeCase({ ...base, id: `x/${connections}`, label: 'Tessera code exchange, FerretDB + Redis' }, tessera, codeTemplate, connections, deps.tmpDir));
+    const rounds = several ? (deps.rounds ?? 1) : 1;
+    for (let round = 0; round < rounds; round++) {
+      for (const connections of deps.connections) {
+        for (const { tessera, base, suffix } of stages) {
+          if (deps.wanted('r2')) results.push(await deps.measure(chainCase({ ...base, id: `r2/${connections}${suffix}`, label: 'Tessera refresh, FerretDB + Redis' }, tessera.endpoint, connections, 0, (count) => tesseraChains(tessera, count), deps.tmpDir)));
+        }
+      }
+      for (const connections of deps.connections) {
+        for (const { tessera, codeTemplate, base, suffix } of stages) {
+          if (codeTemplate) results.push(await deps.measure(codeCase({ ...base, id: `x/${connections}${suffix}`, label: 'Tessera code exchange, FerretDB + Redis' }, tessera, codeTemplate, connections, deps.tmpDir)));
+        }
+      }
     }
-    await tessera.target.stop();
+    for (const { tessera } of stages) await tessera.target.stop();
   }
   info.mongo = deps.mongoLabel();
   return info;

@@ -123,8 +123,52 @@ export function tokenVerdicts(results: CaseResult[], growth: GrowthFile): Verdic
       verdicts.push({ what: `(${id}) no 5xx and p99 < ${TARGET_R2_P99_MS / 1000} s`, met: r.load.non2xx === 0 && r.load.p99 < TARGET_R2_P99_MS, detail: `${r.load.non2xx} non-2xx, p99 ${ms(r.load.p99)} ms` });
     }
   }
-  verdicts.push(...growthVerdicts(growth));
+  const within = withinRunGrowthVerdicts(results);
+  verdicts.push(...(within.length > 0 ? within : growthVerdicts(growth)));
   return verdicts;
+}
+
+/**
+ * (r2) and (x) at the fewest vs the most grants of one run (`--grants n,m`, ids `r2/1@n`): the
+ * medians of each count's runs, which alternated, against each other.
+ */
+export function withinRunGrowthVerdicts(results: CaseResult[]): Verdict[] {
+  const groups = new Map<string, Map<number, CaseResult[]>>();
+  for (const r of results) {
+    const match = /^((?:r2|x)\/\d+)@(\d+)$/.exec(r.id);
+    if (!match) continue;
+    const byCount = groups.get(match[1]!) ?? new Map<number, CaseResult[]>();
+    groups.set(match[1]!, byCount);
+    const count = Number(match[2]);
+    byCount.set(count, [...(byCount.get(count) ?? []), r]);
+  }
+  const verdicts: Verdict[] = [];
+  for (const [id, byCount] of groups) {
+    const counts = [...byCount.keys()].sort((a, b) => a - b);
+    if (counts.length < 2) continue;
+    const [low, high] = [byCount.get(counts[0]!)!, byCount.get(counts.at(-1)!)!];
+    const a = { rps: median(low.map((r) => r.load.requestsPerSecond)), storeUs: medianOrNull(low.map(storeUs)) };
+    const b = { rps: median(high.map((r) => r.load.requestsPerSecond)), storeUs: medianOrNull(high.map(storeUs)) };
+    const rps = b.rps / a.rps - 1;
+    const store = a.storeUs !== null && b.storeUs !== null ? b.storeUs / a.storeUs - 1 : null;
+    verdicts.push({
+      what: `(${id}) at ${int(counts[0]!)} vs ${int(counts.at(-1)!)} grants: req/s and store CPU/req within ${TARGET_GROWTH_CHANGE * 100} %`,
+      met: Math.abs(rps) < TARGET_GROWTH_CHANGE && (store === null || Math.abs(store) < TARGET_GROWTH_CHANGE),
+      detail: `medians of ${low.length} and ${high.length} alternating runs: req/s ${signed(rps)} (${rate(a.rps)} → ${rate(b.rps)}), store CPU/req ${store === null ? '–' : `${signed(store)} (${us(a.storeUs)} → ${us(b.storeUs)} µs)`}`,
+    });
+  }
+  return verdicts;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function medianOrNull(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === values.length && known.length > 0 ? median(known) : null;
 }
 
 /** (r2) and (x) at the fewest vs the most grants recorded (two runs with different --grants). */
