@@ -115,12 +115,21 @@ export function tokenVerdicts(results: CaseResult[], growth: GrowthFile): Verdic
     const share = r1.load.requestsPerSecond / r0.load.requestsPerSecond;
     verdicts.push({ what: `(${id}) ≥ ${TARGET_R1_SHARE_OF_R0 * 100} % of (r0)'s req/s at ${r1.connections} connection(s)`, met: share >= TARGET_R1_SHARE_OF_R0, detail: `${pct(share)} (${rate(r1.load.requestsPerSecond)} vs ${rate(r0.load.requestsPerSecond)} req/s)` });
   }
-  for (const [id, r] of byId) {
+  // A case run several times (--grants n,m --rounds k) is judged by its median, every run shown.
+  const runsOf = new Map<string, CaseResult[]>();
+  for (const r of results.filter(isTokenCase)) runsOf.set(r.id, [...(runsOf.get(r.id) ?? []), r]);
+  for (const [id, runs] of runsOf) {
     if (!id.startsWith('r2/')) continue;
-    const cpu = cpuPerRequest(r);
-    if (cpu !== null) verdicts.push({ what: `(${id}) Tessera's CPU per refresh ≤ ${TARGET_REFRESH_CPU_US / 1000} ms`, met: cpu <= TARGET_REFRESH_CPU_US, detail: `${(cpu / 1000).toFixed(2)} ms` });
-    if (r.connections === 20) {
-      verdicts.push({ what: `(${id}) no 5xx and p99 < ${TARGET_R2_P99_MS / 1000} s`, met: r.load.non2xx === 0 && r.load.p99 < TARGET_R2_P99_MS, detail: `${r.load.non2xx} non-2xx, p99 ${ms(r.load.p99)} ms` });
+    const cpus = runs.map(cpuPerRequest).filter((v): v is number => v !== null);
+    if (cpus.length > 0) {
+      const cpu = median(cpus);
+      const each = cpus.length > 1 ? ` (median of ${cpus.map((v) => (v / 1000).toFixed(2)).join(', ')})` : '';
+      verdicts.push({ what: `(${id}) Tessera's CPU per refresh ≤ ${TARGET_REFRESH_CPU_US / 1000} ms`, met: cpu <= TARGET_REFRESH_CPU_US, detail: `${(cpu / 1000).toFixed(2)} ms${each}` });
+    }
+    if (runs[0]!.connections === 20) {
+      const worst = runs.reduce((a, b) => (b.load.p99 > a.load.p99 ? b : a));
+      const non2xx = runs.reduce((sum, r) => sum + r.load.non2xx, 0);
+      verdicts.push({ what: `(${id}) no 5xx and p99 < ${TARGET_R2_P99_MS / 1000} s`, met: non2xx === 0 && runs.every((r) => r.load.p99 < TARGET_R2_P99_MS), detail: `${non2xx} non-2xx, p99 ${ms(worst.load.p99)} ms${runs.length > 1 ? ` (the highest of ${runs.length} runs)` : ''}` });
     }
   }
   const within = withinRunGrowthVerdicts(results);
