@@ -266,7 +266,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   /** Where the record of this key (`<model>:<id>`) is kept (the benchmark's seeding writes there). */
   recordLocation(key: string): Location {
-    return this.collectionOf(key.slice(0, key.indexOf(':'))).locate(key);
+    return this.collectionOf(modelOf(key)).locate(key);
   }
 
   /** Deletes expired records, markers, tombstones and pointers now (what the timers do in sweep mode). */
@@ -418,7 +418,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   /** The record by primary key, expiry and tombstones checked here (an expiry filter in the query would be one more scan on FerretDB). */
   private async liveById(_id: string, readGrant = false): Promise<OAuthModelDoc | null> {
-    if (ENDED_HERE.has(_id.slice(0, _id.indexOf(':')))) {
+    if (ENDED_HERE.has(modelOf(_id))) {
       const doc = await this.stored(_id);
       return doc ? this.unended(doc, await this.ownEnd(doc), readGrant) : null;
     }
@@ -433,7 +433,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
 
   /** The stored document by key, wherever its model lives (a session from before the move, in the records). */
   private async stored(_id: string): Promise<OAuthModelDoc | null> {
-    const model = _id.slice(0, _id.indexOf(':'));
+    const model = modelOf(_id);
     const doc = await this.collectionOf(model).findById(_id);
     if (doc || !REWRITTEN.has(model)) return doc;
     return this.records.findById(_id);
@@ -461,7 +461,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
     if (named !== null) this.grantsRead.delete(recordKey('Grant', named));
     if (!this.liveGiven(doc, endedAt)) return null;
     // Its grant: the one it names, and for a Grant, itself.
-    const grants = [...new Set([doc.grantId, doc.model === 'Grant' ? doc._id.slice('Grant:'.length) : undefined].filter((g) => g !== undefined))];
+    const grants = [...new Set([doc.grantId, doc.model === 'Grant' ? idOf(doc._id) : undefined].filter((g) => g !== undefined))];
     // A record carrying its grant (GrantCopy) needs only the grant's tombstone, which it reads anyway.
     const [ends, read] = await Promise.all([Promise.all(grants.map((g) => this.endedAt(grantKey(g)))), named === null || doc.grant ? null : this.readGrant(named)]);
     if (!this.liveGiven(doc, ...ends)) return null;
@@ -486,7 +486,7 @@ export class MongoOAuthModelStore implements OAuthModelStore {
   private keepGrantCopy(grant: OAuthModelDoc, ...ends: Array<number | null>): void {
     if (grant.savedAt === undefined || !this.liveGiven(grant, ...ends)) return;
     if (this.grantCopies.size >= RECENT_MAX) this.grantCopies.clear();
-    this.grantCopies.set(grant._id.slice('Grant:'.length), { copy: { payload: grant.payload, expiresAt: dateOrNull(grant.expiresAt), savedAt: grant.savedAt }, until: Date.now() + GRANT_COPY_MS });
+    this.grantCopies.set(idOf(grant._id), { copy: { payload: grant.payload, expiresAt: dateOrNull(grant.expiresAt), savedAt: grant.savedAt }, until: Date.now() + GRANT_COPY_MS });
   }
 
   private grantCopy(grantId: string): GrantCopy | undefined {
@@ -556,6 +556,9 @@ async function inserted(insert: () => Promise<unknown>): Promise<boolean> {
 }
 
 const recordKey = (model: string, id: string): string => `${model}:${id}`;
+/** The model and the id of a record key (`<model>:<id>`; ids may hold colons, models do not). */
+const modelOf = (key: string): string => key.slice(0, key.indexOf(':'));
+const idOf = (key: string): string => key.slice(key.indexOf(':') + 1);
 const grantKey = (grantId: string): string => `grant:${grantId}`;
 const uidKey = (model: string, uid: string): string => `${model}:uid:${uid}`;
 

@@ -14,6 +14,8 @@ let mongo: MongoContext;
 /** One collection per logical one (MongoDB's layout), and one spread over buckets in databases of their own (FerretDB's). */
 let store: MongoOAuthModelStore;
 let bucketed: MongoOAuthModelStore;
+/** The bucketed layout, small enough to look into (8 buckets, 4 to a database), and no timers during a case. */
+const BUCKETED = { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 };
 // Each case gets a fresh clock; the store, built once, reads whichever is current. The clocks
 // start at the real time, so that a TTL index (MongoDB) never deletes what a case still expects.
 let clock = new FrozenClock(new Date());
@@ -41,7 +43,7 @@ beforeAll(async () => {
   // A sweep interval no case outlasts: sweeps here happen when a case asks for them.
   store = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 1 });
   // The one collection from before the buckets is checked for documents when a case inits.
-  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+  bucketed = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, BUCKETED);
   await store.init();
   await bucketed.init();
 });
@@ -191,7 +193,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
     monitored.getClient().on('commandStarted', (event) => {
       if (['find', 'insert', 'update', 'delete'].includes(event.commandName)) commands.push(event.commandName);
     });
-    const counted = new MongoOAuthModelStore(monitored, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+    const counted = new MongoOAuthModelStore(monitored, mongo.capabilities, currentClock, BUCKETED);
     const finds = (n: number): string[] => Array<string>(n).fill('find');
     try {
       await counted.init();
@@ -253,7 +255,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
   it('ends a token or code in place, for every instance; one of an earlier release by its tombstone', async () => {
     const tombstones = async (key: string): Promise<number> =>
       (await Promise.all(bucketed.locations().ended.map((location) => at(location).countDocuments({ _id: key } as never)))).reduce((a, b) => a + b, 0);
-    const other = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+    const other = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, BUCKETED);
     try {
       const expiresAt = new Date(clock.now().getTime() + 60_000);
       for (const model of ['AccessToken', 'AuthorizationCode', 'RefreshToken']) {
@@ -282,7 +284,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
   });
 
   it('ends the records carrying a copy of their grant when another instance destroys the grant', async () => {
-    const other = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 3_600_000 });
+    const other = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, BUCKETED);
     try {
       const expiresAt = new Date(clock.now().getTime() + 60_000);
       await bucketed.upsert('Grant', 'gx', { accountId: 'usr_1' }, expiresAt);
@@ -307,7 +309,7 @@ describe('mongodb OAuth model store: what the contract cannot see', () => {
   });
 
   it('notices on its timer that the one collection from before holds documents (an earlier instance still running)', async () => {
-    const watching = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { sweepEveryMs: 3_600_000, buckets: 8, perDatabase: 4, legacyCheckMs: 50 });
+    const watching = new MongoOAuthModelStore(mongo.connection, mongo.capabilities, currentClock, { ...BUCKETED, legacyCheckMs: 50 });
     try {
       await watching.init();
       const expiresAt = new Date(clock.now().getTime() + 60_000);
