@@ -429,7 +429,7 @@ async function main(): Promise<void> {
 
   // Only plain runs go into the growth comparison: a profiled, --set or what-if run measures something else.
   const plain = !args.profile && Object.keys(OVERRIDES).length === 0 && args['tessera-target'] === 'tessera.ts';
-  // A run of several counts compares them itself (token-report.ts, withinRunGrowth).
+  // A run of several counts compares them itself (token-report.ts, withinRunGrowthVerdicts).
   const growth = GRANT_COUNTS.length > 1 ? {} : tokens && plain ? recordGrowth(GROWTH_FILE, results, GRANTS, machine.date, commit, { warmupSeconds: WARMUP, durationSeconds: DURATION }) : readGrowth(GROWTH_FILE);
   printResults(results, growth);
 

@@ -120,6 +120,7 @@ export async function runTokenCases(deps: TokenCaseDeps, results: CaseResult[]):
   if (deps.wanted('r2') || deps.wanted('x')) {
     const counts = deps.grantCounts ?? [deps.grants];
     const several = counts.length > 1;
+    if (several) info.grantCounts = counts;
     const stages: Array<{ tessera: TokenTessera; codeTemplate: CodeTemplate | null; base: Omit<CaseBase, 'id' | 'label'>; suffix: string }> = [];
     for (const grants of counts) {
       const tessera = await startTokenTessera(deps, 'external', several ? `r2x${grants}` : 'r2x');
@@ -128,8 +129,9 @@ export async function runTokenCases(deps: TokenCaseDeps, results: CaseResult[]):
       process.stdout.write(`bench: seeding ${grants.toLocaleString('en-US')} grants into FerretDB/MongoDB (bulk inserts)… `);
       const started = Date.now();
       const written = await tessera.clone({ count: grants, kind: 'growth' });
-      info.seedSeconds.mongo = (Date.now() - started) / 1000;
-      console.log(`${info.seedSeconds.mongo.toFixed(1)} s (${describe(written)})`);
+      const seconds = (Date.now() - started) / 1000;
+      info.seedSeconds.mongo = (info.seedSeconds.mongo ?? 0) + seconds;
+      console.log(`${seconds.toFixed(1)} s (${describe(written)})`);
       info.pages = await timePages(tessera);
       console.log(`bench: the pages with ${grants.toLocaleString('en-US')} grants stored: sign-in and consent ${info.pages.firstMs.toFixed(0)} ms, then ${info.pages.consents} consents ${info.pages.consentMs.toFixed(1)} ms each (median; ${info.pages.consentP90Ms.toFixed(1)} ms p90)`);
       stages.push({ tessera, codeTemplate, base: { group: 'token-tessera' as const, target: tessera.target, usesStores: true, grants, ...tessera.profile }, suffix: several ? `@${grants}` : '' });

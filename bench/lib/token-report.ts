@@ -18,12 +18,14 @@ export const TARGET_GROWTH_CHANGE = 0.2;
 /** What the report says about the run's seeding. */
 export interface TokenRunInfo {
   grants: number;
+  /** The counts (r2) and (x) ran against, a database each, when several (`--grants n,m`). */
+  grantCounts?: number[];
   /** The connection counts each case ran at (absent in runs saved before they were recorded). */
   connections?: number[];
-  /** Seconds the bulk seeding of --grants took on FerretDB (and through the memory store ports), null when not done. */
+  /** Seconds the bulk seeding of --grants took on FerretDB, every count's together (and through the memory store ports), null when not done. */
   seedSeconds: { mongo: number | null; memory: number | null };
   mongo: string;
-  /** The pages on FerretDB after seeding (bench/lib/token-cases.ts timePages): a first connection with sign-in, then consents. */
+  /** The pages on FerretDB after seeding (bench/lib/token-cases.ts timePages): a first connection with sign-in, then consents; of the last count, when several. */
   pages?: { firstMs: number; consents: number; consentMs: number; consentP90Ms: number };
 }
 
@@ -156,17 +158,26 @@ export function withinRunGrowthVerdicts(results: CaseResult[]): Verdict[] {
     const counts = [...byCount.keys()].sort((a, b) => a - b);
     if (counts.length < 2) continue;
     const [low, high] = [byCount.get(counts[0]!)!, byCount.get(counts.at(-1)!)!];
-    const a = { rps: median(low.map((r) => r.load.requestsPerSecond)), storeUs: medianOrNull(low.map(storeUs)) };
-    const b = { rps: median(high.map((r) => r.load.requestsPerSecond)), storeUs: medianOrNull(high.map(storeUs)) };
-    const rps = b.rps / a.rps - 1;
-    const store = a.storeUs !== null && b.storeUs !== null ? b.storeUs / a.storeUs - 1 : null;
-    verdicts.push({
-      what: `(${id}) at ${int(counts[0]!)} vs ${int(counts.at(-1)!)} grants: req/s and store CPU/req within ${TARGET_GROWTH_CHANGE * 100} %`,
-      met: Math.abs(rps) < TARGET_GROWTH_CHANGE && (store === null || Math.abs(store) < TARGET_GROWTH_CHANGE),
-      detail: `medians of ${low.length} and ${high.length} alternating runs: req/s ${signed(rps)} (${rate(a.rps)} → ${rate(b.rps)}), store CPU/req ${store === null ? '–' : `${signed(store)} (${us(a.storeUs)} → ${us(b.storeUs)} µs)`}`,
-    });
+    const medians = (runs: CaseResult[]): GrowthFigures => ({ rps: median(runs.map((r) => r.load.requestsPerSecond)), storeUs: medianOrNull(runs.map(storeUs)) });
+    verdicts.push(growthVerdict(id, [counts[0]!, counts.at(-1)!], medians(low), medians(high), (change) => `medians of ${low.length} and ${high.length} alternating runs: ${change}`));
   }
   return verdicts;
+}
+
+interface GrowthFigures {
+  rps: number;
+  storeUs: number | null;
+}
+
+/** The growth target for one case: requests/s and the stores' CPU a request, at the fewest against the most grants. */
+function growthVerdict(id: string, [fewest, most]: [number, number], a: GrowthFigures, b: GrowthFigures, detail: (change: string) => string): Verdict {
+  const rps = b.rps / a.rps - 1;
+  const store = a.storeUs !== null && b.storeUs !== null ? b.storeUs / a.storeUs - 1 : null;
+  return {
+    what: `(${id}) at ${int(fewest)} vs ${int(most)} grants: req/s and store CPU/req within ${TARGET_GROWTH_CHANGE * 100} %`,
+    met: Math.abs(rps) < TARGET_GROWTH_CHANGE && (store === null || Math.abs(store) < TARGET_GROWTH_CHANGE),
+    detail: detail(`req/s ${signed(rps)} (${rate(a.rps)} → ${rate(b.rps)}), store CPU/req ${store === null ? '–' : `${signed(store)} (${us(a.storeUs)} → ${us(b.storeUs)} µs)`}`),
+  };
 }
 
 function median(values: number[]): number {
@@ -189,14 +200,8 @@ export function growthVerdicts(growth: GrowthFile): Verdict[] {
   for (const [id, a] of Object.entries(low.cases)) {
     const b = high.cases[id];
     if (!b) continue;
-    const rps = b.rps / a.rps - 1;
-    const store = a.storeUs !== null && b.storeUs !== null ? b.storeUs / a.storeUs - 1 : null;
-    const met = Math.abs(rps) < TARGET_GROWTH_CHANGE && (store === null || Math.abs(store) < TARGET_GROWTH_CHANGE);
-    verdicts.push({
-      what: `(${id}) at ${int(counts[0]!)} vs ${int(counts.at(-1)!)} grants: req/s and store CPU/req within ${TARGET_GROWTH_CHANGE * 100} %`,
-      met,
-      detail: `req/s ${signed(rps)} (${rate(a.rps)} → ${rate(b.rps)}), store CPU/req ${store === null ? '–' : `${signed(store)} (${us(a.storeUs)} → ${us(b.storeUs)} µs)`}; runs of ${low.date.slice(0, 16)} (${low.commit ?? '?'}, ${low.seconds ?? '?'}) and ${high.date.slice(0, 16)} (${high.commit ?? '?'}, ${high.seconds ?? '?'})${low.commit !== high.commit ? ' — different code' : ''}${low.seconds !== high.seconds ? ' — different run lengths' : ''}`,
-    });
+    const runs = `runs of ${low.date.slice(0, 16)} (${low.commit ?? '?'}, ${low.seconds ?? '?'}) and ${high.date.slice(0, 16)} (${high.commit ?? '?'}, ${high.seconds ?? '?'})${low.commit !== high.commit ? ' — different code' : ''}${low.seconds !== high.seconds ? ' — different run lengths' : ''}`;
+    verdicts.push(growthVerdict(id, [counts[0]!, counts.at(-1)!], a, b, (change) => `${change}; ${runs}`));
   }
   return verdicts;
 }
@@ -230,6 +235,7 @@ export function tokenMarkdown(results: CaseResult[], verdicts: Verdict[], info: 
   ].filter((s): s is string => s !== null);
   const ferret = info.mongo.startsWith('FerretDB');
   const connections = info.connections ?? [1, 20]; // runs saved before the counts were recorded
+  const existing = info.grantCounts && info.grantCounts.length > 1 ? `${info.grantCounts.map(int).join(' and ')} (for (r1) ${int(info.grants)})` : int(info.grants);
   return `## Token endpoint
 
 - **(r0)** a plain oidc-provider 9, its own \`POST /token\`, default in-memory adapter, configured as Tessera's provider
@@ -251,13 +257,13 @@ export function tokenMarkdown(results: CaseResult[], verdicts: Verdict[], info: 
 - ${settings.warmupSeconds} s warm-up, ${settings.durationSeconds} s measured, at ${connections.join(' and ')} connection${connections.length === 1 && connections[0] === 1 ? '' : 's'}. Server CPU per request is the server process's own
   ("… system": its kernel share); the stores' is each process's user + system time from /proc/<pid>/stat before and
   after the run (FerretDB's SQLite backend runs inside its process; Redis is redis-server), divided by the answers.
-- ${int(info.grants)} existing grants (Grant, live refresh and access tokens, connected app, last use) were in the stores of
-  (r1)(r2)(x) beside the cases' own${seeded.length > 0 ? `, seeded in ${seeded.join(' and ')}` : ''}.${
+- ${existing} existing grants (Grant, live refresh and access tokens, connected app, last use) were in the stores of
+  ${info.grantCounts && info.grantCounts.length > 1 ? '(r2)(x) — a database each, their runs alternating —' : '(r1)(r2)(x)'} beside the cases' own${seeded.length > 0 ? `, seeded in ${seeded.join(' and ')}` : ''}.${
     ferret
       ? `
 - FerretDB's SQLite backend finds a document by \`_id\` by scanning its collection in insertion order (SQLite's plan:
-  SCAN), ~1–2.6 µs of its CPU per document before the one sought; Tessera's OAuth store spreads its records over 256
-  collections there (a lookup scans one), yet (r2) and (x) still slow down as the stores fill — with \`--grants\`, and
+  SCAN), ~1–2.6 µs of its CPU per document before the one sought; Tessera's OAuth store spreads its records over 4,096
+  collections there, 256 to a database (a lookup scans one), yet (r2) and (x) still slow down as the stores fill — with \`--grants\`, and
   with the run's own writes (each refresh or exchange stores a new refresh and access token).`
       : ''
   }
