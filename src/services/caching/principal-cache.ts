@@ -25,7 +25,7 @@ export interface PrincipalCacheOptions {
  * every answer behind it. A bearer's first entry is refreshed anywhere in 10–90 % of its life:
  * one early read that scatters a herd in its first cycle.
  */
-const REFRESH_WINDOW = { first: [0.1, 0.9], next: [0.7, 0.9] } as const;
+export const REFRESH_WINDOW = { first: [0.1, 0.9], next: [0.7, 0.9] } as const;
 
 interface Entry {
   resolution: Resolution;
